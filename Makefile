@@ -1,0 +1,76 @@
+# agentfleet.nemoclaw — developer entry points. Every target that needs the
+# toolchain depends on `setup`, which builds .venv from pinned requirements.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT     := $(CURDIR)
+VENV     := $(ROOT)/.venv
+PY       := $(VENV)/bin/python
+BIN      := $(VENV)/bin
+COLL     := $(ROOT)/.collections
+COLL_DIR := $(COLL)/ansible_collections/agentfleet/nemoclaw
+PYTEST   := $(PY) -m pytest
+XDIST    ?= -n 2
+PYVER     = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+export PATH := $(BIN):$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup lock test test-unit test-sim test-sanity lint test-integration \
+        bench build changelog clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
+
+$(VENV)/.stamp: requirements.txt requirements-lock.txt scripts/find-python
+	@py=$$(scripts/find-python); echo "setup: using $$py"; \
+	  [ -x $(PY) ] || "$$py" -m venv $(VENV); \
+	  $(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -c requirements-lock.txt
+	@touch $@
+
+$(COLL_DIR):
+	@mkdir -p $(dir $(COLL_DIR)) && ln -sfn $(ROOT) $(COLL_DIR)
+
+setup: $(VENV)/.stamp $(COLL_DIR)  ## create .venv from pinned requirements and link the collection
+	@scripts/ansible-test-offline-bootstrap
+
+lock: $(VENV)/.stamp  ## refresh requirements-lock.txt from the current venv
+	$(PY) -m pip freeze --exclude-editable > requirements-lock.txt
+
+test: setup test-unit test-sim test-sanity lint test-integration  ## run every test suite
+	@echo "make test: all suites passed"
+
+test-unit: setup  ## unit tests of plugins (pure logic) with line coverage of module_utils
+	rm -f .coverage .coverage.*
+	PYTHONPATH=$(COLL) $(PY) -m coverage run -m pytest -q -p no:cacheprovider tests/unit
+	$(PY) -m coverage combine -q
+	$(PY) -m coverage report
+
+test-sim: setup  ## the OpenShell simulator's own test suite
+	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/simulator/tests
+
+SANITY_DIR := $(ROOT)/.cache/sanity/ansible_collections/agentfleet/nemoclaw
+test-sanity: setup  ## ansible-test sanity on a copy of the tracked tree (it needs a real ansible_collections/ path)
+	rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_DIR)
+	git ls-files -z --cached --others --exclude-standard \
+	  | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C $(SANITY_DIR)
+	cd $(SANITY_DIR) && $(BIN)/ansible-test sanity --venv --python $(PYVER) --requirements --color no
+
+lint: setup  ## ansible-lint, production profile
+	$(BIN)/ansible-lint --profile production --nocolor
+
+test-integration: setup  ## module and playbook integration tests against the simulator
+	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/integration
+
+bench: setup  ## benchmarks (print figures; not timed tests)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; PYTHONPATH=$(COLL) $(PY) $$b; done
+
+build: setup  ## build the collection tarball into dist/
+	$(BIN)/ansible-galaxy collection build --force --output-path dist/
+
+changelog: setup  ## lint changelog fragments
+	$(BIN)/antsibull-changelog lint
+
+clean:  ## remove generated files (keeps .venv)
+	rm -rf dist tests/output .pytest_cache .coverage .coverage.* .ansible
