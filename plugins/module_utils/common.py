@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+#
+# PRIVATE: internal API of agentfleet.nemoclaw, may change without notice.
+"""Glue between AnsibleModule and the OpenShell client, shared by every module.
+
+A module file declares its options, then calls :func:`run_module` with a
+converge function ``fn(ctx) -> result dict``. ``ctx`` carries the parameters,
+the client, check/diff flags and helpers; errors of the client become
+``fail_json`` with the error kind, the calls made and no secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import (
+    OpenShellClient,
+    OpenShellError,
+)
+
+OPENSHELL_COMMON_ARGS = dict(
+    gateway=dict(type="str"),
+    gateway_endpoint=dict(type="str"),
+    workspace=dict(type="str"),
+    openshell_path=dict(type="path", default="openshell"),
+    timeout=dict(type="int", default=300),
+    retries=dict(type="int", default=3),
+)
+
+
+class InputError(ValueError):
+    """Bad module input: ``field`` names the option, ``reason`` says why."""
+
+    def __init__(self, field, reason):
+        super(InputError, self).__init__("%s: %s" % (field, reason))
+        self.field = field
+        self.reason = reason
+
+
+def argument_spec(**specific):
+    spec = dict(OPENSHELL_COMMON_ARGS)
+    spec.update(specific)
+    return spec
+
+
+def _runner_for(module):
+    def runner(argv, env, data):
+        return module.run_command(argv, environ_update=env, data=data, check_rc=False)
+    return runner
+
+
+def client_for(module, runner=None):
+    p = module.params
+    if p.get("timeout") is not None and p["timeout"] < 1:
+        raise InputError("timeout", "must be a positive number of seconds, got %s" % p["timeout"])
+    if p.get("retries") is not None and p["retries"] < 0:
+        raise InputError("retries", "must be 0 or more, got %s" % p["retries"])
+    return OpenShellClient(
+        runner or _runner_for(module),
+        openshell_path=p.get("openshell_path") or "openshell",
+        gateway=p.get("gateway"),
+        gateway_endpoint=p.get("gateway_endpoint"),
+        workspace=p.get("workspace"),
+        timeout=p.get("timeout") or 300,
+        retries=p.get("retries") if p.get("retries") is not None else 3,
+    )
+
+
+class Context(object):
+    """What a converge function needs: params, client, modes, temp files."""
+
+    def __init__(self, module, client):
+        self.module = module
+        self.params = module.params
+        self.client = client
+        self.check_mode = module.check_mode
+        self.diff_mode = module._diff
+        self._tmpdir = None
+
+    def warn(self, msg):
+        self.module.warn(msg)
+
+    def write_temp_json(self, name, doc):
+        """Write ``doc`` as JSON (valid YAML for the CLI) to a private temp file."""
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="agentfleet-nemoclaw-")
+        path = os.path.join(self._tmpdir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(doc, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        return path
+
+    def cleanup(self):
+        if self._tmpdir:
+            for name in os.listdir(self._tmpdir):
+                os.unlink(os.path.join(self._tmpdir, name))
+            os.rmdir(self._tmpdir)
+            self._tmpdir = None
+
+
+def run_module(module, converge, runner=None):
+    """Run ``converge(ctx)`` and exit the module with its result."""
+    client = None
+    ctx = None
+    try:
+        client = client_for(module, runner)
+        ctx = Context(module, client)
+        result = converge(ctx)
+    except InputError as exc:
+        module.fail_json(msg=str(exc), error_kind="invalid_input", field=exc.field, commands=[])
+    except OpenShellError as exc:
+        extra = exc.to_result()
+        extra.pop("cmd", None)
+        module.fail_json(msg=str(exc), commands=client.call_log() if client else [], **extra)
+    finally:
+        if ctx is not None:
+            ctx.cleanup()
+    result.setdefault("changed", False)
+    result["commands"] = client.call_log()
+    if not ctx.diff_mode:
+        result.pop("diff", None)
+    module.exit_json(**result)

@@ -1,0 +1,343 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+#
+# PRIVATE: internal API of agentfleet.nemoclaw, may change without notice.
+"""Desired vs current, for every OpenShell resource kind. Pure functions.
+
+Nothing here runs a command: each function takes what the CLI returned
+(already parsed) and what the user declared, and says what differs and what
+the difference requires. The modules and the fast drift scan both call these,
+so ``site.yml --check`` and ``playbooks/drift.yml`` agree by construction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+
+# Labels the collection stamps on every sandbox it creates.
+LABEL_MANAGED = "agentfleet.nemoclaw/managed"
+LABEL_SPEC = "agentfleet.nemoclaw/spec"
+MANAGED_LABEL_PREFIX = "agentfleet.nemoclaw/"
+
+SANDBOX_NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SANDBOX_NAME_MAX = 19
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CREDENTIAL_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRETISH_KEY_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
+_SECRETISH_VALUE_RE = re.compile(r"^(sk-|nvapi-|ghp_|gho_|github_pat_|xox[abp]-|AKIA|eyJ)[A-Za-z0-9_\-.]{8,}")
+LABEL_VALUE_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$")
+LABEL_KEY_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
+LABEL_KEY_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
+CPU_RE = re.compile(r"^(?:\d+(?:\.\d+)?|\d+m)$")
+MEMORY_RE = re.compile(r"^\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|K|M|G|T)?$")
+
+
+def canonical_json(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def short_hash(value, length=16):
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()[:length]
+
+
+# --------------------------------------------------------------------------
+# Validation of user input (fails before any call)
+# --------------------------------------------------------------------------
+
+def sandbox_name_problem(name):
+    """Why the OpenShell server would refuse ``name`` (its DNS-1123 rule), or None."""
+    if not name:
+        return "must not be empty"
+    if len(name) > SANDBOX_NAME_MAX:
+        return "exceeds maximum length (%d > %d)" % (len(name), SANDBOX_NAME_MAX)
+    if not re.match(r"^[a-z0-9-]+$", name):
+        return "must contain only lowercase alphanumeric characters or hyphens"
+    if name.startswith("-") or name.endswith("-"):
+        return "must not start or end with a hyphen"
+    if "--" in name:
+        return "must not contain consecutive hyphens"
+    return None
+
+
+def label_problem(key, value):
+    """Why the server would refuse a label, or None (Kubernetes label rules)."""
+    prefix, _sep, name = key.rpartition("/")
+    if not LABEL_KEY_NAME_RE.match(name or ""):
+        return "key %r: name segment must be 1-63 alphanumeric, '-', '_' or '.' characters, alphanumeric at both ends" % key
+    if _sep and not LABEL_KEY_PREFIX_RE.match(prefix or ""):
+        return "key %r: prefix must be a DNS subdomain" % key
+    if not LABEL_VALUE_RE.match(str(value)):
+        return "value %r of %r: at most 63 alphanumeric, '-', '_' or '.' characters, alphanumeric at both ends" % (value, key)
+    return None
+
+
+def looks_secret(key, value):
+    return bool(_SECRETISH_KEY_RE.search(key or "")) or bool(_SECRETISH_VALUE_RE.match(str(value or "")))
+
+
+# --------------------------------------------------------------------------
+# Gateway registrations
+# --------------------------------------------------------------------------
+
+def normalize_endpoint(endpoint):
+    endpoint = (endpoint or "").strip()
+    if endpoint and "://" not in endpoint:
+        endpoint = "https://" + endpoint
+    return endpoint.rstrip("/")
+
+
+def desired_gateway_auth(endpoint, local):
+    """The ``auth`` value ``gateway list`` shows for a registration we make."""
+    if normalize_endpoint(endpoint).startswith("http://"):
+        return "plaintext"
+    return "mtls" if local else "cloudflare_jwt"
+
+
+def gateway_differences(current, endpoint, local):
+    """Fields of a ``gateway list`` entry that differ from the desired registration."""
+    if current is None:
+        return ["absent"]
+    diffs = []
+    if normalize_endpoint(current.get("endpoint")) != normalize_endpoint(endpoint):
+        diffs.append("endpoint")
+    if current.get("auth") != desired_gateway_auth(endpoint, local):
+        diffs.append("auth")
+    return diffs
+
+
+# --------------------------------------------------------------------------
+# Providers: write-only secrets, tracked by a salted fingerprint
+# --------------------------------------------------------------------------
+
+FINGERPRINT_ITERATIONS = 20000
+
+
+def _slow_hash(salt, material):
+    digest = hashlib.pbkdf2_hmac("sha256", material.encode("utf-8"), salt.encode("utf-8"), FINGERPRINT_ITERATIONS)
+    return "pbkdf2-sha256$%d$%s" % (FINGERPRINT_ITERATIONS, digest.hex())
+
+
+def provider_fingerprints(salt, ptype, credentials, config):
+    """Salted, slow hashes of what we write; no secret can be read back from them.
+
+    PBKDF2-HMAC-SHA256 keyed by a random per-state-file salt: one hash per
+    credential (so a diff can say which key changed) and one over type+config.
+    """
+    return {
+        "config": _slow_hash(salt, canonical_json({"type": ptype, "config": config or {}})),
+        "credentials": dict((k, _slow_hash(salt, canonical_json([k, v]))) for k, v in sorted((credentials or {}).items())),
+    }
+
+
+def _same(a, b):
+    return bool(a) and bool(b) and hmac.compare_digest(a, b)
+
+
+def provider_plan(current, desired, record, fingerprints, update_credentials):
+    """Decide what a provider needs.
+
+    :param current: the ``provider list -o json`` entry or None.
+    :param desired: ``{"name", "type", "credential_keys", "config"}`` (no values).
+    :param record: state-file record ``{"fingerprints", "resource_version"}`` or None.
+    :param fingerprints: ``provider_fingerprints`` of the desired values.
+    :param update_credentials: ``on_change`` | ``always`` | ``on_create``.
+    :returns: dict ``action`` (none|create|update|type_conflict), ``reasons``,
+        ``changed_keys`` (credential keys whose value is (re)written because it
+        differs), ``removed_keys`` (credential keys to delete), ``write`` (bool).
+    """
+    desired_keys = set(desired.get("credential_keys") or [])
+    if current is None:
+        return {"action": "create", "reasons": ["absent"], "changed_keys": sorted(desired_keys),
+                "removed_keys": [], "write": True}
+    if current.get("type", "").lower() != desired["type"].lower():
+        return {"action": "type_conflict", "reasons": ["type %s -> %s" % (current.get("type"), desired["type"])],
+                "changed_keys": sorted(desired_keys), "removed_keys": [], "write": True}
+    reasons = []
+    current_keys = set(current.get("credential_keys") or [])
+    added = desired_keys - current_keys
+    removed = sorted(current_keys - desired_keys)
+    changed = set(added)
+    if added:
+        reasons.append("credential keys added: %s" % ", ".join(sorted(added)))
+    if removed:
+        reasons.append("credential keys removed: %s" % ", ".join(removed))
+    desired_config = set((desired.get("config") or {}).keys())
+    if desired_config - set(current.get("config_keys") or []):
+        reasons.append("config keys added: %s" % ", ".join(sorted(desired_config - set(current.get("config_keys") or []))))
+    if update_credentials == "always":
+        reasons.append("update_credentials=always")
+        changed = set(desired_keys)
+    elif update_credentials == "on_change":
+        if record is None:
+            reasons.append("no fingerprint recorded for this provider")
+            changed = set(desired_keys)
+        else:
+            old = record.get("fingerprints") or {}
+            for key in sorted(desired_keys - added):
+                if not _same((old.get("credentials") or {}).get(key), fingerprints["credentials"].get(key)):
+                    changed.add(key)
+            if changed - added:
+                reasons.append("credential values changed: %s" % ", ".join(sorted(changed - added)))
+            if not _same(old.get("config"), fingerprints["config"]):
+                reasons.append("config changed")
+            if record.get("resource_version") is not None and current.get("resource_version") is not None \
+                    and int(record["resource_version"]) != int(current["resource_version"]):
+                reasons.append("changed outside Ansible (resource_version %s -> %s)"
+                               % (record["resource_version"], current["resource_version"]))
+                changed = set(desired_keys)
+    action = "update" if reasons else "none"
+    return {"action": action, "reasons": reasons, "changed_keys": sorted(changed) if reasons else [],
+            "removed_keys": removed, "write": action != "none"}
+
+
+# --------------------------------------------------------------------------
+# Sandboxes
+# --------------------------------------------------------------------------
+
+IMMUTABLE_SANDBOX_FIELDS = ("image", "gpu", "cpu", "memory", "env")
+
+
+def sandbox_spec_fingerprint(spec):
+    """Hash of the fields OpenShell cannot change in place and does not report back.
+
+    Stored as the ``agentfleet.nemoclaw/spec`` label at creation, so a later
+    run can tell whether image, GPU, resources or env still match.
+    """
+    return short_hash({k: spec.get(k) for k in IMMUTABLE_SANDBOX_FIELDS})
+
+
+def user_labels(labels):
+    return dict((k, v) for k, v in (labels or {}).items() if not k.startswith(MANAGED_LABEL_PREFIX))
+
+
+def sandbox_labels(spec):
+    labels = dict(spec.get("labels") or {})
+    labels[LABEL_MANAGED] = "true"
+    labels[LABEL_SPEC] = sandbox_spec_fingerprint(spec)
+    return labels
+
+
+def sandbox_recreate_reasons(current, spec, static_problems=()):
+    """Why the existing sandbox cannot be converged in place (empty: it can).
+
+    :param current: ``sandbox get -o json`` object.
+    :param spec: desired spec (see ``openshell.sandbox_create_args``).
+    :param static_problems: reasons from ``policy.static_violations``.
+    """
+    reasons = []
+    labels = current.get("labels") or {}
+    recorded = labels.get(LABEL_SPEC)
+    if recorded is None:
+        reasons.append("spec unknown: sandbox has no %s label (not created by this collection)" % LABEL_SPEC)
+    elif recorded != sandbox_spec_fingerprint(spec):
+        reasons.append("image, gpu, cpu, memory or env changed (spec %s -> %s)" % (recorded, sandbox_spec_fingerprint(spec)))
+    if user_labels(labels) != dict((k, str(v)) for k, v in (spec.get("labels") or {}).items()):
+        reasons.append("labels changed")
+    reasons.extend("static policy: %s" % p for p in static_problems)
+    if current.get("phase") == "Error":
+        reasons.append("sandbox is in phase Error")
+    return reasons
+
+
+def phase_action(phase, state):
+    """Lifecycle call needed to reach ``state`` (running|stopped|present) from ``phase``."""
+    if state == "running" and phase in ("Stopped", "Stopping"):
+        return "start"
+    if state == "stopped" and phase in ("Ready", "Starting", "Provisioning"):
+        return "stop"
+    return None
+
+
+def provider_attachment_changes(current, desired):
+    current, desired = set(current or []), set(desired or [])
+    return sorted(desired - current), sorted(current - desired)
+
+
+# --------------------------------------------------------------------------
+# Inference routes
+# --------------------------------------------------------------------------
+
+def inference_differences(current, provider, model, timeout):
+    """Fields of a parsed route (``openshell.parse_inference``) that differ."""
+    if current is None:
+        return ["absent"]
+    diffs = []
+    if current.get("provider") != provider:
+        diffs.append("provider")
+    if current.get("model") != model:
+        diffs.append("model")
+    if timeout is not None and int(current.get("timeout") or 0) != int(timeout):
+        diffs.append("timeout")
+    return diffs
+
+
+# --------------------------------------------------------------------------
+# Approvals
+# --------------------------------------------------------------------------
+
+def _glob_match(pattern, value):
+    regex = "^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$"
+    return re.match(regex, value or "") is not None
+
+
+def matcher_matches(matcher, chunk):
+    """True when one matcher (``host``, ``port``, ``binary``, ``rule``, ``id``) selects ``chunk``.
+
+    Every given field must match; ``host`` and ``binary`` are globs; a chunk
+    with several endpoints matches when any endpoint does.
+    """
+    if matcher.get("id") and matcher["id"] != chunk.get("id"):
+        return False
+    if matcher.get("rule") and not _glob_match(matcher["rule"], chunk.get("rule")):
+        return False
+    if matcher.get("binary"):
+        binaries = [chunk.get("binary")] + list(chunk.get("binaries") or [])
+        if not any(_glob_match(matcher["binary"], b) for b in binaries if b):
+            return False
+    if matcher.get("host") or matcher.get("port"):
+        endpoints = chunk.get("endpoints") or []
+        ok = False
+        for ep in endpoints:
+            if matcher.get("host") and not _glob_match(matcher["host"].lower(), (ep.get("host") or "").lower()):
+                continue
+            if matcher.get("port") and int(matcher["port"]) != (ep.get("port") or 0):
+                continue
+            ok = True
+            break
+        if not ok:
+            return False
+    return True
+
+
+def approval_decisions(chunks, approve=(), reject=(), approve_all=False, include_security_flagged=False,
+                       reject_unmatched=False):
+    """Split pending chunks into approve / reject / leave, with the reason for each.
+
+    Reject matchers win over approve matchers. Security-flagged chunks are
+    never approved by ``approve_all`` or a matcher unless
+    ``include_security_flagged``; they are still rejected by matchers.
+    """
+    decisions = {"approve": [], "reject": [], "leave": []}
+    for chunk in sorted(chunks, key=lambda c: c.get("id")):
+        if chunk.get("status") and chunk["status"] != "pending":
+            continue
+        flagged = bool(chunk.get("security"))
+        if any(matcher_matches(m, chunk) for m in reject):
+            decisions["reject"].append((chunk, "matched a reject rule"))
+        elif any(matcher_matches(m, chunk) for m in approve) or approve_all:
+            if flagged and not include_security_flagged:
+                if reject_unmatched:
+                    decisions["reject"].append((chunk, "security-flagged and not explicitly allowed"))
+                else:
+                    decisions["leave"].append((chunk, "security-flagged; set include_security_flagged to approve"))
+            else:
+                decisions["approve"].append((chunk, "approve_all" if approve_all else "matched an approve rule"))
+        elif reject_unmatched:
+            decisions["reject"].append((chunk, "matched no approve rule (reject_unmatched)"))
+        else:
+            decisions["leave"].append((chunk, "matched no rule"))
+    return decisions

@@ -1,0 +1,646 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+#
+# PRIVATE: internal API of agentfleet.nemoclaw, may change without notice.
+"""Converge functions: read once, compare (``compare``/``policy``), act on difference.
+
+One function per module, each ``fn(ctx) -> result``. The pattern is always:
+
+1. validate input (raise ``InputError`` naming the option) before any call;
+2. read the current state with as few read-only calls as possible;
+3. compute the difference with the pure functions of ``compare``/``policy``;
+4. unless in check mode, make exactly the mutating calls the difference needs;
+5. return the result, with ``diff`` (before/after of managed fields, no secret).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import policy as policylib
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import (
+    NotFound,
+    OpenShellError,
+    Precondition,
+)
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.statefile import StateFile, default_path
+
+SECRET_CHANGED = "<changed>"
+SECRET_UNCHANGED = "<unchanged>"
+
+
+def _poll(fn, done, timeout, interval=0.5):
+    """Call ``fn`` until ``done(value)`` or ``timeout`` seconds; return the last value."""
+    deadline = time.time() + timeout
+    value = fn()
+    while not done(value) and time.time() < deadline:
+        time.sleep(interval)
+        value = fn()
+    return value
+
+
+# --------------------------------------------------------------------------
+# openshell_gateway
+# --------------------------------------------------------------------------
+
+def converge_gateway(ctx):
+    p = ctx.params
+    name = p["name"]
+    if p["state"] == "present" and not p.get("endpoint"):
+        raise InputError("endpoint", "is required when state=present")
+    if p.get("endpoint") and compare.normalize_endpoint(p["endpoint"]).split("://")[0] not in ("http", "https"):
+        raise InputError("endpoint", "must be an http:// or https:// URL, got %r" % p["endpoint"])
+    if p.get("endpoint") and compare.normalize_endpoint(p["endpoint"]).startswith("https://") and not p["local"]:
+        raise InputError("local", "an https:// endpoint needs local=true (package mTLS); other auth modes need a browser login")
+    client = ctx.client
+    entries = client.gateway_list()
+    current = next((g for g in entries if g.get("name") == name), None)
+    before = _gateway_view(current)
+    result = {"changed": False, "name": name}
+
+    if p["state"] == "absent":
+        if current is not None:
+            if current.get("source") == "system":
+                raise InputError("name", "gateway %r is installed by the system and cannot be removed from user config" % name)
+            result["changed"] = True
+            if not ctx.check_mode:
+                client.gateway_remove(name)
+        result["diff"] = {"before": before, "after": {}}
+        result["gateway"] = None
+        return result
+
+    diffs = compare.gateway_differences(current, p["endpoint"], p["local"])
+    after = {"name": name, "endpoint": compare.normalize_endpoint(p["endpoint"]),
+             "auth": compare.desired_gateway_auth(p["endpoint"], p["local"]),
+             "active": True if (diffs or p["active"]) else bool(current and current.get("active"))}
+    if diffs:
+        result["changed"] = True
+        result["differences"] = diffs
+        if not ctx.check_mode:
+            if current is not None:
+                client.gateway_remove(name)
+            client.gateway_add(compare.normalize_endpoint(p["endpoint"]), name, local=p["local"])
+    elif p["active"] and not current.get("active"):
+        result["changed"] = True
+        result["differences"] = ["active"]
+        if not ctx.check_mode:
+            client.gateway_select(name)
+    result["diff"] = {"before": before, "after": after}
+
+    if ctx.check_mode and result["changed"]:
+        result["gateway"] = after
+        result["status"] = None
+        return result
+    if result["changed"]:
+        current = next((g for g in client.gateway_list() if g.get("name") == name), after)
+    result["gateway"] = current
+    status_args = ["status", "-o", "json", "--gateway", name]
+
+    def read_status():
+        try:
+            return client.run_json(status_args, with_globals=False)
+        except OpenShellError as exc:
+            return {"status": "unreachable", "error": exc.message}
+    status = read_status()
+    if p["wait"] and not ctx.check_mode:
+        status = _poll(read_status, lambda s: s.get("status") == "connected", p["wait_timeout"])
+        if status.get("status") != "connected":
+            raise OpenShellError("gateway %r at %s did not report connected within %ss (last status: %s %s)"
+                                 % (name, after["endpoint"], p["wait_timeout"], status.get("status"),
+                                    status.get("error", "")), hint="Check that the gateway service is running")
+    result["status"] = status
+    return result
+
+
+def _gateway_view(entry):
+    if not entry:
+        return {}
+    return {"name": entry.get("name"), "endpoint": compare.normalize_endpoint(entry.get("endpoint")),
+            "auth": entry.get("auth"), "active": bool(entry.get("active"))}
+
+
+# --------------------------------------------------------------------------
+# openshell_provider
+# --------------------------------------------------------------------------
+
+def _state_key(ctx, name):
+    c = ctx.client
+    return "%s|%s|%s" % (c.gateway or c.gateway_endpoint or "<active>", c.workspace or "default", name)
+
+
+def _provider_view(entry, credential_marks=None):
+    if not entry:
+        return {}
+    view = {"name": entry.get("name"), "type": entry.get("type"),
+            "credential_keys": sorted(entry.get("credential_keys") or []),
+            "config_keys": sorted(entry.get("config_keys") or [])}
+    if credential_marks is not None:
+        view["credentials"] = credential_marks
+    return view
+
+
+def converge_provider(ctx):
+    p = ctx.params
+    name, state = p["name"], p["state"]
+    if not name or not compare.CREDENTIAL_KEY_RE.match(name.replace("-", "_").replace(".", "_")):
+        raise InputError("name", "must be letters, digits, '-', '_' or '.', got %r" % name)
+    credentials = p.get("credentials") or {}
+    config = p.get("config") or {}
+    if state == "present":
+        if not p.get("type"):
+            raise InputError("type", "is required when state=present")
+        if not credentials:
+            raise InputError("credentials", "at least one credential is required (OpenShell needs a credential source)")
+        for key, value in credentials.items():
+            if not compare.CREDENTIAL_KEY_RE.match(key):
+                raise InputError("credentials", "key %r must match [A-Za-z_][A-Za-z0-9_]*" % key)
+            if value is None or str(value) == "":
+                raise InputError("credentials", "value of %s is empty" % key)
+        for key in config:
+            if not key or "=" in key:
+                raise InputError("config", "key %r must be non-empty and contain no '='" % key)
+    credentials = dict((k, str(v)) for k, v in credentials.items())
+    config = dict((k, str(v)) for k, v in config.items())
+
+    client = ctx.client
+    current = client.provider_find(name)
+    result = {"changed": False, "name": name}
+    state_path = p.get("state_file") or default_path("providers.json")
+    key = _state_key(ctx, name)
+
+    if state == "absent":
+        if current is not None:
+            result["changed"] = True
+            if not ctx.check_mode:
+                try:
+                    client.provider_delete(name)
+                except Precondition as exc:
+                    raise Precondition("provider %r is still attached and was not deleted: %s" % (name, exc.message),
+                                       exc.rc, exc.stderr, exc.argv,
+                                       hint="Detach it or delete those sandboxes first")
+                _forget(state_path, key)
+        result["diff"] = {"before": _provider_view(current), "after": {}}
+        result["provider"] = None
+        return result
+
+    desired = {"name": name, "type": p["type"], "credential_keys": sorted(credentials), "config": config}
+    with StateFile(state_path, readonly=ctx.check_mode) as sf:
+        data = sf.read()
+        record = (data.get("providers") or {}).get(key)
+        fingerprints = compare.provider_fingerprints(data["salt"], p["type"], credentials, config)
+        plan = compare.provider_plan(current, desired, record, fingerprints, p["update_credentials"])
+        if plan["action"] == "type_conflict" and not p["recreate_on_type_change"]:
+            raise InputError("type", "provider %r exists with type %r; OpenShell cannot change a provider's type in place. "
+                             "Set recreate_on_type_change=true to delete and recreate it"
+                             % (name, current.get("type")))
+        result["changed"] = plan["write"]
+        result["action"] = plan["action"]
+        result["reasons"] = plan["reasons"]
+        after_view = {"name": name, "type": p["type"], "credential_keys": sorted(credentials),
+                      "config_keys": sorted(set(config) | set((current or {}).get("config_keys") or [])),
+                      "credentials": dict((k, SECRET_CHANGED if k in plan["changed_keys"] else SECRET_UNCHANGED)
+                                          for k in sorted(credentials))}
+        before_view = _provider_view(current, dict((k, SECRET_UNCHANGED) for k in sorted((current or {}).get("credential_keys") or [])))
+        result["diff"] = {"before": before_view, "after": after_view}
+        if plan["write"] and not ctx.check_mode:
+            if plan["action"] == "create":
+                client.provider_create(name, p["type"], credentials, config)
+            elif plan["action"] == "type_conflict":
+                client.provider_delete(name)
+                client.provider_create(name, p["type"], credentials, config)
+            else:
+                client.provider_update(name, dict((k, credentials[k]) for k in plan["changed_keys"]), config,
+                                       plan["removed_keys"])
+            current = client.provider_find(name)
+            data.setdefault("providers", {})[key] = {
+                "fingerprints": fingerprints,
+                "resource_version": (current or {}).get("resource_version"),
+                "type": p["type"],
+            }
+            sf.write(data)
+    if ctx.check_mode and plan["write"]:
+        result["provider"] = dict((k, after_view[k]) for k in ("name", "type", "credential_keys", "config_keys"))
+    else:
+        result["provider"] = current
+    return result
+
+
+def _forget(path, key):
+    with StateFile(path) as sf:
+        data = sf.read()
+        if key in (data.get("providers") or {}):
+            del data["providers"][key]
+            sf.write(data)
+
+
+# --------------------------------------------------------------------------
+# openshell_sandbox
+# --------------------------------------------------------------------------
+
+def load_policy_param(ctx, field="policy", src_field="policy_src"):
+    """The policy given as a dict or a file (JSON or YAML), validated; None when absent."""
+    p = ctx.params
+    doc = p.get(field)
+    src = p.get(src_field)
+    if doc is not None and src:
+        raise InputError(src_field, "give either %s or %s, not both" % (field, src_field))
+    if src:
+        if not os.path.isfile(src):
+            raise InputError(src_field, "file %s does not exist on the managed host" % src)
+        with open(src) as fh:
+            text = fh.read()
+        doc = _parse_yaml_or_json(text, src_field)
+        field = src_field
+    if doc is None:
+        return None
+    if not isinstance(doc, dict):
+        raise InputError(field, "must be a mapping (an OpenShell policy document)")
+    try:
+        policylib.validate_policy(doc)
+    except policylib.PolicyError as exc:
+        raise InputError("%s.%s" % (field, exc.path) if exc.path else field, exc.reason)
+    return policylib.normalize_policy(doc)
+
+
+def _parse_yaml_or_json(text, field):
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        import yaml  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise InputError(field, "is not JSON and PyYAML is not installed on the managed host to read YAML")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(field, "is not valid YAML: %s" % exc)
+
+
+def sandbox_spec(ctx):
+    """Validate the sandbox options and return the normalised desired spec."""
+    p = ctx.params
+    problem = compare.sandbox_name_problem(p["name"])
+    if problem:
+        raise InputError("name", "%r %s (OpenShell sandbox names are DNS-1123 labels of at most 19 characters)" % (p["name"], problem))
+    gpu = p.get("gpu")
+    if isinstance(gpu, str):
+        low = gpu.strip().lower()
+        if low in ("true", "yes", "on"):
+            gpu = True
+        elif low in ("false", "no", "off", "", "0"):
+            gpu = False
+        elif low.isdigit():
+            gpu = int(low)
+        else:
+            raise InputError("gpu", "must be a boolean or a positive GPU count, got %r" % p.get("gpu"))
+    if isinstance(gpu, int) and not isinstance(gpu, bool) and gpu < 0:
+        raise InputError("gpu", "must be a boolean or a positive GPU count, got %r" % gpu)
+    if gpu == 0 and not isinstance(gpu, bool):
+        gpu = False
+    if p.get("cpu") and not compare.CPU_RE.match(str(p["cpu"])):
+        raise InputError("cpu", "must be a number of cores like 2, 0.5 or 500m, got %r" % p["cpu"])
+    if p.get("memory") and not compare.MEMORY_RE.match(str(p["memory"])):
+        raise InputError("memory", "must be a quantity like 8Gi or 512Mi, got %r" % p["memory"])
+    labels = dict((k, str(v)) for k, v in (p.get("labels") or {}).items())
+    for key, value in labels.items():
+        if key.startswith(compare.MANAGED_LABEL_PREFIX):
+            raise InputError("labels", "key %r uses the prefix %s reserved for the collection" % (key, compare.MANAGED_LABEL_PREFIX))
+        problem = compare.label_problem(key, value)
+        if problem:
+            raise InputError("labels", problem)
+    env = dict((k, str(v)) for k, v in (p.get("env") or {}).items())
+    for key, value in env.items():
+        if not compare.ENV_KEY_RE.match(key):
+            raise InputError("env", "key %r must match [A-Za-z_][A-Za-z0-9_]*" % key)
+        if key.startswith("OPENSHELL_"):
+            raise InputError("env", "keys starting with OPENSHELL_ are reserved; got %r" % key)
+        if compare.looks_secret(key, value) and not p.get("allow_secret_env"):
+            raise InputError("env", "%s looks like a credential; env is visible inside the sandbox and on the command line. "
+                             "Use a provider instead, or set allow_secret_env=true if it is not secret" % key)
+    providers = p.get("providers")
+    if providers is not None:
+        providers = sorted(set(providers))
+        if len(providers) > 32:
+            raise InputError("providers", "at most 32 providers per sandbox, got %d" % len(providers))
+    return {"name": p["name"], "image": p.get("image"), "providers": providers, "gpu": gpu or False,
+            "cpu": str(p["cpu"]) if p.get("cpu") else None, "memory": str(p["memory"]) if p.get("memory") else None,
+            "labels": labels, "env": env, "approval_mode": p.get("approval_mode")}
+
+
+def _sandbox_view(obj, spec=None, providers=None):
+    if not obj:
+        return {}
+    view = {"name": obj.get("name"), "phase": obj.get("phase"),
+            "labels": dict(sorted((obj.get("labels") or {}).items()))}
+    if spec is not None:
+        view["spec"] = (obj.get("labels") or {}).get(compare.LABEL_SPEC)
+    if providers is not None:
+        view["providers"] = providers
+    return view
+
+
+def converge_sandbox(ctx):
+    p = ctx.params
+    spec = sandbox_spec(ctx)
+    desired_policy = load_policy_param(ctx)
+    client = ctx.client
+    name = spec["name"]
+    result = {"changed": False, "name": name, "needs_recreate": False, "recreate_reasons": []}
+    current = client.sandbox_get(name)
+
+    if p["state"] == "absent":
+        if current is not None:
+            result["changed"] = True
+            if not ctx.check_mode:
+                client.sandbox_delete(name)
+        result["diff"] = {"before": _sandbox_view(current), "after": {}}
+        result["sandbox"] = None
+        return result
+
+    labels = compare.sandbox_labels(spec)
+    desired_view = {"name": name, "phase": "Stopped" if p["state"] == "stopped" else "Ready",
+                    "labels": dict(sorted(labels.items())), "spec": labels[compare.LABEL_SPEC]}
+    if spec["providers"] is not None:
+        desired_view["providers"] = spec["providers"]
+    actions = []
+
+    if current is not None:
+        static_problems = []
+        if desired_policy is not None:
+            static_problems = policylib.static_violations(current.get("policy") or {}, desired_policy)
+        reasons = compare.sandbox_recreate_reasons(current, spec, static_problems)
+        if p["recreate"] == "always":
+            reasons = ["recreate=always"] + reasons
+        result["recreate_reasons"] = reasons
+        if reasons and p["recreate"] == "never":
+            result["needs_recreate"] = True
+            reasons = []
+        if reasons:
+            actions += ["delete", "create"]
+            current_providers = None
+        else:
+            current_providers = client.sandbox_providers(name) if spec["providers"] is not None else None
+            if current_providers is not None:
+                attach, detach = compare.provider_attachment_changes(current_providers, spec["providers"])
+                actions += ["attach:%s" % x for x in attach] + ["detach:%s" % x for x in detach]
+            step = compare.phase_action(current.get("phase"), p["state"] if p["state"] != "present" else "present")
+            if step:
+                actions.append(step)
+            if spec["approval_mode"]:
+                settings = client.settings_get(name) or {}
+                mode = ((settings.get("settings") or {}).get("proposal_approval_mode") or {}).get("value")
+                if (mode in (None, "<unset>") and spec["approval_mode"] != "manual") or \
+                        (mode not in (None, "<unset>") and mode != spec["approval_mode"]):
+                    actions.append("approval_mode")
+        before = _sandbox_view(current, spec, current_providers)
+    else:
+        actions.append("create")
+        before = {}
+    if "create" in actions and p["state"] == "stopped":
+        actions.append("stop")
+
+    result["actions"] = actions
+    result["changed"] = bool(actions)
+    result["diff"] = {"before": before, "after": desired_view if actions or not current else before}
+    if ctx.check_mode or not actions:
+        result["sandbox"] = current
+        if not actions and current is not None and p["wait"] and current.get("phase") in ("Provisioning", "Starting"):
+            result["sandbox"] = _wait_ready(ctx, name)
+        return result
+
+    obj = current
+    for action in actions:
+        if action == "delete":
+            client.sandbox_delete(name)
+        elif action == "create":
+            policy_file = ctx.write_temp_json("policy.json", desired_policy) if desired_policy is not None else None
+            create_spec = dict(spec, labels=labels)
+            obj = client.sandbox_create(create_spec, policy_file)
+        elif action.startswith("attach:"):
+            client.sandbox_provider_attach(name, action.split(":", 1)[1])
+        elif action.startswith("detach:"):
+            client.sandbox_provider_detach(name, action.split(":", 1)[1])
+        elif action == "start":
+            client.sandbox_start(name)
+        elif action == "stop":
+            client.sandbox_stop(name)
+        elif action == "approval_mode":
+            client.settings_set(name, "proposal_approval_mode", spec["approval_mode"])
+    obj = client.sandbox_get(name) or obj
+    result["sandbox"] = obj
+    return result
+
+
+def _wait_ready(ctx, name):
+    obj = _poll(lambda: ctx.client.sandbox_get(name), lambda o: o is None or o.get("phase") in ("Ready", "Error"),
+                ctx.params.get("wait_timeout") or ctx.client.timeout)
+    if obj is None or obj.get("phase") != "Ready":
+        raise OpenShellError("sandbox %r did not become Ready within %ss (phase: %s)"
+                             % (name, ctx.params.get("wait_timeout"), (obj or {}).get("phase", "deleted")))
+    return obj
+
+
+# --------------------------------------------------------------------------
+# openshell_policy
+# --------------------------------------------------------------------------
+
+def converge_policy(ctx):
+    p = ctx.params
+    is_global = p["global"]
+    if not is_global and not p.get("sandbox"):
+        raise InputError("sandbox", "is required unless global=true")
+    desired = load_policy_param(ctx, "policy", "src")
+    if desired is None:
+        raise InputError("policy", "one of policy or src is required")
+    if is_global and p["wait"]:
+        raise InputError("wait", "global policies are effective immediately; OpenShell does not support --wait with --global")
+    client = ctx.client
+    info = client.policy_get(p.get("sandbox"), full=True, global_=is_global)
+    if info is None and not is_global:
+        raise NotFound("sandbox %r not found" % p["sandbox"], hint="Create it first with agentfleet.nemoclaw.openshell_sandbox")
+    current = policylib.normalize_policy((info or {}).get("policy") or {"version": 1})
+    # Static sections the user left out are kept as they are: `policy set`
+    # replaces the whole document and a live sandbox refuses static changes.
+    merged = dict(desired)
+    for section in policylib.STATIC_SECTIONS:
+        if section not in merged and section in current:
+            merged[section] = current[section]
+    merged = policylib.normalize_policy(merged)
+    result = {"changed": False, "sandbox": p.get("sandbox"), "global": is_global}
+    if not is_global:
+        problems = policylib.static_violations(current, merged)
+        if problems:
+            raise Precondition("static policy sections differ on live sandbox %r: %s" % (p["sandbox"], "; ".join(problems)),
+                               hint="Static sections (filesystem_policy, landlock, process) are fixed at creation: "
+                                    "recreate the sandbox with agentfleet.nemoclaw.openshell_sandbox (recreate=on_change)")
+    changed = current != merged if is_global else not policylib.dynamic_equal(current, merged)
+    result["changed"] = changed
+    result["version"] = (info or {}).get("version")
+    result["hash"] = (info or {}).get("hash")
+    result["policy_diff"] = policylib.policy_diff(current, merged)
+    result["diff"] = {"before": policylib.to_yaml_text(current), "after": policylib.to_yaml_text(merged),
+                      "before_header": "policy of %s" % (p.get("sandbox") or "<global>"),
+                      "after_header": "desired policy"}
+    if changed and not ctx.check_mode:
+        path = ctx.write_temp_json("policy.json", merged)
+        applied = client.policy_set(p.get("sandbox"), path, wait=p["wait"], timeout=p.get("wait_timeout"), global_=is_global)
+        result["version"] = applied.get("version")
+        result["hash"] = applied.get("hash")
+        result["changed"] = applied.get("changed", True)
+    return result
+
+
+# --------------------------------------------------------------------------
+# openshell_inference
+# --------------------------------------------------------------------------
+
+def converge_inference(ctx):
+    p = ctx.params
+    if p["state"] == "present":
+        for field in ("provider", "model"):
+            if not p.get(field):
+                raise InputError(field, "is required when state=present")
+    if p.get("timeout_secs") is not None and p["timeout_secs"] < 0:
+        raise InputError("timeout_secs", "must be 0 (gateway default) or more")
+    client = ctx.client
+    routes = client.inference_get()
+    route_key = "system" if p["system"] else "user"
+    current = routes.get(route_key)
+    view = lambda r: {} if not r else {"provider": r.get("provider"), "model": r.get("model"), "timeout": r.get("timeout")}  # noqa: E731
+    result = {"changed": False, "route": "sandbox-system" if p["system"] else "inference.local"}
+    if p["state"] == "absent":
+        if current is not None:
+            result["changed"] = True
+            if not ctx.check_mode:
+                client.inference_delete(system=p["system"])
+        result["diff"] = {"before": view(current), "after": {}}
+        result["inference"] = None
+        return result
+    diffs = compare.inference_differences(current, p["provider"], p["model"], p.get("timeout_secs"))
+    after = {"provider": p["provider"], "model": p["model"],
+             "timeout": p["timeout_secs"] if p.get("timeout_secs") is not None else (current or {}).get("timeout", 0)}
+    result["differences"] = diffs
+    result["diff"] = {"before": view(current), "after": after if diffs else view(current)}
+    if diffs:
+        result["changed"] = True
+        if not ctx.check_mode:
+            client.inference_set(p["provider"], p["model"], system=p["system"], timeout=p.get("timeout_secs"),
+                                 verify=p["verify"])
+            current = client.inference_get().get(route_key)
+        else:
+            current = dict(after)
+    result["inference"] = current
+    return result
+
+
+# --------------------------------------------------------------------------
+# openshell_approval
+# --------------------------------------------------------------------------
+
+def _matchers(field, items):
+    out = []
+    for i, item in enumerate(items or []):
+        if not isinstance(item, dict) or not item:
+            raise InputError("%s[%d]" % (field, i), "must be a mapping with at least one of id, host, port, binary, rule")
+        unknown = set(item) - {"id", "host", "port", "binary", "rule"}
+        if unknown:
+            raise InputError("%s[%d]" % (field, i), "unknown keys %s (allowed: id, host, port, binary, rule)" % ", ".join(sorted(unknown)))
+        if item.get("port") is not None:
+            try:
+                port = int(item["port"])
+            except (TypeError, ValueError):
+                port = 0
+            if not 1 <= port <= 65535:
+                raise InputError("%s[%d].port" % (field, i), "must be 1-65535, got %r" % item["port"])
+        out.append(item)
+    return out
+
+
+def chunk_view(chunk, reason=None):
+    view = dict((k, chunk.get(k)) for k in ("id", "rule", "binary", "binaries", "endpoints", "security", "confidence",
+                                              "hits", "first_seen", "last_seen", "status"))
+    if reason:
+        view["reason"] = reason
+    return view
+
+
+def converge_approval(ctx):
+    p = ctx.params
+    approve = _matchers("approve", p.get("approve")) + [{"id": i} for i in p.get("approve_ids") or []]
+    reject = _matchers("reject", p.get("reject")) + [{"id": i} for i in p.get("reject_ids") or []]
+    client = ctx.client
+    pending = client.rule_get(p["sandbox"], status="pending")
+    decisions = compare.approval_decisions(pending, approve, reject, p["approve_all"],
+                                           p["include_security_flagged"], p["reject_unmatched"])
+    result = {"changed": bool(decisions["approve"] or decisions["reject"]), "sandbox": p["sandbox"],
+              "pending": [chunk_view(c) for c in pending],
+              "approved": [chunk_view(c, r) for c, r in decisions["approve"]],
+              "rejected": [chunk_view(c, r) for c, r in decisions["reject"]],
+              "left": [chunk_view(c, r) for c, r in decisions["leave"]]}
+    result["diff"] = {"before": {"pending": sorted(c["id"] for c in pending)},
+                      "after": {"pending": sorted(c["id"] for c, _r in decisions["leave"]),
+                                "approved": sorted(c["id"] for c, _r in decisions["approve"]),
+                                "rejected": sorted(c["id"] for c, _r in decisions["reject"])}}
+    if ctx.check_mode:
+        return result
+    for chunk, _reason in decisions["reject"]:
+        client.rule_reject(p["sandbox"], chunk["id"], p.get("reason"))
+    for chunk, _reason in decisions["approve"]:
+        client.rule_approve(p["sandbox"], chunk["id"])
+    return result
+
+
+# --------------------------------------------------------------------------
+# openshell_info
+# --------------------------------------------------------------------------
+
+INFO_SUBSETS = ("gateway", "sandboxes", "providers", "policies", "inference", "approvals")
+
+
+def gather_info(ctx):
+    p = ctx.params
+    subsets = set(p.get("gather_subset") or ["all"])
+    if "all" in subsets:
+        subsets = set(INFO_SUBSETS)
+    unknown = subsets - set(INFO_SUBSETS)
+    if unknown:
+        raise InputError("gather_subset", "unknown subsets %s (allowed: all, %s)" % (", ".join(sorted(unknown)), ", ".join(INFO_SUBSETS)))
+    client = ctx.client
+    info = {}
+    if "gateway" in subsets:
+        info["gateways"] = client.gateway_list()
+        info["status"] = client.status()
+        info["version"] = client.version()
+    sandboxes = None
+    if subsets & {"sandboxes", "policies", "approvals"}:
+        sandboxes = client.sandbox_list()
+        if p.get("sandboxes"):
+            sandboxes = [s for s in sandboxes if s.get("name") in p["sandboxes"]]
+    if "sandboxes" in subsets:
+        info["sandboxes"] = sandboxes
+    if "providers" in subsets:
+        info["providers"] = client.provider_list()
+    if "policies" in subsets:
+        policies = {}
+        for sb in sandboxes:
+            got = client.policy_get(sb["name"], full=p["policy_bodies"]) or {}
+            if got.get("policy") is not None:
+                got["policy"] = policylib.normalize_policy(got["policy"])
+            policies[sb["name"]] = got
+        info["policies"] = policies
+    if "inference" in subsets:
+        info["inference"] = client.inference_get()
+    if "approvals" in subsets:
+        approvals = {}
+        for sb in sandboxes:
+            if sb.get("phase") != "Ready":
+                continue
+            approvals[sb["name"]] = [chunk_view(c) for c in client.rule_get(sb["name"], status="pending")]
+        info["approvals"] = approvals
+    return {"changed": False, "openshell": info}

@@ -1,0 +1,139 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: openshell_approval
+short_description: Review pending network requests of an OpenShell sandbox
+version_added: 0.1.0
+description:
+  - When an agent reaches a host its policy does not allow, OpenShell drafts a network rule ("chunk") and waits for an
+    operator. This module lists the pending chunks (C(openshell rule get NAME --status pending)) and approves or rejects
+    them by chunk id or by matchers on host glob, port, binary glob and rule name.
+  - Reject matchers win over approve matchers. Chunks the sandbox flags as security-relevant are never approved unless
+    O(include_security_flagged=true).
+  - With O(reject_unmatched=true) every pending chunk no approve rule selects is rejected, so the queue cannot grow.
+  - Approving a chunk merges its rule into the sandbox policy as a new revision.
+author:
+  - agentfleet.nemoclaw contributors
+extends_documentation_fragment:
+  - agentfleet.nemoclaw.openshell
+  - agentfleet.nemoclaw.openshell.ATTRIBUTES_STATEFUL
+options:
+  sandbox:
+    description: Sandbox name.
+    type: str
+    required: true
+  approve:
+    description:
+      - Matchers selecting chunks to approve. Each is a mapping of one or more of C(id), C(host) (glob), C(port),
+        C(binary) (glob) and C(rule) (glob); all given fields must match.
+    type: list
+    elements: dict
+    default: []
+  reject:
+    description: Matchers selecting chunks to reject (same form as O(approve)).
+    type: list
+    elements: dict
+    default: []
+  approve_ids:
+    description: Chunk ids to approve.
+    type: list
+    elements: str
+    default: []
+  reject_ids:
+    description: Chunk ids to reject.
+    type: list
+    elements: str
+    default: []
+  approve_all:
+    description: Approve every pending chunk not rejected by a matcher (security-flagged ones excluded unless asked).
+    type: bool
+    default: false
+  include_security_flagged:
+    description: Allow approving chunks that carry security notes.
+    type: bool
+    default: false
+  reject_unmatched:
+    description: Reject every pending chunk that no approve matcher selects.
+    type: bool
+    default: false
+  reason:
+    description: Reason recorded with rejections.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Approve GitHub over HTTPS for git, reject everything else
+  agentfleet.nemoclaw.openshell_approval:
+    sandbox: openclaw
+    approve:
+      - host: "*.github.com"
+        port: 443
+        binary: /usr/bin/git
+    reject_unmatched: true
+    reason: not on the allow list
+
+- name: Only look (check mode reports what would happen)
+  agentfleet.nemoclaw.openshell_approval:
+    sandbox: openclaw
+  check_mode: true
+  register: queue
+"""
+
+RETURN = r"""
+pending:
+  description: Pending chunks found (C(id), C(rule), C(binary), C(binaries), C(endpoints), C(security), C(confidence), C(hits), C(first_seen), C(last_seen)).
+  returned: always
+  type: list
+  elements: dict
+approved:
+  description: Chunks approved (or that would be), each with the C(reason).
+  returned: always
+  type: list
+  elements: dict
+rejected:
+  description: Chunks rejected (or that would be), each with the C(reason).
+  returned: always
+  type: list
+  elements: dict
+left:
+  description: Pending chunks left alone, each with the C(reason).
+  returned: always
+  type: list
+  elements: dict
+commands:
+  description: Every C(openshell) call made, as argv after the program name, exit code and whether it mutates.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import argument_spec, run_module
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.converge import converge_approval
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            sandbox=dict(type="str", required=True),
+            approve=dict(type="list", elements="dict", default=[]),
+            reject=dict(type="list", elements="dict", default=[]),
+            approve_ids=dict(type="list", elements="str", default=[]),
+            reject_ids=dict(type="list", elements="str", default=[]),
+            approve_all=dict(type="bool", default=False),
+            include_security_flagged=dict(type="bool", default=False),
+            reject_unmatched=dict(type="bool", default=False),
+            reason=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    run_module(module, converge_approval)
+
+
+if __name__ == "__main__":
+    main()
