@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""Run small playbooks against simulated OpenShell hosts and look at what happened.
+
+Each step of an integration test is one ``ansible-playbook`` run. A step
+returns the task results (recorded by ``callback_plugins/record_results``),
+the whole output, and the ``openshell`` calls the simulator logged during the
+step, so a test can assert "zero mutating calls" from the simulator's own log,
+independently of what the modules say about themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "simulator"))
+
+from harness import SimHost  # noqa: E402  pylint: disable=wrong-import-position
+
+# Read-only command paths of the real CLI (contract §10). Kept here, apart
+# from the product's own list, so the tests judge the modules independently.
+READ_ONLY = {
+    ("status",), ("gateway", "list"), ("gateway", "info"), ("provider", "list"), ("provider", "get"),
+    ("sandbox", "list"), ("sandbox", "get"), ("sandbox", "provider", "list"), ("policy", "get"), ("policy", "list"),
+    ("rule", "get"), ("rule", "history"), ("inference", "get"), ("settings", "get"),
+}
+GLOBAL_WITH_VALUE = {"--gateway", "-g", "--gateway-endpoint", "--workspace"}
+
+
+def command_words(argv):
+    words, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in GLOBAL_WITH_VALUE:
+            skip = True
+            continue
+        if arg.startswith("-"):
+            if arg in ("--version", "-V"):
+                return ("--version",)
+            if words:
+                break
+            continue
+        words.append(arg)
+    return tuple(words)
+
+
+def is_read_only(argv):
+    words = command_words(argv)
+    if words == ("--version",):
+        return True
+    return any(words[:n] in READ_ONLY for n in (1, 2, 3))
+
+
+CHECK_ARGV = os.path.join(os.path.dirname(ROOT), "shared", "openshell", "check_argv.py")
+
+
+def invalid_calls(call_log):
+    """Calls in ``call_log`` the real CLI grammar rejects (``check_argv.py``); [] when all parse.
+
+    Returns None when the checker is not available (``../shared`` absent).
+    """
+    if not os.path.exists(CHECK_ARGV) or not os.path.exists(call_log):
+        return None if not os.path.exists(CHECK_ARGV) else []
+    proc = subprocess.run([sys.executable, CHECK_ARGV, call_log], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True)
+    if proc.returncode == 0:
+        return []
+    return [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+class Step(object):
+    def __init__(self, rc, stdout, results, calls):
+        self.rc = rc
+        self.stdout = stdout
+        self.results = results
+        self.calls = calls
+
+    @property
+    def mutating(self):
+        return [c for c in self.calls if not is_read_only(c["argv"])]
+
+    def result(self, task, host=None):
+        """The last result of the task named ``task`` (on ``host``)."""
+        found = [r for r in self.results if r["task"] == task and (host is None or r["host"] == host)]
+        if not found:
+            raise AssertionError("no result for task %r; tasks seen: %s\n%s"
+                                 % (task, [r["task"] for r in self.results], self.stdout[-4000:]))
+        return found[-1]["result"]
+
+    def status(self, task, host=None):
+        found = [r for r in self.results if r["task"] == task and (host is None or r["host"] == host)]
+        return found[-1]["status"] if found else None
+
+    def changed_count(self):
+        return sum(1 for r in self.results if r["result"].get("changed"))
+
+
+class Fleet(object):
+    """Simulated hosts plus an inventory of them (connection local)."""
+
+    def __init__(self, workdir, count=1, python=None):
+        self.workdir = str(workdir)
+        self.hosts = {}
+        self.python = python or sys.executable
+        for i in range(count):
+            name = "host%d" % (i + 1)
+            self.hosts[name] = SimHost(os.path.join(self.workdir, name)).start()
+            self.hosts[name].register()
+        self._n = 0
+
+    @property
+    def first(self):
+        return self.hosts["host1"]
+
+    def stop(self):
+        for host in self.hosts.values():
+            host.stop()
+
+    def invalid_calls(self):
+        """Every call any host logged that the real CLI would reject (see ``invalid_calls``)."""
+        found = []
+        for host in self.hosts.values():
+            bad = invalid_calls(host.env["OPENSHELL_SIM_CALL_LOG"])
+            if bad:
+                found.extend(bad)
+        return found
+
+    def inventory(self, host_vars=None):
+        hosts = {}
+        for name, sim in self.hosts.items():
+            env = dict((k, v) for k, v in sim.env.items() if k.startswith(("XDG_", "OPENSHELL_")) or k in ("HOME", "PATH"))
+            hv = {"ansible_connection": "local", "ansible_python_interpreter": self.python, "sim_env": env,
+                  "sim_root": sim.root, "sim_endpoint": sim.endpoint}
+            hv.update((host_vars or {}).get(name, {}))
+            hosts[name] = hv
+        return {"all": {"hosts": hosts}}
+
+    def run(self, tasks=None, playbook=None, check=False, diff=True, extra_vars=None, verbosity=0, env=None,
+            host_vars=None, play_extra=None, limit=None, tags=None, timeout=600):
+        """Run ``tasks`` (a list of task dicts) as one play on every host, or a playbook file."""
+        self._n += 1
+        step_dir = os.path.join(self.workdir, "step%03d" % self._n)
+        os.makedirs(step_dir)
+        inv = os.path.join(step_dir, "inventory.yml")
+        with open(inv, "w") as fh:
+            yaml.safe_dump(self.inventory(host_vars), fh)
+        if playbook is None:
+            play = {"name": "step", "hosts": "all", "gather_facts": False, "environment": "{{ sim_env }}",
+                    "tasks": tasks}
+            play.update(play_extra or {})
+            playbook = os.path.join(step_dir, "playbook.yml")
+            with open(playbook, "w") as fh:
+                yaml.safe_dump([play], fh, sort_keys=False)
+        record = os.path.join(step_dir, "results.jsonl")
+        before = dict((name, len(h.calls())) for name, h in self.hosts.items())
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inv, playbook]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        if verbosity:
+            cmd.append("-" + "v" * verbosity)
+        if limit:
+            cmd += ["--limit", limit]
+        if tags:
+            cmd += ["--tags", tags]
+        for key, value in (extra_vars or {}).items():
+            cmd += ["-e", json.dumps({key: value})]
+        run_env = dict(os.environ)
+        run_env.update({
+            "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".collections"),
+            "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "record_results",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_LOCAL_TEMP": os.path.join(step_dir, "tmp"),
+            "ANSIBLE_HOME": os.path.join(self.workdir, "ansible-home"),
+            "RECORD_RESULTS_FILE": record,
+        })
+        run_env.update(env or {})
+        proc = subprocess.run(cmd, env=run_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=timeout)
+        results = []
+        if os.path.exists(record):
+            with open(record) as fh:
+                results = [json.loads(line) for line in fh if line.strip()]
+        calls = []
+        for name, host in self.hosts.items():
+            for call in host.calls()[before[name]:]:
+                call = dict(call, host=name)
+                calls.append(call)
+        return Step(proc.returncode, proc.stdout, results, calls)

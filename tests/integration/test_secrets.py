@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""A credential given to openshell_provider appears nowhere but in the gateway's hands.
+
+The secret reaches the play only through the controller's environment (so no
+file we write contains it), then the provider is created, updated and
+checked at -vvv with --diff. Afterwards the secret must not occur in: the
+output, the recorded results (diffs included), the simulator's call log
+(argv of every call) and database, or any file under the test's directory,
+which holds the simulated host's HOME, XDG dirs, state files and Ansible's
+temp dirs.
+"""
+
+from __future__ import annotations
+
+import os
+
+CANARY = "nvapi-SECRET-CANARY-0c9f8e7d6b5a"
+CANARY2 = "nvapi-SECRET-CANARY-rotated-1a2b"
+
+
+def files_containing(root, needle):
+    hits = []
+    raw = needle.encode()
+    for base, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(base, name)
+            try:
+                with open(path, "rb") as fh:
+                    if raw in fh.read():
+                        hits.append(path)
+            except OSError:
+                pass
+    return hits
+
+
+def test_the_search_finds_what_is_there(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "f.bin").write_bytes(b"xx" + CANARY.encode() + b"yy")
+    assert files_containing(str(tmp_path), CANARY) == [str(tmp_path / "a" / "b" / "f.bin")]
+
+
+def test_secret_never_leaves_the_environment(fleet, tmp_path):
+    task = {"name": "p", "agentfleet.nemoclaw.openshell_provider": {
+        "name": "nv", "type": "nvidia",
+        "credentials": {"NVIDIA_API_KEY": "{{ lookup('ansible.builtin.env', 'CANARY') }}"}}}
+    outputs = []
+    for canary, check in ((CANARY, True), (CANARY, False), (CANARY, False), (CANARY2, True), (CANARY2, False)):
+        step = fleet.run([task], verbosity=3, check=check, env={"CANARY": canary})
+        assert step.rc == 0, step.stdout
+        outputs.append(step)
+    assert outputs[1].result("p")["changed"] and not outputs[2].result("p")["changed"]
+    assert outputs[4].result("p")["diff"]["after"]["credentials"] == {"NVIDIA_API_KEY": "<changed>"}
+    for step in outputs:
+        for secret in (CANARY, CANARY2):
+            assert secret not in step.stdout
+            assert secret not in str(step.results)
+            assert all(secret not in " ".join(c["argv"]) for c in step.calls)
+    sim = fleet.first
+    for secret in (CANARY, CANARY2):
+        assert files_containing(str(tmp_path), secret) == []
+        with open(sim.db_path, "rb") as fh:
+            assert secret.encode() not in fh.read()
+    # The credential did reach the gateway: the provider holds the key.
+    assert sim.json("provider", "list", "-o", "json")[0]["credential_keys"] == ["NVIDIA_API_KEY"]
+    # And it was passed the only safe way: --credential KEY with the value in the environment.
+    creates = [c["argv"] for c in sim.calls() if c["argv"][:2] in (["provider", "create"], ["provider", "update"])]
+    assert creates and all("NVIDIA_API_KEY" in argv and not any("=" in a for a in argv if "NVIDIA" in a) for argv in creates)
