@@ -50,7 +50,8 @@ test-unit: setup  ## unit tests of plugins (pure logic) with line coverage of mo
 test-sim: setup  ## the OpenShell simulator's own test suite
 	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/simulator/tests
 
-SANITY_DIR := $(ROOT)/.cache/sanity/ansible_collections/agentfleet/nemoclaw
+# Outside the checkout: inside it, git would report the copy as ignored and ansible-test would skip everything.
+SANITY_DIR := $(or $(TMPDIR),/tmp)/agentfleet-nemoclaw-sanity/ansible_collections/agentfleet/nemoclaw
 test-sanity: setup  ## ansible-test sanity on a copy of the tracked tree (it needs a real ansible_collections/ path)
 	rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_DIR)
 	git ls-files -z --cached --others --exclude-standard \

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, agentfleet.nemoclaw contributors
 # Apache License 2.0 (see LICENSE)
 """Benchmark: compose 1,000 network policies spread over 5 layers (target < 0.5 s).
@@ -41,7 +40,7 @@ def build_layers(total, levels=("baseline", "agent", "tier", "custom", "inventor
     n = 0
     for li, level in enumerate(levels):
         nps = {}
-        for _ in range(per):
+        for _attempt in range(per):
             nps["key_%05d" % n] = entry(n, li)
             n += 1
         policy = {"network_policies": nps}
@@ -58,7 +57,7 @@ def main():
     policy = load_policy()
     layers = build_layers(total)
     best = None
-    for _ in range(repeat):
+    for _attempt in range(repeat):
         start = time.perf_counter()
         composed = policy.compose_policy(layers)
         elapsed = time.perf_counter() - start

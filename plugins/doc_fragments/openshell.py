@@ -49,15 +49,19 @@ notes:
     ATTRIBUTES_STATEFUL = r"""
 attributes:
   check_mode:
+    description: Can run in check mode and return a changed status prediction without modifying the target.
     support: full
     details: Reads the current state and predicts the result without any mutating OpenShell call.
   diff_mode:
+    description: Returns details on what has changed (or would change in check mode) when in diff mode.
     support: full
     details: Shows the managed fields before and after; secrets appear only as C(<changed>)/C(<unchanged>) markers.
   idempotent:
+    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
     details: A second run with the same arguments reports C(changed=false) and makes no mutating OpenShell call.
   action_group:
+    description: Use C(group/agentfleet.nemoclaw.openshell) in O(ignore:module_defaults) to set defaults for this module.
     support: full
     membership:
       - agentfleet.nemoclaw.openshell
@@ -66,13 +70,17 @@ attributes:
     ATTRIBUTES_INFO = r"""
 attributes:
   check_mode:
+    description: Can run in check mode and return a changed status prediction without modifying the target.
     support: full
     details: Read-only; runs the same in check mode.
   diff_mode:
+    description: Returns details on what has changed (or would change in check mode) when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
   action_group:
+    description: Use C(group/agentfleet.nemoclaw.openshell) in O(ignore:module_defaults) to set defaults for this module.
     support: full
     membership:
       - agentfleet.nemoclaw.openshell

@@ -500,6 +500,12 @@ def converge_policy(ctx):
 # openshell_inference
 # --------------------------------------------------------------------------
 
+def _route_view(route):
+    if not route:
+        return {}
+    return {"provider": route.get("provider"), "model": route.get("model"), "timeout": route.get("timeout")}
+
+
 def converge_inference(ctx):
     p = ctx.params
     if p["state"] == "present":
@@ -512,21 +518,20 @@ def converge_inference(ctx):
     routes = client.inference_get()
     route_key = "system" if p["system"] else "user"
     current = routes.get(route_key)
-    view = lambda r: {} if not r else {"provider": r.get("provider"), "model": r.get("model"), "timeout": r.get("timeout")}  # noqa: E731
     result = {"changed": False, "route": "sandbox-system" if p["system"] else "inference.local"}
     if p["state"] == "absent":
         if current is not None:
             result["changed"] = True
             if not ctx.check_mode:
                 client.inference_delete(system=p["system"])
-        result["diff"] = {"before": view(current), "after": {}}
+        result["diff"] = {"before": _route_view(current), "after": {}}
         result["inference"] = None
         return result
     diffs = compare.inference_differences(current, p["provider"], p["model"], p.get("timeout_secs"))
     after = {"provider": p["provider"], "model": p["model"],
              "timeout": p["timeout_secs"] if p.get("timeout_secs") is not None else (current or {}).get("timeout", 0)}
     result["differences"] = diffs
-    result["diff"] = {"before": view(current), "after": after if diffs else view(current)}
+    result["diff"] = {"before": _route_view(current), "after": after if diffs else _route_view(current)}
     if diffs:
         result["changed"] = True
         if not ctx.check_mode:
@@ -563,8 +568,8 @@ def _matchers(field, items):
 
 
 def chunk_view(chunk, reason=None):
-    view = dict((k, chunk.get(k)) for k in ("id", "rule", "binary", "binaries", "endpoints", "security", "confidence",
-                                              "hits", "first_seen", "last_seen", "status"))
+    keys = ("id", "rule", "binary", "binaries", "endpoints", "security", "confidence", "hits", "first_seen", "last_seen", "status")
+    view = dict((k, chunk.get(k)) for k in keys)
     if reason:
         view["reason"] = reason
     return view

@@ -18,7 +18,7 @@ description:
   - With O(reject_unmatched=true) every pending chunk no approve rule selects is rejected, so the queue cannot grow.
   - Approving a chunk merges its rule into the sandbox policy as a new revision.
 author:
-  - agentfleet.nemoclaw contributors
+  - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
   - agentfleet.nemoclaw.openshell
   - agentfleet.nemoclaw.openshell.ATTRIBUTES_STATEFUL

@@ -13,11 +13,11 @@ description:
   - Ensures the C(openshell) CLI on the managed host has a registration named O(name) for a gateway O(endpoint),
     using C(openshell gateway list -o json) to read, and C(gateway add), C(gateway remove) and C(gateway select) to change it.
   - A registration whose endpoint or authentication mode differs is replaced (removed, then added again).
-  - Only automation-safe modes are offered: plaintext C(http://) endpoints, and C(https://) with O(local=true) for the
+  - Only automation-safe modes are offered, plaintext C(http://) endpoints, and C(https://) with O(local=true) for the
     mTLS bundle installed by the OpenShell package. Browser-based logins are never started.
   - The gateway service itself is run by the P(agentfleet.nemoclaw.openshell#role) role; this module only registers it.
 author:
-  - agentfleet.nemoclaw contributors
+  - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
   - agentfleet.nemoclaw.openshell
   - agentfleet.nemoclaw.openshell.ATTRIBUTES_STATEFUL
@@ -86,7 +86,7 @@ gateway:
   sample: {"active": true, "auth": "plaintext", "endpoint": "http://127.0.0.1:17670", "is_remote": false,
            "name": "openshell", "remote_host": null, "resolved_host": null, "source": "user", "type": "local"}
 status:
-  description: The C(status -o json) answer for this gateway; C({"status": "unreachable"}) when nothing listens.
+  description: The C(status -o json) answer for this gateway; its C(status) is V(unreachable) when nothing listens.
   returned: when state=present and not predicted in check mode
   type: dict
   sample: {"gateway": "openshell", "server": "http://127.0.0.1:17670", "status": "connected", "version": "0.0.111"}

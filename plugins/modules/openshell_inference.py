@@ -15,7 +15,7 @@ description:
   - Reads both routes with one C(openshell inference get) (text output, parsed) and calls C(inference set) or
     C(inference delete) only on difference.
 author:
-  - agentfleet.nemoclaw contributors
+  - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
   - agentfleet.nemoclaw.openshell
   - agentfleet.nemoclaw.openshell.ATTRIBUTES_STATEFUL

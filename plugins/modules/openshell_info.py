@@ -7,14 +7,14 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: openshell_info
-short_description: Read OpenShell state: gateway, sandboxes, providers, policies, inference routes, pending approvals
+short_description: Read OpenShell state (gateway, sandboxes, providers, policies, inference routes, approvals)
 version_added: 0.1.0
 description:
   - Read-only. Gathers what the OpenShell CLI reports on the managed host, using only read commands
     (C(gateway list), C(status), C(sandbox list), C(provider list), C(policy get), C(inference get), C(rule get)).
   - Provider credentials are never readable; only key names are returned.
 author:
-  - agentfleet.nemoclaw contributors
+  - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
   - agentfleet.nemoclaw.openshell
   - agentfleet.nemoclaw.openshell.ATTRIBUTES_INFO
@@ -58,7 +58,7 @@ openshell:
       type: list
       returned: when gateway is gathered
     status:
-      description: C(status -o json), or C({"status": "unreachable"}).
+      description: C(status -o json); its C(status) is V(unreachable) when nothing listens.
       type: dict
       returned: when gateway is gathered
     version:

@@ -19,7 +19,7 @@ description:
     error names the YAML path, for example C(policy.network_policies.slack.endpoints[2].port).
   - With O(global=true) the gateway-wide policy is set (C(policy set --global --yes)); it overrides every sandbox.
 author:
-  - agentfleet.nemoclaw contributors
+  - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
   - agentfleet.nemoclaw.openshell
   - agentfleet.nemoclaw.openshell.ATTRIBUTES_STATEFUL
@@ -28,7 +28,7 @@ options:
     description: Sandbox name. Required unless O(global=true).
     type: str
   policy:
-    description: The policy document (C(version: 1) plus sections).
+    description: The policy document (C(version) 1 plus sections).
     type: dict
   src:
     description: Path on the managed host of a policy file (YAML or JSON), instead of O(policy).
@@ -42,7 +42,7 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait for the load (C(--timeout)). A timeout fails with RV(error_kind=policy_wait_timeout).
+    description: Seconds to wait for the load (C(--timeout)). A timeout fails with the error kind C(policy_wait_timeout).
     type: int
     default: 60
 """

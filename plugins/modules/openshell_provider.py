@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Creates, updates and deletes an OpenShell provider with C(openshell provider create|update|delete), reading the current
     state once with C(provider list -o json).
-  - Secrets never appear on a command line: each credential is passed as C(--credential KEY) with its value in the CLI's
+  - Secrets never appear on a command line; each credential is passed as C(--credential KEY) with its value in the CLI's
     environment, which is how the real CLI reads it. A credential key dropped from O(credentials) is deleted with
     C(--credential KEY=) (an empty value; nothing secret).
   - OpenShell never returns credential or config values, so idempotency uses a host-side state file (O(state_file), mode
@@ -20,7 +20,7 @@ description:
     after that write. A changed fingerprint means the desired value changed; a changed C(resource_version) means someone
     changed the provider outside Ansible. Both are drift. No secret can be recovered from the file.
 author:
-  - agentfleet.nemoclaw contributors
+  - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
   - agentfleet.nemoclaw.openshell
   - agentfleet.nemoclaw.openshell.ATTRIBUTES_STATEFUL
@@ -36,7 +36,7 @@ options:
     type: str
   credentials:
     description:
-      - Credential key names and their secret values, for example C({NVIDIA_API_KEY: "{{ vault_nvidia_api_key }}"}).
+      - Credential key names and their secret values, for example C(NVIDIA_API_KEY) set from Ansible Vault.
       - Values are never logged, returned, shown in a diff or written to a file.
     type: dict
   config:
@@ -99,7 +99,7 @@ action:
   returned: when state=present
   type: str
 reasons:
-  description: Why the provider is written (for example V(credential values changed: NVIDIA_API_KEY)).
+  description: Why the provider is written (for example that credential values changed, with the key names).
   returned: when state=present
   type: list
   elements: str

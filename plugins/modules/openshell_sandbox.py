@@ -22,7 +22,7 @@ description:
     C(proposal_approval_mode) setting is set in place; dynamic policy sections are left to
     M(agentfleet.nemoclaw.openshell_policy).
 author:
-  - agentfleet.nemoclaw contributors
+  - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
   - agentfleet.nemoclaw.openshell
   - agentfleet.nemoclaw.openshell.ATTRIBUTES_STATEFUL
@@ -44,7 +44,7 @@ options:
     elements: str
   policy:
     description:
-      - Creation policy (an OpenShell policy document, C(version: 1)). Validated before any call; unknown keys are refused.
+      - Creation policy (an OpenShell policy document, C(version) 1). Validated before any call; unknown keys are refused.
       - On an existing sandbox only its static sections are compared; a difference there requires recreation.
     type: dict
   policy_src:

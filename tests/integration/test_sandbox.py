@@ -136,8 +136,8 @@ def test_bad_input_fails_before_any_call(fleet):
         ({"env": {"NVIDIA_API_KEY": "nvapi-abcdefghijklmnop"}}, "env"),
         ({"env": {"OPENSHELL_X": "1"}}, "env"),
         ({"policy": {"version": 1, "bogus": 1}}, "policy"),
-        ({"policy": {"version": 1, "network_policies": {"x": {"endpoints": [{"host": "a.b", "port": 70000}],
-                                                                  "binaries": [{"path": "/usr/bin/curl"}]}}}},
+        ({"policy": {"version": 1, "network_policies": {"x": {
+            "endpoints": [{"host": "a.b", "port": 70000}], "binaries": [{"path": "/usr/bin/curl"}]}}}},
          "policy.network_policies.x.endpoints[0].port"),
     ]
     tasks = [dict(sandbox_task(task="case%d" % i, **params), ignore_errors=True) for i, (params, _f) in enumerate(cases)]

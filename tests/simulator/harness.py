@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 
 SIM_ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -33,7 +32,7 @@ class SimHost(object):
         self.root = os.path.abspath(str(root_dir))
         self.port = port or free_port()
         self.proc = None
-        # Interpreter for CLI calls made through .run() (default: the bin script's shebang).
+        # Interpreter of the simulator's executables (OPENSHELL_SIM_PYTHON; default python3 on PATH).
         self.python = python or os.environ.get("OPENSHELL_SIM_PYTHON") or None
         home = os.path.join(self.root, "home")
         for d in (home, os.path.join(self.root, "config"), os.path.join(self.root, "state")):
@@ -53,6 +52,8 @@ class SimHost(object):
             "OPENSHELL_SIM_READY_DELAY": "0.2",
             "OPENSHELL_SERVER_PORT": str(self.port),
         })
+        if self.python:
+            env["OPENSHELL_SIM_PYTHON"] = self.python
         if extra_env:
             env.update(extra_env)
         self.env = env
@@ -112,10 +113,8 @@ class SimHost(object):
         inp = kw.pop("input", None)
         timeout = kw.pop("timeout", 60)
         cmd = [os.path.join(SIM_BIN, "openshell")] + [str(a) for a in argv]
-        if self.python:
-            cmd.insert(0, self.python)
         return subprocess.run(cmd, env=env, input=inp if inp is not None else "", stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout, **kw)
+                              stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout, **kw, check=False)
 
     def ok(self, *argv, **kw):
         r = self.run(*argv, **kw)

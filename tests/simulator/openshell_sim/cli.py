@@ -1,11 +1,12 @@
 """Simulated `openshell` CLI. Standard library only; imports kept lazy for start-up speed."""
 import json
+import math
 import os
 import sys
 import time
 
 from . import version
-from .util import (bold, check, cyan, dimmed, dumps, err, format_epoch_ms, format_timestamp_ms, green, header,
+from .util import (bold, check, dimmed, dumps, err, format_epoch_ms, format_timestamp_ms, green, header,
                    out, red, render_error, status_display, to_yaml, yellow)
 
 
@@ -125,10 +126,10 @@ def _host_port(endpoint):
     if "@" in rest:
         rest = rest.split("@", 1)[1]
     if rest.startswith("["):
-        host, _, port = rest[1:].partition("]")
+        host, _sep, port = rest[1:].partition("]")
         port = port.lstrip(":")
     else:
-        host, _, port = rest.rpartition(":") if rest.count(":") == 1 else (rest, "", "")
+        host, _sep, port = rest.rpartition(":") if rest.count(":") == 1 else (rest, "", "")
         if not host:
             host, port = rest, ""
     default = 443 if endpoint.startswith("https://") else 80
@@ -176,7 +177,7 @@ class Client(object):
         finally:
             sock.close()
         raw = b"".join(chunks)
-        headp, _, payload = raw.partition(b"\r\n\r\n")
+        headp, _sep, payload = raw.partition(b"\r\n\r\n")
         status = headp.split(b"\r\n", 1)[0].split(b" ", 2)
         code = int(status[1]) if len(status) > 1 else 0
         reason = status[2].decode("latin-1") if len(status) > 2 else ""
@@ -242,7 +243,7 @@ class Ctx(object):
         p = os.path.join(config_dir(), "gateways", _sanitize(c.name), "last_sandbox")
         try:
             with open(p, encoding="utf-8") as fh:
-                ws, _, sb = fh.read().partition("\n")
+                ws, _sep, sb = fh.read().partition("\n")
             if ws.strip() == self.workspace and sb.strip():
                 err("\u2192 Using sandbox '%s' (last used)" % sb.strip())
                 return sb.strip()
@@ -307,7 +308,7 @@ def cmd_status(ctx):
             return 0
         raise
     try:
-        code, reason, _ = c._http("GET", "/healthz")
+        code, reason, _unused = c._http("GET", "/healthz")
     except ConnectFailed as exc:
         raise CliError("client error (Connect)", ["tcp connect error", str(exc)])
     auth = ({"mode": "gateway", "status": "not_required"} if c.endpoint.startswith("http://")
@@ -344,7 +345,7 @@ def cmd_status(ctx):
 
 
 def _is_loopback(endpoint):
-    host, _ = _host_port(endpoint)
+    host, _unused = _host_port(endpoint)
     return host.lower() == "localhost" or host == "::1" or host.startswith("127.")
 
 
@@ -393,7 +394,7 @@ def cmd_gateway_add(ctx):
         if remote or local:
             raise CliError("--remote and --local cannot be used with an ssh:// endpoint")
         rest = endpoint[len("ssh://"):]
-        userhost, _, port = rest.rpartition(":")
+        userhost, _sep, port = rest.rpartition(":")
         if not port.isdigit():
             raise CliError("ssh:// gateway endpoints must include a port, e.g. ssh://user@host:8080")
         host = userhost.split("@")[-1]
@@ -579,7 +580,7 @@ def parse_credentials(items, allow_empty_delete=False):
     creds = {}
     for item in items:
         if "=" in item:
-            k, _, v = item.partition("=")
+            k, _sep, v = item.partition("=")
             k = k.strip()
             if not k:
                 raise CliError("--credential key cannot be empty")
@@ -598,7 +599,7 @@ def parse_kv(items, flag):
     for item in items:
         if "=" not in item:
             raise CliError("%s expects KEY=VALUE, got '%s'" % (flag, item))
-        k, _, v = item.partition("=")
+        k, _sep, v = item.partition("=")
         if not k.strip():
             raise CliError("%s key cannot be empty" % flag)
         m[k.strip()] = v
@@ -690,7 +691,7 @@ def _parse_expiry(items):
     for item in items:
         if "=" not in item:
             raise CliError("--credential-expires-at expects KEY=TIMESTAMP, got '%s'" % item)
-        k, _, v = item.partition("=")
+        k, _sep, v = item.partition("=")
         v = v.strip()
         if v.isdigit():
             res[k] = int(v)
@@ -711,7 +712,7 @@ def cmd_provider_update(ctx):
     creds = {}
     for item in p.all("--credential"):
         if "=" in item:
-            k, _, v = item.partition("=")
+            k, _sep, v = item.partition("=")
             creds[k.strip()] = v
         else:
             creds.update(parse_credentials([item]))
@@ -770,7 +771,7 @@ def validate_cpu(v):
         f = float(v)
     except ValueError:
         raise CliError(msg)
-    if not (f > 0) or f == float("inf"):
+    if math.isnan(f) or f <= 0 or math.isinf(f):
         raise CliError("--cpu must be greater than zero")
     return v
 
@@ -824,7 +825,7 @@ def cmd_sandbox_create(ctx):
     for item in p.all("--label"):
         if "=" not in item:
             raise CliError("invalid label format '%s', expected key=value" % item)
-        k, _, v = item.partition("=")
+        k, _sep, v = item.partition("=")
         labels[k] = v
     env = parse_env(p.all("--env"))
     if env and not p.has("--no-credential-warnings"):
@@ -868,8 +869,8 @@ def cmd_sandbox_create(ctx):
     except ConnectFailed as exc:
         raise CliError("failed to connect to gateway '%s' at %s. Start the gateway service with the installed "
                        "package manager, or register a different endpoint with `openshell gateway add "
-                       "<endpoint>`." % (client.name, client.endpoint), ["transport error", "tcp connect error",
-                                                                          str(exc)])
+                       "<endpoint>`." % (client.name, client.endpoint),
+                       ["transport error", "tcp connect error", str(exc)])
     # providers
     providers = []
     auto = True if p.has("--auto-providers") else (False if p.has("--no-auto-providers") else None)
@@ -1020,7 +1021,7 @@ def cmd_sandbox_list(ctx):
         for part in p.get("--selector").split(","):
             if "=" not in part:
                 raise CliError("invalid selector '%s', expected key=value" % part)
-            k, _, v = part.partition("=")
+            k, _sep, v = part.partition("=")
             sel[k.strip()] = v.strip()
     del re
     limit = parse_u(p.get("--limit", "100"), "--limit", "LIMIT")
@@ -1317,7 +1318,7 @@ def cmd_policy_update(ctx):
         ops.append({"op": "add_endpoint", "endpoint": parse_add_endpoint(spec), "rule_name": p.get("--rule-name"),
                     "binaries": p.all("--binary")})
     for spec in p.all("--remove-endpoint"):
-        host, _, port = spec.rpartition(":")
+        host, _sep, port = spec.rpartition(":")
         if not host:
             raise CliError("--remove-endpoint expects host:port, got '%s'" % spec)
         ops.append({"op": "remove_endpoint", "host": host, "port": _parse_port(port, spec, "--remove-endpoint")})
@@ -1537,8 +1538,8 @@ def cmd_rule_approve(ctx):
     if not any(c["id"] == cid for c in chunks):
         raise CliError("draft chunk '%s' not found" % cid)
     res = ctx.rpc_d("ApproveChunk", name=name, chunk_id=cid)
-    out("%s Chunk approved. Policy version: %d, hash: %s" % (bold(green("OK")), res["policy_version"],
-                                                              res["policy_hash"][:12]))
+    out("%s Chunk approved. Policy version: %d, hash: %s"
+        % (bold(green("OK")), res["policy_version"], res["policy_hash"][:12]))
     return 0
 
 

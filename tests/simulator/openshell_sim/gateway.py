@@ -121,7 +121,7 @@ def resolve_listen(args):
         data = load_toml(cfg)
         ba = ((data.get("openshell") or {}).get("gateway") or {}).get("bind_address")
         if ba:
-            host, _, port = ba.rpartition(":")
+            host, _sep, port = ba.rpartition(":")
             toml_ip, toml_port = host.strip("[]"), int(port)
     ip = args.bind_address or os.environ.get("OPENSHELL_BIND_ADDRESS") or toml_ip or "127.0.0.1"
     port = args.port
@@ -535,7 +535,7 @@ class Gateway(object):
         with self.store.tx() as t:
             if not name:
                 import random
-                for _ in range(100):
+                for _attempt in range(100):
                     name = "%s-%s" % (random.choice(_ADJ), random.choice(_NOUN))
                     if t.get("sandbox", ws, name) is None:
                         break
@@ -700,7 +700,7 @@ class Gateway(object):
         timeout = int(req.get("timeout") or 0) or None
         try:
             proc = subprocess.run(command, cwd=cwd, env=env, input=stdin, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, timeout=timeout)
+                                  stderr=subprocess.PIPE, timeout=timeout, check=False)
             rc, so, se = proc.returncode, proc.stdout, proc.stderr
             if rc < 0:
                 rc = 128 - rc
@@ -752,7 +752,7 @@ class Gateway(object):
                 pol.check_static_change(sb["baseline"], doc)
             except pol.PolicyInvalid as exc:
                 raise invalid(str(exc))
-            rev, _ = self._add_revision(sb, doc)
+            rev, _unused = self._add_revision(sb, doc)
             self._refresh(sb, faults)
             t.put("sandbox", ws, sb["name"], sb)
         return {"version": rev["version"], "hash": rev["hash"], "previous": current}
@@ -827,7 +827,7 @@ class Gateway(object):
         latest = self._latest_rev(sb)
         base = latest["policy"] if latest else pol.DEFAULT_POLICY
         doc = pol.merge_rule(base, chunk["rule_name"], chunk["proposed_rule"])
-        rev, _ = self._add_revision(sb, doc)
+        rev, _unused = self._add_revision(sb, doc)
         chunk["status"] = "approved"
         sb["draft_version"] = sb.get("draft_version", 0) + 1
         sb["history"].append({"timestamp_ms": now_ms(), "event_type": "approved", "chunk_id": chunk["id"],
@@ -1126,7 +1126,7 @@ def main(argv=None):
         if down and holder["srv"] is not None:
             stop_listener()
         elif not down and holder["srv"] is None:
-            for _ in range(50):
+            for _attempt in range(50):
                 try:
                     start_listener()
                     break

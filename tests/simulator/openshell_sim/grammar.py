@@ -160,8 +160,8 @@ COMMANDS = {
     "policy delete": {"flags": {"--global": F(), "--yes": F()}},
     "rule get": {"pos": [P("NAME")], "flags": {"--status": F(True, name="STATUS")}},
     "rule approve": {"pos": [P("NAME")], "flags": {"--chunk-id": F(True, req=True, name="CHUNK_ID")}},
-    "rule reject": {"pos": [P("NAME")], "flags": {"--chunk-id": F(True, req=True, name="CHUNK_ID"),
-                                                   "--reason": F(True, name="REASON")}},
+    "rule reject": {"pos": [P("NAME")], "flags": {
+        "--chunk-id": F(True, req=True, name="CHUNK_ID"), "--reason": F(True, name="REASON")}},
     "rule approve-all": {"pos": [P("NAME")], "flags": {"--include-security-flagged": F()}},
     "rule clear": {"pos": [P("NAME")]},
     "rule history": {"pos": [P("NAME")]},
@@ -175,8 +175,8 @@ COMMANDS = {
     "inference delete": {"flags": {"--system": F()}},
     "settings get": {"pos": [P("NAME")], "flags": {"--global": F(), "--json": F()}},
     "settings set": {"pos": [P("NAME")], "flags": {
-        "--key": F(True, req=True, name="KEY", values=("providers_v2_enabled", "ocsf_json_enabled",
-                                                        "agent_policy_proposals_enabled", "proposal_approval_mode")),
+        "--key": F(True, req=True, name="KEY", values=(
+            "providers_v2_enabled", "ocsf_json_enabled", "agent_policy_proposals_enabled", "proposal_approval_mode")),
         "--value": F(True, req=True, name="VALUE"), "--global": F(), "--yes": F()}},
     "settings delete": {"pos": [P("NAME")], "flags": {
         "--key": F(True, req=True, name="KEY"), "--global": F(), "--yes": F()}},

@@ -401,9 +401,9 @@ def test_policy_revisions(sim_host, tmp_path):
     # bad documents
     r = h.run("policy", "set", "pol", "--policy", write(tmp_path, "bad.json", {"version": 1, "bogus": 1}))
     assert r.returncode == 1 and "failed to parse sandbox policy YAML" in r.stderr and "bogus" in r.stderr
-    r = h.run("policy", "set", "pol", "--policy", write(tmp_path, "bad2.yaml", "version: 1\nnetwork_policies:\n"
-                                                       "  x:\n    endpoints:\n    - host: a\n      port: 1\n"
-                                                       "      protocol: ftp\n"))
+    bad2 = ("version: 1\nnetwork_policies:\n  x:\n    endpoints:\n    - host: a\n      port: 1\n"
+            "      protocol: ftp\n")
+    r = h.run("policy", "set", "pol", "--policy", write(tmp_path, "bad2.yaml", bad2))
     assert r.returncode == 1 and "failed to parse sandbox policy YAML" in r.stderr
     r = h.run("policy", "set", "pol", "--policy", write(tmp_path, "bad3.json", dict(POLICY, version=2)))
     assert r.returncode == 1
@@ -589,7 +589,7 @@ def test_fault_down_and_unavailable(sim_host):
     h.set_faults({})
     h.ok("provider", "list")
     h.set_faults({"unavailable": 2})
-    for _ in range(2):
+    for _attempt in range(2):
         r = h.run("provider", "list")
         assert r.returncode == 1
         assert "code: 'The service is currently unavailable'" in r.stderr
@@ -630,7 +630,7 @@ def test_many_hosts(sim_hosts):
 def test_cli_latency(sim_host):
     t = time.time()
     n = 10
-    for _ in range(n):
+    for _attempt in range(n):
         sim_host.ok("provider", "list", "-o", "json")
     per_call = (time.time() - t) / n
     assert per_call < 1.0, per_call  # generous: the suite runs under load
@@ -640,8 +640,9 @@ def test_stdlib_python_compat(sim_host):
     py = "/usr/bin/python3"
     if not os.path.exists(py):
         pytest.skip("no /usr/bin/python3")
-    r = subprocess.run([py, "-I", os.path.join(SIM, "bin", "openshell"), "provider", "list", "-o", "json"],
-                       env=sim_host.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    env = dict(sim_host.env, OPENSHELL_SIM_PYTHON=py)  # the wrapper runs it with -I -S: stdlib only
+    r = subprocess.run([os.path.join(SIM, "bin", "openshell"), "provider", "list", "-o", "json"],
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == []
 
@@ -654,14 +655,14 @@ CHECK_ARGV = os.path.abspath(os.path.join(SIM, "..", "..", "..", "shared", "open
 def test_zz_exit2_matches_check_argv(sim_host, tmp_path):
     if not os.path.isfile(CHECK_ARGV):
         pytest.skip("shared/openshell/check_argv.py not found next to the repository root")
-    for argv in GOOD + [b for b, _ in BAD]:
+    for argv in GOOD + [b for b, _expected in BAD]:
         sim_host.run(*argv)
     from conftest import collect_calls  # tests/simulator/tests/conftest.py
     lines = collect_calls()
     assert lines
     path = tmp_path / "all.jsonl"
     path.write_text("".join(lines))
-    res = subprocess.run([sys.executable, CHECK_ARGV, str(path)], stdout=subprocess.PIPE, universal_newlines=True)
+    res = subprocess.run([sys.executable, CHECK_ARGV, str(path)], stdout=subprocess.PIPE, universal_newlines=True, check=False)
     invalid = set()
     for line in res.stdout.splitlines():
         if line.startswith("INVALID "):

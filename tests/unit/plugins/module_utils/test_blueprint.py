@@ -106,7 +106,7 @@ def test_digest_rejects_other(tmp_path):
 def test_blueprint_digest_tool(bpdir):
     import subprocess
     import sys
-    out = subprocess.check_output([sys.executable, os.path.join(ROOT, "tools", "blueprint-digest"), str(bpdir)])
+    out = subprocess.check_output([sys.executable, os.path.join(ROOT, "tools", "blueprint_digest.py"), str(bpdir)])
     assert out.decode().strip() == artifact_digest(str(bpdir))
 
 

@@ -50,7 +50,7 @@ def test_global_flags_precede_the_subcommand_so_exec_commands_stay_intact():
 def test_credentials_travel_in_env_never_on_argv():
     c, r = client((0, "", ""))
     c.provider_create("nv", "nvidia", {"NVIDIA_API_KEY": "nvapi-SECRET-123"}, {"BASE": "x"})
-    argv, env, _ = r.seen[0]
+    argv, env, _unused = r.seen[0]
     assert "nvapi-SECRET-123" not in " ".join(argv)
     assert argv[argv.index("--credential") + 1] == "NVIDIA_API_KEY"
     assert env["NVIDIA_API_KEY"] == "nvapi-SECRET-123"
