@@ -1,0 +1,342 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nemoclaw_preflight
+short_description: Check that a host is ready for NemoClaw sandboxes on NVIDIA OpenShell
+version_added: 0.1.0
+description:
+  - Read-only. Measures the host and returns a report of checks, each with a stable id, a status
+    (C(pass), C(warn) or C(fail)), the measured value, the threshold and a message.
+  - "Check ids: C(platform.os), C(platform.arch), C(platform.glibc), C(cpu.count), C(memory.total), C(swap),
+    C(disk.<name>) per entry of O(state_dirs), C(engine.docker) or C(engine.podman), C(kernel.landlock),
+    C(kernel.seccomp), C(kernel.cgroup_v2), C(gateway.port), C(dns.<host>) per entry of O(dns_hosts),
+    and with a systemd O(supervisor) C(systemd.running) and (for C(systemd-user)) C(systemd.linger)."
+  - Host files (C(/proc), C(/sys), C(/etc), C(/run), C(/var/lib)) are read below O(root); the container engine is
+    asked with C(docker info) or C(podman info); names are resolved with the system resolver.
+  - The module never changes the host. It fails only on bad input, or on failed checks when O(fail_on_error=true).
+author:
+  - agentfleet.nemoclaw contributors (@agentfleet)
+attributes:
+  check_mode:
+    description: Can run in check mode and return a changed status prediction without modifying the target.
+    support: full
+    details: The module only reads; check mode runs the same checks.
+  diff_mode:
+    description: Returns details on what has changed (or would change in check mode) when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
+    support: full
+    details: Never changes anything; always returns C(changed=false).
+options:
+  root:
+    description:
+      - Path prefix under which host files (C(/proc), C(/sys), C(/etc), C(/run), C(/var/lib), C(/lib)) are read.
+      - Use it to check a chroot, a mounted image or a container's view of a host, or a fixture tree in tests.
+      - With a root other than C(/), the glibc version is read from the tree's C(libc.so.6), and kernel values
+        come from the tree's C(/proc/sys/kernel) when present.
+    type: path
+    default: /
+  compute_driver:
+    description: The OpenShell compute driver; selects the container engine that is checked.
+    type: str
+    choices: [docker, podman]
+    default: docker
+  docker_path:
+    description: Path or name of the C(docker) executable.
+    type: path
+    default: docker
+  podman_path:
+    description: Path or name of the C(podman) executable.
+    type: path
+    default: podman
+  supervisor:
+    description:
+      - How the OpenShell gateway is kept running. C(systemd-user) checks that systemd runs and that the user
+        lingers; C(systemd-system) checks that systemd runs; C(none) checks neither.
+    type: str
+    choices: [none, systemd-user, systemd-system]
+    default: none
+  user:
+    description: User whose lingering is checked for O(supervisor=systemd-user). Defaults to the user running the module.
+    type: str
+  state_dirs:
+    description:
+      - Directories whose file system needs free space, as C(name -> path). Each gives a check C(disk.<name>).
+      - A path that does not exist yet is measured at its nearest existing parent. C(~) is expanded.
+    type: dict
+    default: {}
+  gateway_port:
+    description: TCP port of the OpenShell gateway. It must be free or held by a process named in O(gateway_process_names).
+    type: int
+    default: 8080
+  gateway_process_names:
+    description:
+      - Process names (C(/proc/<pid>/comm)) that count as "our gateway" when they hold O(gateway_port).
+      - Add C(docker-proxy) when the gateway is published by Docker's userland proxy.
+    type: list
+    elements: str
+    default: [openshell-gateway]
+  dns_hosts:
+    description:
+      - Inference endpoints (URLs or host names) that must resolve. Each gives a check C(dns.<host>).
+    type: list
+    elements: str
+    default: []
+  min_cpus:
+    description: Fewer online CPUs fail C(cpu.count).
+    type: int
+    default: 4
+  min_memory_gib:
+    description: Less memory (C(MemTotal)) fails C(memory.total).
+    type: float
+    default: 8.0
+  recommended_memory_gib:
+    description: Less memory than this (but at least O(min_memory_gib)) warns in C(memory.total).
+    type: float
+    default: 16.0
+  min_memory_plus_swap_mib:
+    description: With no swap and memory below this, C(swap) warns.
+    type: int
+    default: 12000
+  min_free_disk_gib:
+    description: Less free space fails C(disk.<name>).
+    type: float
+    default: 20.0
+  recommended_free_disk_gib:
+    description: Less free space than this (but at least O(min_free_disk_gib)) warns in C(disk.<name>).
+    type: float
+    default: 40.0
+  min_glibc_version:
+    description: Minimum glibc version (C(platform.glibc)).
+    type: str
+    default: '2.28'
+  min_docker_version:
+    description: Minimum Docker server version (C(engine.docker)).
+    type: str
+    default: '28.0'
+  min_podman_version:
+    description: Minimum Podman version (C(engine.podman)).
+    type: str
+    default: '5.0'
+  require_landlock:
+    description: Whether a kernel without Landlock fails C(kernel.landlock) (otherwise it warns, best effort).
+    type: bool
+    default: false
+  fail_on_error:
+    description: Fail the task, with the report, when a check fails. By default the module succeeds and the caller decides.
+    type: bool
+    default: false
+notes:
+  - The report holds no timestamp, so saving it gives identical content when nothing changed on the host.
+seealso:
+  - module: agentfleet.nemoclaw.nvidia_gpu_facts
+"""
+
+EXAMPLES = r"""
+- name: Check the host with default thresholds and the Docker compute driver
+  agentfleet.nemoclaw.nemoclaw_preflight:
+    state_dirs:
+      nemoclaw: ~/.nemoclaw
+      images: /var/lib/docker
+    dns_hosts:
+      - https://integrate.api.nvidia.com/v1
+  register: preflight
+
+- name: Podman, gateway as a systemd user service, stricter thresholds, fail on any failed check
+  agentfleet.nemoclaw.nemoclaw_preflight:
+    compute_driver: podman
+    supervisor: systemd-user
+    min_cpus: 8
+    min_memory_gib: 32
+    require_landlock: true
+    fail_on_error: true
+
+- name: Check a mounted image of a host
+  agentfleet.nemoclaw.nemoclaw_preflight:
+    root: /mnt/host
+"""
+
+RETURN = r"""
+report:
+  description: The readiness report.
+  returned: always
+  type: dict
+  contains:
+    checks:
+      description: Every check, in a stable order.
+      type: list
+      elements: dict
+      contains:
+        id:
+          description: Stable check id, for example C(memory.total) or C(dns.integrate.api.nvidia.com).
+          type: str
+        status:
+          description: C(pass), C(warn) or C(fail).
+          type: str
+        value:
+          description: The measured value (number, string, list or null when unknown).
+          type: raw
+        threshold:
+          description: What the value is compared with, or null.
+          type: raw
+        message:
+          description: A sentence for humans.
+          type: str
+    failed:
+      description: Ids of the failed checks.
+      type: list
+      elements: str
+    warnings:
+      description: Ids of the checks that warn.
+      type: list
+      elements: str
+    passed:
+      description: True when no check failed.
+      type: bool
+  sample:
+    checks:
+      - id: cpu.count
+        status: pass
+        value: 16
+        threshold: 4
+        message: 16 CPU(s), 4 required
+    failed: []
+    warnings: []
+    passed: true
+measured:
+  description: The raw measurements the checks were computed from.
+  returned: always
+  type: dict
+"""
+
+import getpass
+import os
+import socket
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import preflight as pf
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
+
+THRESHOLDS = ("min_cpus", "min_memory_gib", "recommended_memory_gib", "min_memory_plus_swap_mib", "min_free_disk_gib",
+              "recommended_free_disk_gib", "min_glibc_version", "min_docker_version", "min_podman_version",
+              "require_landlock", "gateway_port", "gateway_process_names", "compute_driver", "supervisor")
+
+
+def validate(p):
+    for name in ("min_cpus", "min_memory_plus_swap_mib"):
+        if p[name] < 0:
+            raise InputError(name, "must be 0 or more, got %s" % p[name])
+    for name in ("min_memory_gib", "recommended_memory_gib", "min_free_disk_gib", "recommended_free_disk_gib"):
+        if p[name] < 0:
+            raise InputError(name, "must be 0 or more, got %s" % p[name])
+    for name in ("min_glibc_version", "min_docker_version", "min_podman_version"):
+        if pf.version_ge("0", p[name]) is None:
+            raise InputError(name, "must be a dotted version such as 2.28, got %r" % p[name])
+    if not 1 <= p["gateway_port"] <= 65535:
+        raise InputError("gateway_port", "must be a TCP port (1-65535), got %s" % p["gateway_port"])
+    for name, path in (p["state_dirs"] or {}).items():
+        if not isinstance(path, str) or not path:
+            raise InputError("state_dirs", "%s: expected a path string, got %r" % (name, path))
+
+
+def find_binary(module, path):
+    """An explicit path must be executable; a bare name is looked up in PATH (and the sbin dirs)."""
+    if os.sep in path:
+        return path if os.access(path, os.X_OK) else None
+    return module.get_bin_path(path)
+
+
+def engine_info(module, name, path):
+    binary = find_binary(module, path)
+    if not binary:
+        return pf.parse_engine_info(name, None, "", "", found=False)
+    fmt = "{{json .}}" if name == "docker" else "json"
+    rc, out, err = module.run_command([binary, "info", "--format", fmt], environ_update={"LC_ALL": "C"})
+    return pf.parse_engine_info(name, rc, out, err)
+
+
+def resolve(host):
+    try:
+        infos = socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)
+    except (socket.gaierror, socket.herror, UnicodeError) as exc:
+        return {"addresses": [], "error": str(exc)}
+    return {"addresses": sorted(set(i[4][0] for i in infos)), "error": None}
+
+
+def measure(module):
+    p = module.params
+    host = pf.HostRoot(p["root"])
+    path = p["docker_path"] if p["compute_driver"] == "docker" else p["podman_path"]
+    dns = {}
+    for endpoint in p["dns_hosts"]:
+        name = pf.endpoint_host(endpoint)
+        if name and name not in dns:
+            dns[name] = resolve(name)
+    user = p["user"] or getpass.getuser()
+    return {
+        "platform": pf.measure_platform(host),
+        "glibc": pf.measure_glibc(host),
+        "cpus": pf.measure_cpus(host),
+        "memory": pf.measure_memory(host),
+        "disks": dict((name, pf.measure_disk(host, d)) for name, d in (p["state_dirs"] or {}).items()),
+        "engine": engine_info(module, p["compute_driver"], path),
+        "lsm": pf.measure_lsm(host),
+        "seccomp": pf.measure_seccomp(host),
+        "cgroup": pf.measure_cgroup(host),
+        "port": pf.measure_port(host, p["gateway_port"]),
+        "dns": dns,
+        "systemd": pf.measure_systemd(host, user) if p["supervisor"] != "none" else None,
+    }
+
+
+def main():
+    d = pf.DEFAULTS
+    module = AnsibleModule(
+        argument_spec=dict(
+            root=dict(type="path", default="/"),
+            compute_driver=dict(type="str", default=d["compute_driver"], choices=["docker", "podman"]),
+            docker_path=dict(type="path", default="docker"),
+            podman_path=dict(type="path", default="podman"),
+            supervisor=dict(type="str", default=d["supervisor"], choices=["none", "systemd-user", "systemd-system"]),
+            user=dict(type="str"),
+            state_dirs=dict(type="dict", default={}),
+            gateway_port=dict(type="int", default=d["gateway_port"]),
+            gateway_process_names=dict(type="list", elements="str", default=list(d["gateway_process_names"])),
+            dns_hosts=dict(type="list", elements="str", default=[]),
+            min_cpus=dict(type="int", default=d["min_cpus"]),
+            min_memory_gib=dict(type="float", default=d["min_memory_gib"]),
+            recommended_memory_gib=dict(type="float", default=d["recommended_memory_gib"]),
+            min_memory_plus_swap_mib=dict(type="int", default=d["min_memory_plus_swap_mib"]),
+            min_free_disk_gib=dict(type="float", default=d["min_free_disk_gib"]),
+            recommended_free_disk_gib=dict(type="float", default=d["recommended_free_disk_gib"]),
+            min_glibc_version=dict(type="str", default=d["min_glibc_version"]),
+            min_docker_version=dict(type="str", default=d["min_docker_version"]),
+            min_podman_version=dict(type="str", default=d["min_podman_version"]),
+            require_landlock=dict(type="bool", default=d["require_landlock"]),
+            fail_on_error=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        validate(p)
+    except InputError as exc:
+        module.fail_json(msg=str(exc), error_kind="invalid_input", field=exc.field)
+    measured = measure(module)
+    checks = pf.evaluate(measured, dict((k, p[k]) for k in THRESHOLDS))
+    result = pf.report(checks)
+    if p["fail_on_error"] and result["failed"]:
+        failed = [c for c in checks if c["status"] == "fail"]
+        module.fail_json(msg="preflight failed: %s" % "; ".join("%s: %s" % (c["id"], c["message"]) for c in failed),
+                         report=result, measured=measured, changed=False)
+    module.exit_json(changed=False, report=result, measured=measured)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,324 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nvidia_gpu_facts
+short_description: Gather NVIDIA GPU, driver, Container Toolkit, CDI and DGX OS facts, and check GPU readiness
+version_added: 0.1.0
+description:
+  - Read-only. Asks C(nvidia-smi) for the GPUs (C(--query-gpu ... --format=csv,nounits), then C(-q -x) for the CUDA
+    version and MIG devices), looks for the NVIDIA Container Toolkit and NVIDIA CDI specs, and reads C(/etc/dgx-release).
+  - Sets the fact C(nvidia_gpu) and returns a readiness report with the checks C(gpu.driver), C(gpu.count),
+    C(gpu.driver_version), C(gpu.mig) and C(gpu.container_toolkit), each C(pass), C(warn) or C(fail).
+  - A host without NVIDIA driver passes unless GPUs are required (O(required_count) > 0). A driver that does not answer
+    is reported as a typed problem (C(driver_not_loaded), C(nvml_not_found), C(gpu_lost), ...), never as a crash.
+  - The module does not fail on failed checks; the caller (the C(agentfleet.nemoclaw.gpu) role) decides.
+author:
+  - agentfleet.nemoclaw contributors (@agentfleet)
+attributes:
+  check_mode:
+    description: Can run in check mode and return a changed status prediction without modifying the target.
+    support: full
+    details: The module only reads; check mode gathers the same facts.
+  diff_mode:
+    description: Returns details on what has changed (or would change in check mode) when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
+    support: full
+    details: Never changes anything; always returns C(changed=false).
+  facts:
+    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
+    support: full
+options:
+  nvidia_smi_path:
+    description:
+      - Path or name of C(nvidia-smi) (looked up in C(PATH) when a bare name).
+      - Point it at a wrapper to query GPUs inside a container or through C(nsenter), or at a fake in tests.
+    type: path
+    default: nvidia-smi
+  root:
+    description:
+      - Path prefix under which host files are read (C(/etc/dgx-release), C(/etc/cdi), C(/var/run/cdi), the Container
+        Toolkit binaries and configuration). Use it for a chroot or a mounted image. O(nvidia_smi_path) is not prefixed.
+    type: path
+    default: /
+  cdi_spec_dirs:
+    description: Directories (below O(root)) searched for CDI specs (C(*.yaml), C(*.yml), C(*.json)) of an C(nvidia.com/*) kind.
+    type: list
+    elements: path
+    default: [/etc/cdi, /var/run/cdi]
+  required_count:
+    description: GPUs the host must have. C(0) means GPUs are optional; then a host without driver or GPU passes.
+    type: int
+    default: 0
+  min_driver_version:
+    description:
+      - Minimum NVIDIA driver version (for example C(535.104)). Older drivers fail C(gpu.driver_version) when GPUs are
+        required and warn otherwise. Empty means no minimum.
+    type: str
+  allow_mig:
+    description: Whether GPUs in MIG mode are acceptable. When true, MIG warns in C(gpu.mig); when false, it fails.
+    type: bool
+    default: true
+  require_container_toolkit:
+    description:
+      - Whether the NVIDIA Container Toolkit or an NVIDIA CDI spec must be present. Default (unset) is "when GPUs are required".
+    type: bool
+  timeout:
+    description: Seconds each C(nvidia-smi) call may take before it counts as a driver that does not answer.
+    type: int
+    default: 60
+seealso:
+  - module: agentfleet.nemoclaw.nemoclaw_preflight
+"""
+
+EXAMPLES = r"""
+- name: Gather GPU facts; GPUs optional
+  agentfleet.nemoclaw.nvidia_gpu_facts:
+
+- name: This host must have 8 GPUs with a recent driver and no MIG
+  agentfleet.nemoclaw.nvidia_gpu_facts:
+    required_count: 8
+    min_driver_version: "570.0"
+    allow_mig: false
+  register: gpu
+
+- name: Show the driver
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.nvidia_gpu.driver_version }} / CUDA {{ ansible_facts.nvidia_gpu.cuda_version }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts to add to ansible_facts.
+  returned: always
+  type: dict
+  contains:
+    nvidia_gpu:
+      description: What the host has.
+      returned: always
+      type: dict
+      contains:
+        driver_answered:
+          description: True when C(nvidia-smi) answered (with or without GPUs).
+          type: bool
+        problem:
+          description:
+            - Null, or why the driver did not answer C({kind, rc, message, detail}). C(kind) is one of C(not_installed),
+              C(driver_not_loaded), C(nvml_not_found), C(gpu_lost), C(no_permission), C(no_devices), C(timeout), C(error).
+          type: dict
+        driver_version:
+          description: NVIDIA driver version, or null.
+          type: str
+        cuda_version:
+          description: Highest CUDA version the driver supports, or null.
+          type: str
+        count:
+          description: Number of GPUs seen (C(<gpu>) elements / CSV rows, never C(attached_gpus)).
+          type: int
+        gpus:
+          description:
+            - One dict per GPU with C(index), C(name), C(uuid), C(pci_bus_id), C(minor_number), C(architecture),
+              C(memory_total_mib) (null on unified-memory parts such as GB10), C(persistence_mode) (bool or null),
+              C(mig_mode) (C(Enabled), C(Disabled) or null when not MIG capable), C(mig_pending), C(mig_enabled),
+              C(mig_devices) (count or null).
+          type: list
+          elements: dict
+        mig_enabled:
+          description: Indexes of the GPUs in MIG mode.
+          type: list
+          elements: int
+        memory_total_mib:
+          description: Sum of the GPUs' memory, or null when unknown.
+          type: int
+        container_toolkit:
+          description: C({present, binaries, config}) for C(nvidia-ctk), C(nvidia-container-runtime), C(nvidia-container-toolkit).
+          type: dict
+        cdi:
+          description: C({present, specs, kinds}) for NVIDIA CDI specs.
+          type: dict
+        dgx:
+          description: C({present, name, version, spark, release}) from C(/etc/dgx-release) and the GPU names.
+          type: dict
+        sources:
+          description: Which outputs the facts come from (C(csv), C(xml)).
+          type: list
+          elements: str
+        xml_error:
+          description: Why C(-q -x) was not usable, when the CSV query worked but the XML did not.
+          type: str
+          returned: when the XML could not be used
+report:
+  description: GPU readiness, in the same shape as the C(agentfleet.nemoclaw.nemoclaw_preflight) report.
+  returned: always
+  type: dict
+  contains:
+    checks:
+      description: C({id, status, value, threshold, message}) for C(gpu.driver), C(gpu.count), C(gpu.driver_version), C(gpu.mig), C(gpu.container_toolkit).
+      type: list
+      elements: dict
+    failed:
+      description: Ids of failed checks.
+      type: list
+      elements: str
+    warnings:
+      description: Ids of checks that warn.
+      type: list
+      elements: str
+    passed:
+      description: True when no check failed.
+      type: bool
+commands:
+  description: The C(nvidia-smi) calls made, with their exit codes.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import glob
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import nvidia_smi as smi
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.preflight import HostRoot
+
+TOOLKIT_BINARIES = ("nvidia-ctk", "nvidia-container-runtime", "nvidia-container-toolkit")
+BIN_DIRS = ("/usr/bin", "/usr/local/bin", "/usr/sbin", "/bin", "/sbin")
+TOOLKIT_CONFIG = "/etc/nvidia-container-runtime/config.toml"
+
+
+def find_smi(module, path):
+    if os.sep in path:
+        return path if os.access(path, os.X_OK) else None
+    return module.get_bin_path(path)
+
+
+def run(module, argv, log):
+    timeout = module.params["timeout"]
+    try:
+        rc, out, err = module.run_command(["timeout", str(timeout)] + argv if module.get_bin_path("timeout") else argv,
+                                          environ_update={"LC_ALL": "C"})
+    except OSError as exc:  # the binary vanished between lookup and call
+        rc, out, err = 127, "", str(exc)
+    log.append({"argv": argv, "rc": rc})
+    if rc == 124:
+        err = "nvidia-smi did not answer within %d seconds" % timeout
+    return rc, out, err
+
+
+def gather_smi(module, log):
+    p = module.params
+    binary = find_smi(module, p["nvidia_smi_path"])
+    if not binary:
+        facts = smi.merge()
+        facts["problem"] = smi.driver_problem(None, found=False)
+        return facts
+    csv_facts = xml_facts = None
+    problem = None
+    rc, out, err = run(module, [binary, "--query-gpu=" + ",".join(smi.QUERY_FIELDS), "--format=csv,nounits"], log)
+    if rc == 124:
+        problem = {"kind": "timeout", "rc": rc, "detail": err, "message": err}
+    else:
+        problem = smi.driver_problem(rc, out, err)
+    if problem is None:
+        try:
+            csv_facts = smi.parse_query_csv(out)
+        except smi.ParseError as exc:
+            problem = {"kind": "error", "rc": rc, "detail": str(exc), "message": "unreadable nvidia-smi CSV: %s" % exc}
+    xml_error = None
+    # The XML adds the CUDA version and MIG devices; it is also the fallback when
+    # the CSV query itself failed for a non-driver reason (an old driver without
+    # some query field).
+    if problem is None or problem["kind"] == "error":
+        rc, out, err = run(module, [binary, "-q", "-x"], log)
+        xml_problem = smi.driver_problem(rc, out, err)
+        if xml_problem is None:
+            try:
+                xml_facts = smi.parse_xml(out)
+            except smi.ParseError as exc:
+                xml_error = str(exc)
+        else:
+            xml_error = xml_problem["message"]
+        if xml_facts is not None and problem is not None:
+            problem = None
+    facts = smi.merge(xml_facts, csv_facts)
+    facts["problem"] = problem
+    if xml_error and csv_facts is not None:
+        facts["xml_error"] = xml_error
+    return facts
+
+
+def gather_toolkit(module, host):
+    binaries = {}
+    for name in TOOLKIT_BINARIES:
+        found = None
+        for d in BIN_DIRS:
+            if os.path.isfile(host.path(os.path.join(d, name))):
+                found = os.path.join(d, name)
+                break
+        if found is None and host.is_live:
+            found = module.get_bin_path(name)
+        if found:
+            binaries[name] = found
+    config = TOOLKIT_CONFIG if host.exists(TOOLKIT_CONFIG) else None
+    return {"present": bool(binaries), "binaries": binaries, "config": config}
+
+
+def gather_cdi(host, dirs):
+    specs, kinds = [], []
+    for d in dirs:
+        for pattern in ("*.yaml", "*.yml", "*.json"):
+            for path in sorted(glob.glob(os.path.join(host.path(d), pattern))):
+                rel = os.path.join(d, os.path.basename(path))
+                kind = smi.cdi_nvidia_kinds(host.read(rel, limit=256 * 1024))
+                if kind:
+                    specs.append(rel)
+                    if kind not in kinds:
+                        kinds.append(kind)
+    return {"present": bool(specs), "specs": specs, "kinds": kinds}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            nvidia_smi_path=dict(type="path", default="nvidia-smi"),
+            root=dict(type="path", default="/"),
+            cdi_spec_dirs=dict(type="list", elements="path", default=["/etc/cdi", "/var/run/cdi"]),
+            required_count=dict(type="int", default=0),
+            min_driver_version=dict(type="str"),
+            allow_mig=dict(type="bool", default=True),
+            require_container_toolkit=dict(type="bool"),
+            timeout=dict(type="int", default=60),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        if p["required_count"] < 0:
+            raise InputError("required_count", "must be 0 or more, got %s" % p["required_count"])
+        if p["min_driver_version"] and smi.version_tuple(p["min_driver_version"]) is None:
+            raise InputError("min_driver_version", "must be a dotted version such as 535.104, got %r" % p["min_driver_version"])
+        if p["timeout"] < 1:
+            raise InputError("timeout", "must be a positive number of seconds, got %s" % p["timeout"])
+    except InputError as exc:
+        module.fail_json(msg=str(exc), error_kind="invalid_input", field=exc.field)
+    host = HostRoot(p["root"])
+    log = []
+    facts = gather_smi(module, log)
+    facts["driver_answered"] = facts["problem"] is None or facts["problem"]["kind"] == "no_devices"
+    facts["container_toolkit"] = gather_toolkit(module, host)
+    facts["cdi"] = gather_cdi(host, p["cdi_spec_dirs"])
+    facts["dgx"] = smi.dgx_facts(host.read("/etc/dgx-release"), facts["gpus"])
+    checks = smi.gpu_checks(facts, required_count=p["required_count"], min_driver_version=p["min_driver_version"],
+                            allow_mig=p["allow_mig"], require_container_toolkit=p["require_container_toolkit"])
+    module.exit_json(changed=False, ansible_facts={"nvidia_gpu": facts}, report=smi.report(checks), commands=log)
+
+
+if __name__ == "__main__":
+    main()

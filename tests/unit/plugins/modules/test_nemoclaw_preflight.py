@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""nemoclaw_preflight run in-process against hostroot fixture trees and a fake docker/podman."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.agentfleet.nemoclaw.plugins.modules import nemoclaw_preflight
+
+HOSTROOT = Path(__file__).resolve().parents[2] / "fixtures" / "hostroot"
+FAKE = HOSTROOT / "fake-cli"
+
+EXPECTED_IDS = ["platform.os", "platform.arch", "platform.glibc", "cpu.count", "memory.total", "swap", "disk.state",
+                "engine.docker", "kernel.landlock", "kernel.seccomp", "kernel.cgroup_v2", "gateway.port",
+                "dns.localhost"]
+
+
+class Exit(Exception):
+    def __init__(self, failed, result):
+        super(Exit, self).__init__(result.get("msg"))
+        self.failed = failed
+        self.result = result
+
+
+def _exit_json(self, **kw):
+    raise Exit(False, kw)
+
+
+def _fail_json(self, msg, **kw):
+    kw["msg"] = msg
+    raise Exit(True, kw)
+
+
+@pytest.fixture(autouse=True)
+def _capture(monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+
+
+def run(monkeypatch, case, root=None, **args):
+    case_dir = Path(root) if root else HOSTROOT / case
+    monkeypatch.setenv("FAKE_CLI_CASE", str(case_dir / "fake-cli.json"))
+    params = {"root": str(case_dir), "docker_path": str(FAKE), "podman_path": str(FAKE), "user": "agent",
+              "state_dirs": {"state": str(case_dir / "var" / "lib" / "openshell")},
+              "min_free_disk_gib": 0, "recommended_free_disk_gib": 0, "dns_hosts": ["http://localhost:8000/v1"]}
+    params.update(args)
+    with patch_module_args(params):
+        with pytest.raises(Exit) as info:
+            nemoclaw_preflight.main()
+    return info.value
+
+
+def by_id(result):
+    return dict((c["id"], c) for c in result["report"]["checks"])
+
+
+def test_pass_host(monkeypatch):
+    out = run(monkeypatch, "preflight-pass")
+    assert not out.failed and out.result["changed"] is False
+    checks = by_id(out.result)
+    assert list(checks) == EXPECTED_IDS
+    assert set(c["status"] for c in checks.values()) == {"pass"}, out.result["report"]
+    assert checks["platform.glibc"]["value"] == "2.39" and checks["cpu.count"]["value"] == 16
+    assert checks["memory.total"]["value"] == 64.0 and checks["engine.docker"]["value"] == "28.3.2"
+    assert checks["gateway.port"]["value"] == "free"
+    assert out.result["report"] == {"checks": out.result["report"]["checks"], "failed": [], "warnings": [],
+                                    "passed": True}
+    for check in checks.values():
+        assert set(check) == {"id", "status", "value", "threshold", "message"}
+
+
+def test_pass_host_with_podman_and_systemd_user(monkeypatch, tmp_path):
+    root = tmp_path / "host"
+    shutil.copytree(str(HOSTROOT / "preflight-pass"), str(root))
+    (root / "fake-cli.json").write_text('{"answers": [{"match": "info", "rc": 0, "stdout_file": "podman-info.json"}]}')
+    out = run(monkeypatch, None, root=root, compute_driver="podman", supervisor="systemd-user")
+    checks = by_id(out.result)
+    assert checks["engine.podman"]["status"] == "pass" and checks["engine.podman"]["value"] == "5.4.2"
+    assert checks["systemd.running"]["status"] == "pass" and checks["systemd.linger"]["status"] == "pass"
+    assert "engine.docker" not in checks
+
+
+def test_warn_host(monkeypatch):
+    out = run(monkeypatch, "preflight-warn")
+    report = out.result["report"]
+    assert report["passed"] is True
+    assert report["warnings"] == ["memory.total", "swap", "kernel.landlock", "kernel.cgroup_v2"]
+    checks = by_id(out.result)
+    assert checks["platform.arch"]["value"] == "aarch64" and checks["platform.arch"]["status"] == "pass"
+    assert checks["memory.total"]["value"] == 10.0 and checks["swap"]["value"] == 0
+
+
+def test_fail_host(monkeypatch):
+    out = run(monkeypatch, "preflight-fail", supervisor="systemd-user", require_landlock=True,
+              dns_hosts=["https://nonexistent.invalid/v1"])
+    report = out.result["report"]
+    assert not out.failed and report["passed"] is False
+    assert report["failed"] == ["platform.glibc", "cpu.count", "memory.total", "engine.docker", "kernel.landlock",
+                                "gateway.port", "dns.nonexistent.invalid", "systemd.linger"]
+    assert report["warnings"] == ["swap", "kernel.seccomp"]
+    checks = by_id(out.result)
+    assert checks["platform.glibc"]["value"] == "2.27" and checks["platform.glibc"]["threshold"] == "2.28"
+    assert checks["engine.docker"]["value"] == "24.0.7" and checks["engine.docker"]["threshold"] == "28.0"
+    assert "loginctl enable-linger agent" in checks["systemd.linger"]["message"]
+
+
+def test_fail_on_error_fails_with_report(monkeypatch):
+    out = run(monkeypatch, "preflight-fail", fail_on_error=True)
+    assert out.failed and out.result["report"]["passed"] is False and "cpu.count" in out.result["msg"]
+    assert out.result["changed"] is False
+
+
+def test_docker_daemon_down(monkeypatch, tmp_path):
+    root = tmp_path / "host"
+    shutil.copytree(str(HOSTROOT / "preflight-pass"), str(root))
+    shutil.copy(str(HOSTROOT / "preflight-fail" / "docker-down.json"), str(root / "docker-down.json"))
+    (root / "fake-cli.json").write_text('{"answers": [{"match": "info", "rc": 1, "stdout_file": "docker-down.json",'
+                                        ' "stderr": "ERROR: Cannot connect to the Docker daemon"}]}')
+    check = by_id(run(monkeypatch, None, root=root).result)["engine.docker"]
+    assert check["status"] == "fail" and "Is the docker daemon running?" in check["message"]
+    missing = by_id(run(monkeypatch, "preflight-pass", docker_path="/nonexistent/docker").result)["engine.docker"]
+    assert missing["status"] == "fail" and "not installed" in missing["message"]
+
+
+def _hold_port(root, pid, comm, inode):
+    fd = root / "proc" / str(pid) / "fd"
+    fd.mkdir(parents=True)
+    (root / "proc" / str(pid) / "comm").write_text(comm + "\n")
+    os.symlink("socket:[%d]" % inode, str(fd / "7"))
+
+
+def test_port_held_by_our_gateway_passes(monkeypatch, tmp_path):
+    root = tmp_path / "host"
+    shutil.copytree(str(HOSTROOT / "preflight-fail"), str(root))  # 8080 is listening there (inode 3112)
+    _hold_port(root, 4242, "openshell-gatew", 3112)
+    check = by_id(run(monkeypatch, None, root=root).result)["gateway.port"]
+    assert check["status"] == "fail" and "openshell-gatew (pid 4242)" in check["message"]
+    ok = by_id(run(monkeypatch, None, root=root, gateway_process_names=["openshell-gatew"]).result)["gateway.port"]
+    assert ok["status"] == "pass" and ok["value"] == "gateway"
+
+
+def test_thresholds_are_options(monkeypatch):
+    out = run(monkeypatch, "preflight-pass", min_cpus=32, min_memory_gib=128, min_free_disk_gib=10 ** 6,
+              recommended_free_disk_gib=10 ** 6, min_docker_version="29")
+    assert out.result["report"]["failed"] == ["cpu.count", "memory.total", "disk.state", "engine.docker"]
+
+
+@pytest.mark.parametrize("args,field", [
+    ({"min_cpus": -1}, "min_cpus"),
+    ({"gateway_port": 70000}, "gateway_port"),
+    ({"min_glibc_version": "new"}, "min_glibc_version"),
+    ({"state_dirs": {"x": ""}}, "state_dirs"),
+])
+def test_bad_input_names_the_option(monkeypatch, args, field):
+    out = run(monkeypatch, "preflight-pass", **args)
+    assert out.failed and out.result["field"] == field
+
+
+@pytest.mark.parametrize("args,name", [
+    ({"compute_driver": "kubernetes"}, "compute_driver"),
+    ({"min_cpus": "four"}, "min_cpus"),
+    ({"supervisor": "runit"}, "supervisor"),
+])
+def test_argument_validation_names_the_option(monkeypatch, args, name):
+    out = run(monkeypatch, "preflight-pass", **args)
+    assert out.failed and name in out.result["msg"]
+
+
+def test_live_host_does_not_crash(monkeypatch):
+    """On this very host (whatever it has) the module returns a report and changes nothing."""
+    monkeypatch.delenv("FAKE_CLI_CASE", raising=False)
+    params = {"docker_path": "/nonexistent/docker", "state_dirs": {"tmp": "/tmp"}}
+    with patch_module_args(params):
+        with pytest.raises(Exit) as info:
+            nemoclaw_preflight.main()
+    assert not info.value.failed and info.value.result["changed"] is False
+    ids = [c["id"] for c in info.value.result["report"]["checks"]]
+    assert ids[:3] == ["platform.os", "platform.arch", "platform.glibc"] and "disk.tmp" in ids
