@@ -43,9 +43,12 @@ options:
     type: path
     default: /
   compute_driver:
-    description: The OpenShell compute driver; selects the container engine that is checked.
+    description:
+      - The OpenShell compute driver; selects the container engine that is checked.
+      - V(none) checks no engine, for gateways whose compute runs elsewhere (Kubernetes, a remote driver) and for the
+        OpenShell simulator.
     type: str
-    choices: [docker, podman]
+    choices: [docker, podman, none]
     default: docker
   docker_path:
     description: Path or name of the C(docker) executable.
@@ -285,7 +288,7 @@ def measure(module):
         "cpus": pf.measure_cpus(host),
         "memory": pf.measure_memory(host),
         "disks": dict((name, pf.measure_disk(host, d)) for name, d in (p["state_dirs"] or {}).items()),
-        "engine": engine_info(module, p["compute_driver"], path),
+        "engine": engine_info(module, p["compute_driver"], path) if p["compute_driver"] != "none" else {},
         "lsm": pf.measure_lsm(host),
         "seccomp": pf.measure_seccomp(host),
         "cgroup": pf.measure_cgroup(host),
@@ -300,7 +303,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             root=dict(type="path", default="/"),
-            compute_driver=dict(type="str", default=d["compute_driver"], choices=["docker", "podman"]),
+            compute_driver=dict(type="str", default=d["compute_driver"], choices=["docker", "podman", "none"]),
             docker_path=dict(type="path", default="docker"),
             podman_path=dict(type="path", default="podman"),
             supervisor=dict(type="str", default=d["supervisor"], choices=["none", "systemd-user", "systemd-system"]),

@@ -187,3 +187,8 @@ def test_engine_info_parsing():
 def test_glibc_banner():
     assert pf.glibc_from_text(b"xx GNU C Library (GNU libc) stable release version 2.41.\n") == "2.41"
     assert pf.glibc_from_text(b"musl libc") is None
+
+
+def test_compute_driver_none_checks_no_engine():
+    checks = pf.eval_engine({}, {"compute_driver": "none"})
+    assert [(c["id"], c["status"]) for c in checks] == [("engine.none", "pass")]
