@@ -17,7 +17,9 @@ export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup lock test test-unit test-sim test-sanity lint test-integration \
+DEMO_ROOT ?= $(ROOT)/.cache/demo
+
+.PHONY: help setup lock demo demo-clean test test-unit test-sim test-sanity lint test-integration \
         bench build changelog clean
 
 help:  ## list targets
@@ -37,6 +39,14 @@ setup: $(VENV)/.stamp $(COLL_DIR)  ## create .venv from pinned requirements and 
 
 lock: $(VENV)/.stamp  ## refresh requirements-lock.txt from the current venv
 	$(PY) -m pip freeze --exclude-editable > requirements-lock.txt
+
+demo: setup  ## the local demo: rollout on inventories/local (simulator), then the --check --diff drift run
+	NEMOCLAW_DEMO_ROOT=$(DEMO_ROOT) scripts/demo
+
+demo-clean:  ## stop the demo's simulated gateway and remove its files
+	@pid=$$(cat $(DEMO_ROOT)/home/.local/state/openshell/gateway.pid 2>/dev/null || true); \
+	  if [ -n "$$pid" ]; then kill $$pid 2>/dev/null || true; fi
+	rm -rf $(DEMO_ROOT)
 
 test: setup test-unit test-sim test-sanity lint test-integration  ## run every test suite
 	@echo "make test: all suites passed"

@@ -27,6 +27,8 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell impo
     NotFound,
     OpenShellError,
     Precondition,
+    classify,
+    error_message,
 )
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.statefile import StateFile, default_path
 
@@ -649,3 +651,44 @@ def gather_info(ctx):
             approvals[sb["name"]] = [chunk_view(c) for c in client.rule_get(sb["name"], status="pending")]
         info["approvals"] = approvals
     return {"changed": False, "openshell": info}
+
+
+# --------------------------------------------------------------------------
+# openshell_exec
+# --------------------------------------------------------------------------
+
+def run_exec(ctx):
+    p = ctx.params
+    if not p["command"]:
+        raise InputError("command", "must be a non-empty list (argv inside the sandbox)")
+    for key in p.get("env") or {}:
+        if not compare.ENV_KEY_RE.match(key):
+            raise InputError("env", "key %r must match [A-Za-z_][A-Za-z0-9_]*" % key)
+    result = {"changed": not p["read_only"], "sandbox": p["sandbox"], "cmd": list(p["command"])}
+    if ctx.check_mode and not p["read_only"]:
+        result.update(exit_code=None, stdout="", stderr="", skipped_in_check_mode=True)
+        return result
+    rc, out, err = ctx.client.sandbox_exec(p["sandbox"], p["command"], workdir=p.get("workdir"),
+                                           timeout=p.get("exec_timeout"), data=p.get("stdin"), env=p.get("env"))
+    if rc != 0:
+        # The CLI's own failures (sandbox missing or not Ready, gateway down)
+        # are errors; anything else is the command's exit status.
+        cli_error = classify_exec_failure(rc, err)
+        if cli_error is not None:
+            raise cli_error
+    # `exit_code`, not `rc`: Ansible fails any result whose rc is non-zero,
+    # which would defeat allow_failure.
+    result.update(exit_code=rc, stdout=out, stderr=err, stdout_lines=out.splitlines(), stderr_lines=err.splitlines())
+    if rc != 0 and not p["allow_failure"]:
+        result["failed"] = True
+        result["msg"] = "command exited %d inside sandbox %r: %s" % (rc, p["sandbox"], (err or out).strip()[-500:])
+    return result
+
+
+def classify_exec_failure(rc, stderr):
+    """A typed error when a failed ``sandbox exec`` was the CLI's failure, not the command's."""
+    if rc == 1 and error_message(stderr) and ("Error:" in stderr or "code: '" in stderr):
+        err = classify(rc, stderr, ["sandbox", "exec"])
+        if err.kind != "error" or "is not ready" in stderr:
+            return err
+    return None

@@ -51,7 +51,7 @@ EXAMPLES = r"""
 - name: Apply the composed policy of the blueprint plan
   agentfleet.nemoclaw.openshell_policy:
     sandbox: openclaw
-    policy: "{{ nemoclaw_plan.policy }}"
+    policy: "{{ blueprint_plan.policy }}"
 
 - name: Add an endpoint by replacing the network section
   agentfleet.nemoclaw.openshell_policy:

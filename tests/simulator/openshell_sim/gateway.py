@@ -571,6 +571,29 @@ class Gateway(object):
     def _sandbox_home(self, sb):
         return os.path.join(self._sandbox_root(sb), "sandbox")
 
+    # Every simulated image ships two stub agents, so health checks and agent
+    # commands run for real: `<agent> health [--json]` and `<agent> --version`.
+    AGENT_STUB = """#!/bin/sh
+# Simulated %(agent)s agent (OpenShell simulator image content).
+case "$1" in
+  --version|version) echo "%(agent)s %(version)s" ;;
+  health) if [ "$2" = "--json" ]; then echo '{"status": "ok", "agent": "%(agent)s"}'; else echo "ok"; fi ;;
+  *) echo "%(agent)s: simulated agent; supported: health, --version" >&2; exit 2 ;;
+esac
+"""
+    AGENT_VERSIONS = {"openclaw": "2026.3.11", "hermes": "0.4.0"}
+
+    def _agent_bin(self, sb):
+        bindir = os.path.join(self._sandbox_root(sb), "opt", "agents", "bin")
+        if not os.path.isdir(bindir):
+            os.makedirs(bindir)
+            for agent, version in self.AGENT_VERSIONS.items():
+                path = os.path.join(bindir, agent)
+                with open(path, "w") as fh:
+                    fh.write(self.AGENT_STUB % {"agent": agent, "version": version})
+                os.chmod(path, 0o755)
+        return bindir
+
     def rpc_GetSandbox(self, req, faults):
         with self.store.tx() as t:
             sb = self._get_sb(t, req["workspace"], req["name"], faults)
@@ -691,7 +714,7 @@ class Gateway(object):
             if not os.path.isdir(cwd):
                 return {"rc": 1, "stdout": "", "stderr": base64.b64encode(
                     ("failed to change directory to %s: No such file or directory\n" % wd).encode()).decode()}
-        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home,
+        env = {"PATH": self._agent_bin(sb) + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home,
                "USER": "sandbox", "LANG": "C.UTF-8", "OPENSHELL_SANDBOX": sb["name"],
                "OPENSHELL_SANDBOX_ROOT": self._sandbox_root(sb)}
         env.update(sb.get("env") or {})

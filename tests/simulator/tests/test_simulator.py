@@ -669,3 +669,14 @@ def test_zz_exit2_matches_check_argv(sim_host, tmp_path):
             invalid.add(json.dumps(json.loads(line[len("INVALID "):].rsplit("]: ", 1)[0] + "]")))
     rc2 = {json.dumps(json.loads(l)["argv"]) for l in lines if json.loads(l)["rc"] == 2}
     assert rc2 == invalid, (sorted(rc2 - invalid), sorted(invalid - rc2))
+
+
+def test_images_ship_stub_agents_for_health_checks(sim_host):
+    h = sim_host
+    h.ok("sandbox", "create", "--name", "agents", "--from", "openclaw", "--no-tty")
+    r = h.run("sandbox", "exec", "-n", "agents", "--", "openclaw", "health", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["status"] == "ok"
+    assert h.run("sandbox", "exec", "-n", "agents", "--", "hermes", "--version").stdout.startswith("hermes ")
+    h.set_faults({"exec_failures": [{"image": "openclaw", "command_contains": "health", "rc": 3, "stderr": "unhealthy\n"}]})
+    r = h.run("sandbox", "exec", "-n", "agents", "--", "openclaw", "health", "--json")
+    assert r.returncode == 3 and "unhealthy" in r.stderr
