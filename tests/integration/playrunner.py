@@ -105,6 +105,45 @@ class Step(object):
         return sum(1 for r in self.results if r["result"].get("changed"))
 
 
+SIM_BIN = os.path.join(ROOT, "tests", "simulator", "bin")
+TEST_SECRET = "nvapi-TEST-0000-fake"
+
+
+def site_vars(sim):
+    """Role variables that make site.yml fit a simulated host whose gateway already runs.
+
+    The simulator is the installed OpenShell (install method ``none``) and its
+    gateway is supervised by the test harness (``external``); host checks are
+    sized for this machine (no engine, no network, no GPU).
+    """
+    home = os.path.join(sim.root, "home")
+    return {
+        "preflight_compute_driver": "none",
+        "preflight_min_cpus": 1,
+        "preflight_min_memory_gib": 1,
+        "preflight_recommended_memory_gib": 1,
+        "preflight_min_memory_plus_swap_mib": 1024,
+        "preflight_min_free_disk_gib": 1,
+        "preflight_recommended_free_disk_gib": 1,
+        "preflight_dns_hosts": [],
+        "preflight_gateway_port": sim.port,
+        "preflight_state_dirs": {"sim": sim.root},
+        "preflight_report_dir": os.path.join(home, ".local", "state", "agentfleet-nemoclaw"),
+        "gpu_required": False,
+        "openshell_version": "0.0.111",
+        "openshell_install_method": "none",
+        "openshell_gateway_supervisor": "external",
+        "openshell_gateway_port": sim.port,
+        "openshell_gateway_name": "openshell",
+        "openshell_path": os.path.join(SIM_BIN, "openshell"),
+        "openshell_gateway_path": os.path.join(SIM_BIN, "openshell-gateway"),
+        "openshell_config_dir": os.path.join(sim.root, "config", "openshell"),
+        "openshell_state_dir": os.path.join(sim.root, "state", "openshell"),
+        "blueprint_tier": "balanced",
+        "nemoclaw_secrets": {"NVIDIA_INFERENCE_API_KEY": TEST_SECRET},
+    }
+
+
 class Fleet(object):
     """Simulated hosts plus an inventory of them (connection local)."""
 
@@ -136,14 +175,20 @@ class Fleet(object):
         return found
 
     def inventory(self, host_vars=None):
+        """All hosts in group ``nemoclaw`` (what site.yml targets); every play here also works on ``all``."""
         hosts = {}
         for name, sim in self.hosts.items():
             env = dict((k, v) for k, v in sim.env.items() if k.startswith(("XDG_", "OPENSHELL_")) or k in ("HOME", "PATH"))
             hv = {"ansible_connection": "local", "ansible_python_interpreter": self.python, "sim_env": env,
-                  "sim_root": sim.root, "sim_endpoint": sim.endpoint}
+                  "sim_root": sim.root, "sim_endpoint": sim.endpoint, "nemoclaw_environment": env}
+            hv.update(site_vars(sim))
             hv.update((host_vars or {}).get(name, {}))
             hosts[name] = hv
-        return {"all": {"hosts": hosts}}
+        return {"all": {"children": {"nemoclaw": {"hosts": hosts}}}}
+
+    def run_site(self, playbook="site.yml", **kwargs):
+        """Run a playbook of the repository (default site.yml) on every simulated host."""
+        return self.run(playbook=os.path.join(ROOT, playbook), **kwargs)
 
     def run(self, tasks=None, playbook=None, check=False, diff=True, extra_vars=None, verbosity=0, env=None,
             host_vars=None, play_extra=None, limit=None, tags=None, timeout=600):

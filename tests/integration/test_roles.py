@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 
+from playrunner import command_words
+
 ROLES = {"roles": [{"role": "agentfleet.nemoclaw.blueprint"}, {"role": "agentfleet.nemoclaw.credentials"},
                    {"role": "agentfleet.nemoclaw.sandbox"}]}
 SECRET = "nvapi-ROLE-CANARY-5e6f7a8b"
@@ -31,7 +33,7 @@ def test_rollout_is_idempotent_and_labels_the_sandbox(fleet):
         assert step.changed_count() == 0, [r["task"] for r in step.results if r["result"].get("changed")]
         # The health probe (a read-only command inside the sandbox) is the only
         # non-read call; it runs in check mode too, to report an unhealthy agent.
-        assert [c["argv"][:2] for c in step.mutating] == [["sandbox", "exec"]]
+        assert [command_words(c["argv"])[:2] for c in step.mutating] == [("sandbox", "exec")]
     assert SECRET not in step.stdout
 
 

@@ -1,0 +1,271 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""The openshell role, run by ansible-playbook on simulated hosts that have no gateway yet.
+
+``scripts/build-sim-packages`` packages the simulator once per module as a release archive and a
+``.deb`` (version 0.0.200, which only the packaged wrappers report: the simulator's own default is
+0.0.111). Each simulated host is a directory with its own HOME, XDG dirs, sqlite db and a free port;
+PATH does not contain the repository's simulator, so everything the role runs is what it installed.
+The role installs OpenShell, writes gateway.toml, starts the gateway as a detached process and
+registers it. Every gateway the role starts is stopped at the end (pidfile).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from playrunner import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from harness import SIM_BIN, SimHost, free_port  # noqa: E402  pylint: disable=wrong-import-position
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.path.join(ROOT, "scripts", "build-sim-packages")
+VERSION = "0.0.200"
+ROLE = {"role": "agentfleet.nemoclaw.openshell"}
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    out = tmp_path_factory.mktemp("packages")
+    subprocess.run([sys.executable, BUILD, str(out), VERSION], check=True, stdout=subprocess.PIPE)
+    pkgs = {}
+    for kind, name in (("archive", "openshell-sim-%s-linux.tar.gz" % VERSION), ("deb", "openshell_%s_all.deb" % VERSION)):
+        path = os.path.join(str(out), name)
+        with open(path + ".sha256") as fh:
+            digest, fname = fh.read().split()
+        assert fname == name
+        pkgs[kind] = (path, digest)
+    return pkgs
+
+
+class RoleHosts(Fleet):
+    """Like ``Fleet`` (same inventory and runner), but no gateway runs and PATH has no simulator."""
+
+    def __init__(self, workdir, names):  # pylint: disable=super-init-not-called
+        self.workdir = str(workdir)
+        self.python = sys.executable
+        self.hosts = {}
+        self._n = 0
+        path = os.pathsep.join(p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) if p != SIM_BIN)
+        for name in names:
+            host = SimHost(os.path.join(self.workdir, name))
+            host.env.pop("OPENSHELL_SERVER_PORT", None)
+            host.env["PATH"] = path
+            if os.path.exists("/usr/bin/python3"):
+                host.env["OPENSHELL_SIM_PYTHON"] = "/usr/bin/python3"
+            self.hosts[name] = host
+
+    def inventory(self, host_vars=None):
+        """Only what this test sets (``Fleet.inventory`` may carry variables for other playbooks)."""
+        hosts = {}
+        for name, sim in self.hosts.items():
+            env = dict((k, v) for k, v in sim.env.items() if k.startswith(("XDG_", "OPENSHELL_")) or k in ("HOME", "PATH"))
+            hv = {"ansible_connection": "local", "ansible_python_interpreter": self.python, "sim_env": env,
+                  "sim_root": sim.root}
+            hv.update((host_vars or {}).get(name, {}))
+            hosts[name] = hv
+        return {"all": {"hosts": hosts}}
+
+    def state_dir(self, name):
+        return os.path.join(self.hosts[name].root, "state", "openshell")
+
+    def pid(self, name):
+        try:
+            with open(os.path.join(self.state_dir(name), "gateway.pid")) as fh:
+                return int(fh.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def stop_gateways(self):
+        for name in self.hosts:
+            pid = self.pid(name)
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except OSError:
+                    pass
+                for _i in range(50):
+                    if not alive(pid):
+                        break
+                    time.sleep(0.05)
+
+    def cli(self, name, openshell, *argv):
+        return subprocess.run([openshell] + list(argv), env=self.hosts[name].env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True, timeout=60, check=False)
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            return b"gateway" in fh.read()
+    except OSError:
+        return False
+
+
+def listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def short(task):
+    return task.split(" : ", 1)[-1]
+
+
+def changed(step, host):
+    return [short(r["task"]) for r in step.results if r["host"] == host and r["result"].get("changed")]
+
+
+def result(step, task, host):
+    found = [r["result"] for r in step.results if r["host"] == host and short(r["task"]) == task]
+    assert found, (task, step.stdout[-4000:])
+    return found[-1]
+
+
+def failures(step, host):
+    return [r for r in step.results if r["host"] == host and r["status"] == "failed"]
+
+
+@pytest.fixture
+def hosts(tmp_path):
+    fleet = RoleHosts(tmp_path, ["arch", "deb", "badsum", "badtype", "nosystemd"])
+    try:
+        yield fleet
+    finally:
+        fleet.stop_gateways()
+
+
+def test_openshell_role(hosts, packages, tmp_path):
+    archive, archive_sha = packages["archive"]
+    deb, deb_sha = packages["deb"]
+    roots = dict((n, h.root) for n, h in hosts.hosts.items())
+    ports = dict((n, free_port()) for n in hosts.hosts)
+    common = {"openshell_version": VERSION, "openshell_gateway_supervisor": "process"}
+    hv = {
+        "arch": dict(common, openshell_install_method="archive", openshell_package_src=archive,
+                     openshell_package_sha256=archive_sha, openshell_install_prefix=roots["arch"] + "/prefix",
+                     openshell_gateway_port=ports["arch"],
+                     openshell_gateway_env={"OPENSHELL_SIM_READY_DELAY": "0.1"}),
+        "deb": dict(common, openshell_install_method="deb", openshell_package_src=deb,
+                    openshell_package_sha256=deb_sha.upper(), openshell_deb_install_root=roots["deb"] + "/debroot",
+                    openshell_gateway_port=ports["deb"], openshell_gateway_compute_driver="docker"),
+        "badsum": dict(common, openshell_install_method="archive", openshell_package_src=archive,
+                       openshell_package_sha256="0" * 64, openshell_install_prefix=roots["badsum"] + "/prefix",
+                       openshell_gateway_port=ports["badsum"]),
+        "badtype": dict(common, openshell_install_method="archive", openshell_package_src=archive,
+                        openshell_package_sha256=archive_sha, openshell_install_prefix=roots["badtype"] + "/prefix",
+                        openshell_gateway_port="abc"),
+        "nosystemd": dict(common, openshell_install_method="archive", openshell_package_src=archive,
+                          openshell_package_sha256=archive_sha, openshell_install_prefix=roots["nosystemd"] + "/prefix",
+                          openshell_gateway_port=ports["nosystemd"], openshell_gateway_supervisor="systemd_user"),
+    }
+    def run(**kw):
+        t0 = time.time()
+        st = hosts.run(tasks=[], play_extra={"roles": [ROLE]}, host_vars=hv, **kw)
+        print("RUN", kw, round(time.time() - t0, 1))
+        return st
+
+    # ---- first run: install, configure, start, register
+    step = run()
+    assert step.rc != 0  # three hosts are meant to fail
+    for name in ("arch", "deb"):
+        assert failures(step, name) == [], step.stdout[-6000:]
+        assert changed(step, name), name
+
+    arch_cli = roots["arch"] + "/prefix/bin/openshell"
+    assert os.access(arch_cli, os.X_OK)
+    assert os.path.isfile(roots["arch"] + "/prefix/lib/openshell-sim/openshell_sim/gateway.py")
+    pid1 = hosts.pid("arch")
+    assert pid1 and alive(pid1) and listening(ports["arch"])
+    with open("/proc/%d/environ" % pid1, "rb") as fh:
+        assert b"OPENSHELL_SIM_READY_DELAY=0.1\0" in fh.read()
+    conf = os.path.join(roots["arch"], "config", "openshell")
+    assert oct(os.stat(conf).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(hosts.state_dir("arch")).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(conf + "/gateway.toml").st_mode & 0o777) == "0o600"
+    assert oct(os.stat(conf + "/gateway.env").st_mode & 0o777) == "0o600"
+    with open(conf + "/gateway.toml") as fh:
+        toml = fh.read()
+    assert '[openshell]\nversion = 1\n' in toml
+    assert 'bind_address = "127.0.0.1:%d"' % ports["arch"] in toml
+    assert os.path.getsize(os.path.join(hosts.state_dir("arch"), "gateway.log")) > 0
+    status = json.loads(hosts.cli("arch", arch_cli, "status", "-o", "json").stdout)
+    assert status["status"] == "connected" and status["version"] == VERSION
+    assert status["server"] == "http://127.0.0.1:%d" % ports["arch"]
+    reg = result(step, "Register the gateway with the CLI and wait until it is connected", "arch")
+    assert reg["status"]["status"] == "connected"
+
+    # (d) deb unpacked into its install root, with the package's user unit; version checked
+    debroot = roots["deb"] + "/debroot"
+    for rel in ("usr/bin/openshell", "usr/bin/openshell-gateway", "usr/lib/openshell-sim/openshell_sim/cli.py",
+                "usr/lib/systemd/user/openshell-gateway.service"):
+        assert os.path.isfile(os.path.join(debroot, rel)), rel
+    assert hosts.cli("deb", debroot + "/usr/bin/openshell", "--version").stdout.strip() == "openshell " + VERSION
+    assert hosts.pid("deb") and listening(ports["deb"])
+    with open(os.path.join(roots["deb"], "config", "openshell", "gateway.toml")) as fh:
+        assert 'compute_drivers = ["docker"]' in fh.read()
+
+    # (c) checksum mismatch: refused with both digests, nothing installed or configured
+    msgs = " ".join(r["result"].get("msg", "") for r in failures(step, "badsum"))
+    assert "expected sha256 %s" % ("0" * 64) in msgs and "actual sha256 %s" % archive_sha in msgs, msgs
+    assert not os.path.exists(roots["badsum"] + "/prefix")
+    assert not os.path.exists(os.path.join(roots["badsum"], "config", "openshell"))
+    assert not listening(ports["badsum"])
+
+    # (e) wrong type: argument validation names the variable
+    msgs = " ".join(r["result"].get("msg", "") for r in failures(step, "badtype"))
+    assert "openshell_gateway_port" in msgs and "int" in msgs, msgs
+    assert not os.path.exists(roots["badtype"] + "/prefix")
+
+    # systemd_user on a host without systemd fails early, suggesting the process supervisor
+    msgs = " ".join(r["result"].get("msg", "") for r in failures(step, "nosystemd"))
+    assert "needs systemd" in msgs and "openshell_gateway_supervisor=process" in msgs, msgs
+    assert not os.path.exists(roots["nosystemd"] + "/prefix")
+
+    # ---- second run: nothing changes, the same gateway keeps running
+    step = run(limit="arch,deb")
+    assert step.rc == 0, step.stdout[-6000:]
+    assert changed(step, "arch") == [] and changed(step, "deb") == []
+    assert hosts.pid("arch") == pid1
+
+    # (f) check mode on the converged host predicts no change
+    step = run(limit="arch", check=True)
+    assert step.rc == 0, step.stdout[-6000:]
+    assert changed(step, "arch") == []
+
+    # (b) configuration change: the handler restarts the gateway on the new port
+    old_port = ports["arch"]
+    hv["arch"]["openshell_gateway_port"] = ports["arch"] = free_port()
+    hv["arch"]["openshell_gateway_extra_config"] = {"log_level": "debug"}
+    step = run(limit="arch")
+    assert step.rc == 0, step.stdout[-6000:]
+    assert "Restart the gateway process" in changed(step, "arch")
+    assert "Install the pinned OpenShell" not in " ".join(changed(step, "arch"))
+    pid2 = hosts.pid("arch")
+    assert pid2 and pid2 != pid1 and alive(pid2) and not alive(pid1)
+    assert listening(ports["arch"]) and not listening(old_port)
+    status = json.loads(hosts.cli("arch", arch_cli, "status", "-o", "json").stdout)
+    assert status["status"] == "connected" and status["server"] == "http://127.0.0.1:%d" % ports["arch"]
+    with open(conf + "/gateway.toml") as fh:
+        assert 'log_level = "debug"' in fh.read()
+
+    step = run(limit="arch")
+    assert step.rc == 0, step.stdout[-6000:]
+    assert changed(step, "arch") == []
+    assert hosts.pid("arch") == pid2
+
+    # every CLI call the role made parses under the real grammar
+    assert hosts.invalid_calls() == []
