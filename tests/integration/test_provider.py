@@ -125,7 +125,7 @@ def test_bad_input_fails_before_any_call(fleet):
     step = fleet.run(tasks)
     for i, (params, field) in enumerate(cases):
         res = step.result("case%d" % i)
-        assert res.get("failed") is True, params
+        assert step.status("case%d" % i) == "failed", params
         assert field in res["msg"], (params, res["msg"])
     assert step.calls == [], step.calls
 
