@@ -34,8 +34,9 @@ $(VENV)/.stamp: requirements.txt requirements-lock.txt scripts/find-python
 $(COLL_DIR):
 	@mkdir -p $(dir $(COLL_DIR)) && ln -sfn $(ROOT) $(COLL_DIR)
 
-setup: $(VENV)/.stamp $(COLL_DIR)  ## create .venv from pinned requirements and link the collection
+setup: $(VENV)/.stamp $(COLL_DIR)  ## create .venv from pinned requirements, link the collection, system packages
 	@scripts/ansible-test-offline-bootstrap
+	@scripts/install-system-deps
 
 lock: $(VENV)/.stamp  ## refresh requirements-lock.txt from the current venv
 	$(PY) -m pip freeze --exclude-editable > requirements-lock.txt
