@@ -18,6 +18,8 @@ import hmac
 import json
 import re
 
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import policy as policylib
+
 # Labels the collection stamps on every sandbox it creates.
 LABEL_MANAGED = "agentfleet.nemoclaw/managed"
 LABEL_SPEC = "agentfleet.nemoclaw/spec"
@@ -276,6 +278,91 @@ def inference_differences(current, provider, model, timeout):
 
 
 # --------------------------------------------------------------------------
+# Whole-resource decisions (what converge_* decides after its reads). The
+# fast drift scan (drift.py) calls these on a state snapshot, so it decides
+# exactly like the modules do in check mode.
+# --------------------------------------------------------------------------
+
+def provider_state_key(gateway, gateway_endpoint, workspace, name):
+    """Key of a provider's record in the host-side state file (``providers.json``)."""
+    return "%s|%s|%s" % (gateway or gateway_endpoint or "<active>", workspace or "default", name)
+
+
+def gateway_registration_differences(current, endpoint, local, active=True):
+    """What ``openshell_gateway`` (state=present) would change: fields, or ``["active"]``."""
+    diffs = gateway_differences(current, endpoint, local)
+    if not diffs and active and not current.get("active"):
+        diffs = ["active"]
+    return diffs
+
+
+def approval_mode_differs(settings, desired_mode):
+    """True when ``settings get --json`` shows another ``proposal_approval_mode`` than wanted.
+
+    Unset means ``manual`` (the server default).
+    """
+    if not desired_mode:
+        return False
+    mode = (((settings or {}).get("settings") or {}).get("proposal_approval_mode") or {}).get("value")
+    if mode in (None, "<unset>"):
+        return desired_mode != "manual"
+    return mode != desired_mode
+
+
+def sandbox_actions(current, spec, state, recreate, static_problems=(), current_providers=None, settings=None):
+    """The calls ``openshell_sandbox`` makes for a present/running/stopped sandbox.
+
+    :param current: ``sandbox get -o json`` object or None.
+    :param spec: normalised desired spec (``converge.sandbox_spec``).
+    :param state: running | stopped | present.
+    :param recreate: on_change | always | never.
+    :param static_problems: ``policy.static_violations`` of the creation policy.
+    :param current_providers: attached provider names (``sandbox provider list``), or None
+        when the spec does not manage providers.
+    :param settings: ``settings get --json`` (read only when ``spec["approval_mode"]``).
+    :returns: ``{"actions", "recreate_reasons", "needs_recreate"}``.
+    """
+    if current is None:
+        actions = ["create"] + (["stop"] if state == "stopped" else [])
+        return {"actions": actions, "recreate_reasons": [], "needs_recreate": False}
+    reasons = sandbox_recreate_reasons(current, spec, static_problems)
+    if recreate == "always":
+        reasons = ["recreate=always"] + reasons
+    needs_recreate = bool(reasons) and recreate == "never"
+    actions = []
+    if reasons and not needs_recreate:
+        actions = ["delete", "create"] + (["stop"] if state == "stopped" else [])
+    else:
+        if spec.get("providers") is not None and current_providers is not None:
+            attach, detach = provider_attachment_changes(current_providers, spec["providers"])
+            actions += ["attach:%s" % x for x in attach] + ["detach:%s" % x for x in detach]
+        step = phase_action(current.get("phase"), state)
+        if step:
+            actions.append(step)
+        if spec.get("approval_mode") and approval_mode_differs(settings, spec["approval_mode"]):
+            actions.append("approval_mode")
+    return {"actions": actions, "recreate_reasons": reasons, "needs_recreate": needs_recreate}
+
+
+def sandbox_policy_plan(current, desired):
+    """What ``openshell_policy`` decides for a live sandbox's policy.
+
+    Static sections left out of ``desired`` are kept as they are (``policy set``
+    replaces the whole document). Returns ``{"merged", "static_problems",
+    "changed", "policy_diff"}``; static problems make the module refuse.
+    """
+    current = policylib.normalize_policy(current or {"version": 1})
+    merged = dict(desired)
+    for section in policylib.STATIC_SECTIONS:
+        if section not in merged and section in current:
+            merged[section] = current[section]
+    merged = policylib.normalize_policy(merged)
+    return {"merged": merged, "static_problems": policylib.static_violations(current, merged),
+            "changed": not policylib.dynamic_equal(current, merged),
+            "policy_diff": policylib.policy_diff(current, merged)}
+
+
+# --------------------------------------------------------------------------
 # Approvals
 # --------------------------------------------------------------------------
 
@@ -314,13 +401,17 @@ def matcher_matches(matcher, chunk):
 
 
 def approval_decisions(chunks, approve=(), reject=(), approve_all=False, include_security_flagged=False,
-                       reject_unmatched=False):
+                       reject_unmatched=False, expired=()):
     """Split pending chunks into approve / reject / leave, with the reason for each.
 
     Reject matchers win over approve matchers. Security-flagged chunks are
     never approved by ``approve_all`` or a matcher unless
     ``include_security_flagged``; they are still rejected by matchers.
+    ``expired`` holds the ids of chunks pending longer than the SLA: a chunk
+    that would be left alone is rejected instead, with reason "older than SLA"
+    (an explicit approve or reject decision still wins).
     """
+    expired = set(expired or ())
     decisions = {"approve": [], "reject": [], "leave": []}
     for chunk in sorted(chunks, key=lambda c: c.get("id")):
         if chunk.get("status") and chunk["status"] != "pending":
@@ -340,4 +431,7 @@ def approval_decisions(chunks, approve=(), reject=(), approve_all=False, include
             decisions["reject"].append((chunk, "matched no approve rule (reject_unmatched)"))
         else:
             decisions["leave"].append((chunk, "matched no rule"))
+        if decisions["leave"] and decisions["leave"][-1][0] is chunk and chunk.get("id") in expired:
+            decisions["leave"].pop()
+            decisions["reject"].append((chunk, "older than SLA"))
     return decisions

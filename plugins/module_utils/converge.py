@@ -16,6 +16,7 @@ One function per module, each ``fn(ctx) -> result``. The pattern is always:
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import time
@@ -581,25 +582,81 @@ def converge_approval(ctx):
     p = ctx.params
     approve = _matchers("approve", p.get("approve")) + [{"id": i} for i in p.get("approve_ids") or []]
     reject = _matchers("reject", p.get("reject")) + [{"id": i} for i in p.get("reject_ids") or []]
+    sla = p.get("sla_seconds") or 0
+    if sla < 0:
+        raise InputError("sla_seconds", "must be 0 (no SLA) or a positive number of seconds, got %s" % sla)
+    state_path = p.get("state_file") or default_path("approvals.json")
     client = ctx.client
-    pending = client.rule_get(p["sandbox"], status="pending")
-    decisions = compare.approval_decisions(pending, approve, reject, p["approve_all"],
-                                           p["include_security_flagged"], p["reject_unmatched"])
-    result = {"changed": bool(decisions["approve"] or decisions["reject"]), "sandbox": p["sandbox"],
-              "pending": [chunk_view(c) for c in pending],
-              "approved": [chunk_view(c, r) for c, r in decisions["approve"]],
-              "rejected": [chunk_view(c, r) for c, r in decisions["reject"]],
-              "left": [chunk_view(c, r) for c, r in decisions["leave"]]}
-    result["diff"] = {"before": {"pending": sorted(c["id"] for c in pending)},
-                      "after": {"pending": sorted(c["id"] for c, _r in decisions["leave"]),
-                                "approved": sorted(c["id"] for c, _r in decisions["approve"]),
-                                "rejected": sorted(c["id"] for c, _r in decisions["reject"])}}
-    if ctx.check_mode:
-        return result
-    for chunk, _reason in decisions["reject"]:
-        client.rule_reject(p["sandbox"], chunk["id"], p.get("reason"))
-    for chunk, _reason in decisions["approve"]:
-        client.rule_approve(p["sandbox"], chunk["id"])
+    pending = [c for c in client.rule_get(p["sandbox"], status="pending")
+               if not c.get("status") or c["status"] == "pending"]
+    now = int(time.time())
+    key = _state_key(ctx, p["sandbox"])
+
+    def reported_epoch(text):
+        # OpenShell prints first/last seen (UTC, "YYYY-MM-DD HH:MM:SS") only when hits > 1.
+        text = (text or "").strip().replace("T", " ").rstrip("Z").split(".")[0]
+        try:
+            return calendar.timegm(time.strptime(text, "%Y-%m-%d %H:%M:%S"))
+        except ValueError:
+            return None
+
+    # First-seen times: OpenShell's when it shows one, else when this module
+    # first saw the chunk id (host-side state file), else now.
+    with StateFile(state_path, readonly=ctx.check_mode) as sf:
+        data = sf.read()
+        known = dict((data.get("approvals") or {}).get(key) or {})
+        seen, timing = {}, {}
+        for chunk in pending:
+            record = known.get(chunk["id"]) if isinstance(known.get(chunk["id"]), dict) else {}
+            recorded = record.get("first_seen") if isinstance(record.get("first_seen"), int) else None
+            reported = reported_epoch(chunk.get("first_seen"))
+            first = min(t for t in (recorded, reported, now) if t is not None)
+            source = "openshell" if reported == first else "state" if recorded == first else "this run"
+            seen[chunk["id"]] = {"first_seen": first, "rule": chunk.get("rule") or ""}
+            timing[chunk["id"]] = {"first_seen_epoch": first, "age_seconds": max(0, now - first),
+                                   "first_seen_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(first)),
+                                   "first_seen_source": source}
+        expired = sorted(cid for cid, t in timing.items() if sla and t["age_seconds"] >= sla)
+        decisions = compare.approval_decisions(pending, approve, reject, p["approve_all"],
+                                               p["include_security_flagged"], p["reject_unmatched"], expired=expired)
+
+        def view(chunk, reason=None):
+            out = chunk_view(chunk, reason)
+            out.update(timing.get(chunk["id"]) or {})
+            return out
+
+        result = {"changed": bool(decisions["approve"] or decisions["reject"]), "sandbox": p["sandbox"],
+                  "pending": [view(c) for c in pending],
+                  "approved": [view(c, r) for c, r in decisions["approve"]],
+                  "rejected": [view(c, r) for c, r in decisions["reject"]],
+                  "left": [view(c, r) for c, r in decisions["leave"]],
+                  "expired": expired, "sla_seconds": sla, "state_file": os.path.expanduser(state_path),
+                  "now": now}
+        result["diff"] = {"before": {"pending": sorted(c["id"] for c in pending)},
+                          "after": {"pending": sorted(c["id"] for c, _r in decisions["leave"]),
+                                    "approved": sorted(c["id"] for c, _r in decisions["approve"]),
+                                    "rejected": sorted(c["id"] for c, _r in decisions["reject"])}}
+        if ctx.check_mode:
+            return result
+
+        def save(records):
+            # Only ids still pending are kept; unchanged state is not rewritten.
+            approvals = dict(data.get("approvals") or {})
+            if records:
+                approvals[key] = records
+            else:
+                approvals.pop(key, None)
+            if approvals != (data.get("approvals") or {}):
+                data["approvals"] = approvals
+                sf.write(data)
+
+        # Record every pending id before acting, so a failed call keeps first-seen times.
+        save(seen)
+        for chunk, reason in decisions["reject"]:
+            client.rule_reject(p["sandbox"], chunk["id"], reason if reason == "older than SLA" else p.get("reason"))
+        for chunk, _reason in decisions["approve"]:
+            client.rule_approve(p["sandbox"], chunk["id"])
+        save(dict((c["id"], seen[c["id"]]) for c, _r in decisions["leave"]))
     return result
 
 
@@ -608,6 +665,8 @@ def converge_approval(ctx):
 # --------------------------------------------------------------------------
 
 INFO_SUBSETS = ("gateway", "sandboxes", "providers", "policies", "inference", "approvals")
+# Subsets only read when named (not part of "all"): the drift scan's state snapshot.
+INFO_EXTRA_SUBSETS = ("sandbox_details", "provider_records")
 
 
 def gather_info(ctx):
@@ -615,9 +674,10 @@ def gather_info(ctx):
     subsets = set(p.get("gather_subset") or ["all"])
     if "all" in subsets:
         subsets = set(INFO_SUBSETS)
-    unknown = subsets - set(INFO_SUBSETS)
+    unknown = subsets - set(INFO_SUBSETS) - set(INFO_EXTRA_SUBSETS)
     if unknown:
-        raise InputError("gather_subset", "unknown subsets %s (allowed: all, %s)" % (", ".join(sorted(unknown)), ", ".join(INFO_SUBSETS)))
+        raise InputError("gather_subset", "unknown subsets %s (allowed: all, %s)"
+                         % (", ".join(sorted(unknown)), ", ".join(INFO_SUBSETS + INFO_EXTRA_SUBSETS)))
     client = ctx.client
     info = {}
     if "gateway" in subsets:
@@ -650,7 +710,33 @@ def gather_info(ctx):
                 continue
             approvals[sb["name"]] = [chunk_view(c) for c in client.rule_get(sb["name"], status="pending")]
         info["approvals"] = approvals
+    if "sandbox_details" in subsets:
+        names = p.get("sandboxes") or [s["name"] for s in (sandboxes if sandboxes is not None else client.sandbox_list())]
+        details = {}
+        for name in names:
+            obj = client.sandbox_get(name)
+            details[name] = {"sandbox": obj,
+                             "providers": client.sandbox_providers(name) if obj is not None else None,
+                             "settings": client.settings_get(name) if obj is not None else None}
+        info["sandbox_details"] = details
+    if "provider_records" in subsets:
+        info["provider_records"] = _provider_records(p.get("state_file") or default_path("providers.json"))
     return {"changed": False, "openshell": info}
+
+
+def _provider_records(path):
+    """The provider fingerprint records of the host-side state file (salted hashes, never a secret)."""
+    path = os.path.expanduser(path)
+    if not os.path.exists(path):
+        return {"path": path, "exists": False, "salt": None, "providers": {}}
+    with StateFile(path, readonly=True) as sf:
+        data = sf.read()
+    records = {}
+    for key, rec in sorted((data.get("providers") or {}).items()):
+        rec = rec or {}
+        records[key] = {"fingerprints": rec.get("fingerprints") or {}, "resource_version": rec.get("resource_version"),
+                        "type": rec.get("type")}
+    return {"path": path, "exists": True, "salt": data.get("salt"), "providers": records}
 
 
 # --------------------------------------------------------------------------

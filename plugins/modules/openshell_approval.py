@@ -62,8 +62,22 @@ options:
     type: bool
     default: false
   reason:
-    description: Reason recorded with rejections.
+    description: Reason recorded with rejections (chunks rejected for their age are recorded as C(older than SLA)).
     type: str
+  sla_seconds:
+    description:
+      - Reject every pending chunk that has waited at least this many seconds and that no approve or reject matcher
+        decides, with reason C(older than SLA). V(0) turns the SLA off.
+      - The wait is counted from the chunk's first-seen time as OpenShell reports it (only when it has seen more than
+        one hit), else from when this module first saw the chunk id, kept in O(state_file).
+    type: int
+    default: 0
+  state_file:
+    description:
+      - Host-side JSON file recording when each pending chunk id was first seen (a private file in a private
+        directory, locked while updated). Ids no longer pending are removed. Read but never written in check mode.
+      - Defaults to C(~/.local/state/agentfleet-nemoclaw/approvals.json).
+    type: path
 """
 
 EXAMPLES = r"""
@@ -77,6 +91,11 @@ EXAMPLES = r"""
     reject_unmatched: true
     reason: not on the allow list
 
+- name: Reject what waited longer than a day without a decision
+  agentfleet.nemoclaw.openshell_approval:
+    sandbox: openclaw
+    sla_seconds: 86400
+
 - name: Only look (check mode reports what would happen)
   agentfleet.nemoclaw.openshell_approval:
     sandbox: openclaw
@@ -86,7 +105,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 pending:
-  description: Pending chunks found (C(id), C(rule), C(binary), C(binaries), C(endpoints), C(security), C(confidence), C(hits), C(first_seen), C(last_seen)).
+  description:
+    - Pending chunks found (C(id), C(rule), C(binary), C(binaries), C(endpoints), C(security), C(confidence), C(hits),
+      C(first_seen), C(last_seen) as OpenShell shows them).
+    - Each also has C(first_seen_epoch), C(first_seen_utc), C(age_seconds) and C(first_seen_source)
+      (C(openshell), C(state) or C(this run)).
   returned: always
   type: list
   elements: dict
@@ -105,6 +128,23 @@ left:
   returned: always
   type: list
   elements: dict
+expired:
+  description: Ids of pending chunks that have waited at least O(sla_seconds).
+  returned: always
+  type: list
+  elements: str
+sla_seconds:
+  description: The SLA applied (V(0) when none).
+  returned: always
+  type: int
+state_file:
+  description: Path of the first-seen state file.
+  returned: always
+  type: str
+now:
+  description: The time of the review (epoch seconds) the ages are computed from.
+  returned: always
+  type: int
 commands:
   description: Every C(openshell) call made, as argv after the program name, exit code and whether it mutates.
   returned: always
@@ -129,6 +169,8 @@ def main():
             include_security_flagged=dict(type="bool", default=False),
             reject_unmatched=dict(type="bool", default=False),
             reason=dict(type="str"),
+            sla_seconds=dict(type="int", default=0),
+            state_file=dict(type="path"),
         ),
         supports_check_mode=True,
     )
