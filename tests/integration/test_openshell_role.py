@@ -13,12 +13,15 @@ registers it. Every gateway the role starts is stopped at the end (pidfile).
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -30,7 +33,7 @@ from harness import SIM_BIN, SimHost, free_port  # noqa: E402  pylint: disable=w
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.path.join(ROOT, "scripts", "build-sim-packages")
+BUILD = os.path.join(ROOT, "scripts", "build-sim-packages.py")
 VERSION = "0.0.200"
 ROLE = {"role": "agentfleet.nemoclaw.openshell"}
 
@@ -47,6 +50,25 @@ def packages(tmp_path_factory):
         assert fname == name
         pkgs[kind] = (path, digest)
     return pkgs
+
+
+@pytest.fixture(scope="module")
+def package_url(packages):
+    """Base URL of a loopback HTTP server that serves the packages (the role's download path)."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    directory = os.path.dirname(packages["archive"][0])
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=directory))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "http://127.0.0.1:%d/" % server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class RoleHosts(Fleet):
@@ -141,27 +163,37 @@ def failures(step, host):
 
 @pytest.fixture
 def hosts(tmp_path):
-    fleet = RoleHosts(tmp_path, ["arch", "deb", "badsum", "badtype", "nosystemd"])
+    fleet = RoleHosts(tmp_path, ["arch", "deb", "ext", "badsum", "badtype", "nosystemd"])
+    # the gateway of "ext": run by someone else (here the test harness, from the repository's simulator)
+    fleet.external = SimHost(os.path.join(str(tmp_path), "external-gateway"))
     try:
+        fleet.external.start()
         yield fleet
     finally:
         fleet.stop_gateways()
+        fleet.external.stop()
 
 
-def test_openshell_role(hosts, packages, tmp_path):
+def test_openshell_role(hosts, packages, package_url):
     archive, archive_sha = packages["archive"]
     deb, deb_sha = packages["deb"]
     roots = dict((n, h.root) for n, h in hosts.hosts.items())
     ports = dict((n, free_port()) for n in hosts.hosts)
     common = {"openshell_version": VERSION, "openshell_gateway_supervisor": "process"}
     hv = {
-        "arch": dict(common, openshell_install_method="archive", openshell_package_src=archive,
+        "arch": dict(common, openshell_install_method="archive",
+                     openshell_package_src=package_url + os.path.basename(archive),
                      openshell_package_sha256=archive_sha, openshell_install_prefix=roots["arch"] + "/prefix",
                      openshell_gateway_port=ports["arch"],
                      openshell_gateway_env={"OPENSHELL_SIM_READY_DELAY": "0.1"}),
         "deb": dict(common, openshell_install_method="deb", openshell_package_src=deb,
                     openshell_package_sha256=deb_sha.upper(), openshell_deb_install_root=roots["deb"] + "/debroot",
-                    openshell_gateway_port=ports["deb"], openshell_gateway_compute_driver="docker"),
+                    openshell_gateway_port=ports["deb"], openshell_gateway_compute_driver="docker",
+                    openshell_gateway_local_tls=True),
+        "ext": dict(openshell_version="0.0.111", openshell_install_method="none", openshell_gateway_supervisor="external",
+                    openshell_path=os.path.join(SIM_BIN, "openshell"),
+                    openshell_gateway_path=os.path.join(SIM_BIN, "openshell-gateway"),
+                    openshell_gateway_port=hosts.external.port),
         "badsum": dict(common, openshell_install_method="archive", openshell_package_src=archive,
                        openshell_package_sha256="0" * 64, openshell_install_prefix=roots["badsum"] + "/prefix",
                        openshell_gateway_port=ports["badsum"]),
@@ -172,19 +204,18 @@ def test_openshell_role(hosts, packages, tmp_path):
                           openshell_package_sha256=archive_sha, openshell_install_prefix=roots["nosystemd"] + "/prefix",
                           openshell_gateway_port=ports["nosystemd"], openshell_gateway_supervisor="systemd_user"),
     }
+
     def run(**kw):
-        t0 = time.time()
-        st = hosts.run(tasks=[], play_extra={"roles": [ROLE]}, host_vars=hv, **kw)
-        print("RUN", kw, round(time.time() - t0, 1))
-        return st
+        return hosts.run(tasks=[], play_extra={"roles": [ROLE]}, host_vars=hv, **kw)
 
     # ---- first run: install, configure, start, register
     step = run()
     assert step.rc != 0  # three hosts are meant to fail
-    for name in ("arch", "deb"):
+    for name in ("arch", "deb", "ext"):
         assert failures(step, name) == [], step.stdout[-6000:]
         assert changed(step, name), name
 
+    # (a) archive downloaded from a URL, unpacked into the prefix, gateway running, registered
     arch_cli = roots["arch"] + "/prefix/bin/openshell"
     assert os.access(arch_cli, os.X_OK)
     assert os.path.isfile(roots["arch"] + "/prefix/lib/openshell-sim/openshell_sim/gateway.py")
@@ -208,7 +239,7 @@ def test_openshell_role(hosts, packages, tmp_path):
     reg = result(step, "Register the gateway with the CLI and wait until it is connected", "arch")
     assert reg["status"]["status"] == "connected"
 
-    # (d) deb unpacked into its install root, with the package's user unit; version checked
+    # (d) deb (copied from the controller) unpacked into its install root with its user unit; version checked
     debroot = roots["deb"] + "/debroot"
     for rel in ("usr/bin/openshell", "usr/bin/openshell-gateway", "usr/lib/openshell-sim/openshell_sim/cli.py",
                 "usr/lib/systemd/user/openshell-gateway.service"):
@@ -216,7 +247,19 @@ def test_openshell_role(hosts, packages, tmp_path):
     assert hosts.cli("deb", debroot + "/usr/bin/openshell", "--version").stdout.strip() == "openshell " + VERSION
     assert hosts.pid("deb") and listening(ports["deb"])
     with open(os.path.join(roots["deb"], "config", "openshell", "gateway.toml")) as fh:
-        assert 'compute_drivers = ["docker"]' in fh.read()
+        toml = fh.read()
+    assert 'compute_drivers = ["docker"]' in toml and "disable_tls" not in toml
+    # local TLS: certificates generated before the first start, registered over https with mTLS
+    assert os.path.isfile(os.path.join(hosts.state_dir("deb"), "tls", "ca.crt"))
+    reg = result(step, "Register the gateway with the CLI and wait until it is connected", "deb")
+    assert reg["gateway"]["endpoint"] == "https://127.0.0.1:%d" % ports["deb"] and reg["gateway"]["auth"] == "mtls"
+    assert reg["status"]["status"] == "connected"
+
+    # install method none + external supervisor: version verified, nothing installed or started, registered
+    assert hosts.pid("ext") is None
+    assert not any(t.startswith(("Install", "Unpack", "Copy", "Download", "Start", "Restart")) for t in changed(step, "ext"))
+    reg = result(step, "Register the gateway with the CLI and wait until it is connected", "ext")
+    assert reg["gateway"]["endpoint"] == hosts.external.endpoint and reg["status"]["status"] == "connected"
 
     # (c) checksum mismatch: refused with both digests, nothing installed or configured
     msgs = " ".join(r["result"].get("msg", "") for r in failures(step, "badsum"))
@@ -235,37 +278,37 @@ def test_openshell_role(hosts, packages, tmp_path):
     assert "needs systemd" in msgs and "openshell_gateway_supervisor=process" in msgs, msgs
     assert not os.path.exists(roots["nosystemd"] + "/prefix")
 
-    # ---- second run: nothing changes, the same gateway keeps running
+    # ---- second run: nothing changes on "arch" (same gateway keeps running); (b) on "deb" a
+    # configuration change (port, extra key) makes the handler restart the gateway on the new port
+    deb_pid1, deb_old_port = hosts.pid("deb"), ports["deb"]
+    hv["deb"]["openshell_gateway_port"] = ports["deb"] = free_port()
+    hv["deb"]["openshell_gateway_extra_config"] = {"log_level": "debug"}
     step = run(limit="arch,deb")
     assert step.rc == 0, step.stdout[-6000:]
-    assert changed(step, "arch") == [] and changed(step, "deb") == []
-    assert hosts.pid("arch") == pid1
-
-    # (f) check mode on the converged host predicts no change
-    step = run(limit="arch", check=True)
-    assert step.rc == 0, step.stdout[-6000:]
     assert changed(step, "arch") == []
-
-    # (b) configuration change: the handler restarts the gateway on the new port
-    old_port = ports["arch"]
-    hv["arch"]["openshell_gateway_port"] = ports["arch"] = free_port()
-    hv["arch"]["openshell_gateway_extra_config"] = {"log_level": "debug"}
-    step = run(limit="arch")
-    assert step.rc == 0, step.stdout[-6000:]
-    assert "Restart the gateway process" in changed(step, "arch")
-    assert "Install the pinned OpenShell" not in " ".join(changed(step, "arch"))
-    pid2 = hosts.pid("arch")
-    assert pid2 and pid2 != pid1 and alive(pid2) and not alive(pid1)
-    assert listening(ports["arch"]) and not listening(old_port)
-    status = json.loads(hosts.cli("arch", arch_cli, "status", "-o", "json").stdout)
-    assert status["status"] == "connected" and status["server"] == "http://127.0.0.1:%d" % ports["arch"]
-    with open(conf + "/gateway.toml") as fh:
+    assert [c["argv"] for c in step.mutating if c["host"] == "arch"] == []
+    assert hosts.pid("arch") == pid1 and alive(pid1)
+    assert set(changed(step, "deb")) == {"Write gateway.toml", "Restart the gateway process",
+                                         "Register the gateway with the CLI and wait until it is connected"}
+    deb_pid2 = hosts.pid("deb")
+    assert deb_pid2 and deb_pid2 != deb_pid1 and alive(deb_pid2) and not alive(deb_pid1)
+    assert listening(ports["deb"]) and not listening(deb_old_port)
+    status = json.loads(hosts.cli("deb", debroot + "/usr/bin/openshell", "status", "-o", "json").stdout)
+    assert status["status"] == "connected" and status["server"] == "https://127.0.0.1:%d" % ports["deb"]
+    with open(os.path.join(roots["deb"], "config", "openshell", "gateway.toml")) as fh:
         assert 'log_level = "debug"' in fh.read()
 
-    step = run(limit="arch")
+    # ---- third run: "deb" converged after the change ("arch" proved it already)
+    step = run(limit="deb")
     assert step.rc == 0, step.stdout[-6000:]
-    assert changed(step, "arch") == []
-    assert hosts.pid("arch") == pid2
+    assert changed(step, "deb") == [] and step.mutating == []
+    assert hosts.pid("deb") == deb_pid2
+
+    # (f) check mode on a converged host predicts no change
+    step = run(limit="arch", check=True)
+    assert step.rc == 0, step.stdout[-6000:]
+    assert changed(step, "arch") == [] and step.mutating == []
+    assert hosts.pid("arch") == pid1
 
     # every CLI call the role made parses under the real grammar
     assert hosts.invalid_calls() == []
