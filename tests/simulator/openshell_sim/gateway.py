@@ -1101,7 +1101,18 @@ def generate_certs(argv):
     return 0
 
 
+def _set_process_name(name):
+    """Look like the real binary in ps and /proc/PID/comm (15 characters kept), as host checks expect."""
+    try:
+        import ctypes  # pylint: disable=import-outside-toplevel
+        libc = ctypes.CDLL(None)
+        libc.prctl(15, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv=None):
+    _set_process_name("openshell-gateway")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "generate-certs":
         return generate_certs(argv[1:])

@@ -192,3 +192,9 @@ def test_glibc_banner():
 def test_compute_driver_none_checks_no_engine():
     checks = pf.eval_engine({}, {"compute_driver": "none"})
     assert [(c["id"], c["status"]) for c in checks] == [("engine.none", "pass")]
+
+
+def test_gateway_port_held_by_our_gateway_whose_comm_is_truncated():
+    m = {"port": {"listening": True, "owners": [{"pid": 42, "name": "openshell-gatew"}]}}
+    checks = pf.eval_port(m, {"gateway_port": 17670, "gateway_process_names": ["openshell-gateway"]})
+    assert [(c["id"], c["status"]) for c in checks] == [("gateway.port", "pass")]
