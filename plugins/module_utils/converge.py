@@ -77,22 +77,20 @@ def converge_gateway(ctx):
         result["gateway"] = None
         return result
 
-    diffs = compare.gateway_differences(current, p["endpoint"], p["local"])
+    diffs = compare.gateway_registration_differences(current, p["endpoint"], p["local"], p["active"])
+    registration = [d for d in diffs if d != "active"]
     after = {"name": name, "endpoint": compare.normalize_endpoint(p["endpoint"]),
              "auth": compare.desired_gateway_auth(p["endpoint"], p["local"]),
              "active": True if (diffs or p["active"]) else bool(current and current.get("active"))}
     if diffs:
         result["changed"] = True
         result["differences"] = diffs
-        if not ctx.check_mode:
-            if current is not None:
-                client.gateway_remove(name)
-            client.gateway_add(compare.normalize_endpoint(p["endpoint"]), name, local=p["local"])
-    elif p["active"] and not current.get("active"):
-        result["changed"] = True
-        result["differences"] = ["active"]
-        if not ctx.check_mode:
-            client.gateway_select(name)
+    if registration and not ctx.check_mode:
+        if current is not None:
+            client.gateway_remove(name)
+        client.gateway_add(compare.normalize_endpoint(p["endpoint"]), name, local=p["local"])
+    elif diffs and not ctx.check_mode:
+        client.gateway_select(name)
     result["diff"] = {"before": before, "after": after}
 
     if ctx.check_mode and result["changed"]:
@@ -133,7 +131,7 @@ def _gateway_view(entry):
 
 def _state_key(ctx, name):
     c = ctx.client
-    return "%s|%s|%s" % (c.gateway or c.gateway_endpoint or "<active>", c.workspace or "default", name)
+    return compare.provider_state_key(c.gateway, c.gateway_endpoint, c.workspace, name)
 
 
 def _provider_view(entry, credential_marks=None):
@@ -371,42 +369,26 @@ def converge_sandbox(ctx):
                     "labels": dict(sorted(labels.items())), "spec": labels[compare.LABEL_SPEC]}
     if spec["providers"] is not None:
         desired_view["providers"] = spec["providers"]
-    actions = []
-
+    current_providers = None
+    before = {}
+    static_problems = []
+    settings = None
     if current is not None:
-        static_problems = []
         if desired_policy is not None:
             static_problems = policylib.static_violations(current.get("policy") or {}, desired_policy)
-        reasons = compare.sandbox_recreate_reasons(current, spec, static_problems)
-        if p["recreate"] == "always":
-            reasons = ["recreate=always"] + reasons
-        result["recreate_reasons"] = reasons
-        if reasons and p["recreate"] == "never":
-            result["needs_recreate"] = True
-            reasons = []
-        if reasons:
-            actions += ["delete", "create"]
-            current_providers = None
-        else:
-            current_providers = client.sandbox_providers(name) if spec["providers"] is not None else None
-            if current_providers is not None:
-                attach, detach = compare.provider_attachment_changes(current_providers, spec["providers"])
-                actions += ["attach:%s" % x for x in attach] + ["detach:%s" % x for x in detach]
-            step = compare.phase_action(current.get("phase"), p["state"] if p["state"] != "present" else "present")
-            if step:
-                actions.append(step)
+        # Attachments and settings are read only when the sandbox stays (no
+        # replacement needed, or one that recreate=never refuses).
+        stays = p["recreate"] == "never" or not compare.sandbox_recreate_reasons(current, spec, static_problems)
+        if stays and p["recreate"] != "always":
+            if spec["providers"] is not None:
+                current_providers = client.sandbox_providers(name)
             if spec["approval_mode"]:
-                settings = client.settings_get(name) or {}
-                mode = ((settings.get("settings") or {}).get("proposal_approval_mode") or {}).get("value")
-                if (mode in (None, "<unset>") and spec["approval_mode"] != "manual") or \
-                        (mode not in (None, "<unset>") and mode != spec["approval_mode"]):
-                    actions.append("approval_mode")
+                settings = client.settings_get(name)
         before = _sandbox_view(current, spec, current_providers)
-    else:
-        actions.append("create")
-        before = {}
-    if "create" in actions and p["state"] == "stopped":
-        actions.append("stop")
+    plan = compare.sandbox_actions(current, spec, p["state"], p["recreate"], static_problems, current_providers, settings)
+    actions = plan["actions"]
+    result["recreate_reasons"] = plan["recreate_reasons"]
+    result["needs_recreate"] = plan["needs_recreate"]
 
     result["actions"] = actions
     result["changed"] = bool(actions)
@@ -467,26 +449,18 @@ def converge_policy(ctx):
     info = client.policy_get(p.get("sandbox"), full=True, global_=is_global)
     if info is None and not is_global:
         raise NotFound("sandbox %r not found" % p["sandbox"], hint="Create it first with agentfleet.nemoclaw.openshell_sandbox")
-    current = policylib.normalize_policy((info or {}).get("policy") or {"version": 1})
-    # Static sections the user left out are kept as they are: `policy set`
-    # replaces the whole document and a live sandbox refuses static changes.
-    merged = dict(desired)
-    for section in policylib.STATIC_SECTIONS:
-        if section not in merged and section in current:
-            merged[section] = current[section]
-    merged = policylib.normalize_policy(merged)
     result = {"changed": False, "sandbox": p.get("sandbox"), "global": is_global}
-    if not is_global:
-        problems = policylib.static_violations(current, merged)
-        if problems:
-            raise Precondition("static policy sections differ on live sandbox %r: %s" % (p["sandbox"], "; ".join(problems)),
-                               hint="Static sections (filesystem_policy, landlock, process) are fixed at creation: "
-                                    "recreate the sandbox with agentfleet.nemoclaw.openshell_sandbox (recreate=on_change)")
-    changed = current != merged if is_global else not policylib.dynamic_equal(current, merged)
+    plan = compare.sandbox_policy_plan((info or {}).get("policy"), desired)
+    current, merged = policylib.normalize_policy((info or {}).get("policy") or {"version": 1}), plan["merged"]
+    if not is_global and plan["static_problems"]:
+        raise Precondition("static policy sections differ on live sandbox %r: %s" % (p["sandbox"], "; ".join(plan["static_problems"])),
+                           hint="Static sections (filesystem_policy, landlock, process) are fixed at creation: "
+                                "recreate the sandbox with agentfleet.nemoclaw.openshell_sandbox (recreate=on_change)")
+    changed = current != merged if is_global else plan["changed"]
     result["changed"] = changed
     result["version"] = (info or {}).get("version")
     result["hash"] = (info or {}).get("hash")
-    result["policy_diff"] = policylib.policy_diff(current, merged)
+    result["policy_diff"] = plan["policy_diff"]
     result["diff"] = {"before": policylib.to_yaml_text(current), "after": policylib.to_yaml_text(merged),
                       "before_header": "policy of %s" % (p.get("sandbox") or "<global>"),
                       "after_header": "desired policy"}

@@ -13,6 +13,10 @@ description:
   - Read-only. Gathers what the OpenShell CLI reports on the managed host, using only read commands
     (C(gateway list), C(status), C(sandbox list), C(provider list), C(policy get), C(inference get), C(rule get)).
   - Provider credentials are never readable; only key names are returned.
+  - V(all) means the six subsets C(gateway), C(sandboxes), C(providers), C(policies), C(inference) and C(approvals).
+    V(sandbox_details) and V(provider_records) are read only when named; together with V(gateway), V(providers),
+    V(policies) (with O(policy_bodies)) and V(inference) they make the state snapshot of the drift scan
+    (C(playbooks/drift.yml)), everything the OpenShell modules read, in one module execution.
 author:
   - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
@@ -23,12 +27,20 @@ options:
     description: What to read.
     type: list
     elements: str
-    choices: [all, gateway, sandboxes, providers, policies, inference, approvals]
+    choices: [all, gateway, sandboxes, providers, policies, inference, approvals, sandbox_details, provider_records]
     default: [all]
   sandboxes:
-    description: Limit sandbox, policy and approval data to these sandbox names.
+    description:
+      - Limit sandbox, policy and approval data to these sandbox names.
+      - With V(sandbox_details), these names are read even when they do not exist (their entry is then null).
     type: list
     elements: str
+  state_file:
+    description:
+      - The host-side state file of M(agentfleet.nemoclaw.openshell_provider), read by the V(provider_records) subset.
+      - Default C(~/.local/state/agentfleet-nemoclaw/providers.json).
+    type: path
+    version_added: 0.1.0
   policy_bodies:
     description: Include each sandbox's normalised policy document, not only its version and hash.
     type: bool
@@ -39,6 +51,12 @@ EXAMPLES = r"""
 - name: Everything
   agentfleet.nemoclaw.openshell_info:
   register: os_info
+
+- name: The state snapshot of the drift scan
+  agentfleet.nemoclaw.openshell_info:
+    gather_subset: [gateway, providers, provider_records, sandbox_details, policies, inference]
+    policy_bodies: true
+  register: drift_state
 
 - name: Policies with bodies, for one sandbox
   agentfleet.nemoclaw.openshell_info:
@@ -85,6 +103,21 @@ openshell:
       description: Per Ready sandbox, its pending network-request chunks.
       type: dict
       returned: when approvals is gathered
+    sandbox_details:
+      description:
+        - Per sandbox name, C(sandbox) (C(sandbox get -o json), with labels, phase and creation policy; null when
+          absent), C(providers) (attached provider names) and C(settings) (C(settings get --json)).
+      type: dict
+      returned: when sandbox_details is gathered
+      version_added: 0.1.0
+    provider_records:
+      description:
+        - The provider records of the host-side state file, C(path), C(exists), C(salt) and per record key
+          (C(gateway|workspace|name)) its C(fingerprints) (salted PBKDF2 hashes, never a secret), C(resource_version)
+          and C(type).
+      type: dict
+      returned: when provider_records is gathered
+      version_added: 0.1.0
 commands:
   description: Every C(openshell) call made.
   returned: always
@@ -101,8 +134,10 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
             gather_subset=dict(type="list", elements="str", default=["all"],
-                               choices=["all", "gateway", "sandboxes", "providers", "policies", "inference", "approvals"]),
+                               choices=["all", "gateway", "sandboxes", "providers", "policies", "inference", "approvals",
+                                        "sandbox_details", "provider_records"]),
             sandboxes=dict(type="list", elements="str"),
+            state_file=dict(type="path"),
             policy_bodies=dict(type="bool", default=False),
         ),
         supports_check_mode=True,

@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""Action plugin agentfleet.nemoclaw.nemoclaw_drift (documentation: plugins/modules/nemoclaw_drift.py).
+
+Compares one host's desired state with a state snapshot read before by
+``openshell_info``, on the controller, and runs nothing on the host. The
+desired values are normalised and validated by the same functions the modules
+use (``converge.sandbox_spec``, ``converge.load_policy_param``, the
+``credential_value`` filter), and compared by ``module_utils/drift.py``, which
+decides with the ``compare``/``policy`` functions of the modules.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.agentfleet.nemoclaw.plugins.filter.credentials import credential_value
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import drift
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.converge import load_policy_param, sandbox_spec
+
+ARGUMENT_SPEC = dict(
+    state=dict(type="dict", required=True),
+    plan=dict(type="dict", default={}),
+    plan_providers=dict(type="bool", default=True),
+    secrets=dict(type="dict", default={}, no_log=True),
+    providers=dict(type="list", elements="dict", default=[]),
+    update_credentials=dict(type="str", default="on_change", choices=["on_change", "always", "on_create"]),
+    connection=dict(type="dict", default={}),
+    gateway=dict(type="dict"),
+    sandbox=dict(type="dict"),
+    policy=dict(type="bool", default=True),
+    inference=dict(type="dict"),
+    fail_on_change=dict(type="bool", default=False),
+)
+
+SANDBOX_KEYS = ("name", "image", "providers", "policy", "cpu", "memory", "gpu", "env", "labels", "approval_mode",
+                "state", "recreate", "allow_secret_env")
+REQUIRED_SUBSETS = ("providers", "provider_records", "sandbox_details", "policies", "inference")
+
+
+class _Params(object):
+    """What ``converge.sandbox_spec``/``load_policy_param`` read: ``ctx.params``."""
+
+    def __init__(self, params):
+        self.params = params
+
+
+class ActionModule(ActionBase):
+    """Drift of one host, on the controller."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+
+    def run(self, tmp=None, task_vars=None):
+        super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        host = (task_vars or {}).get("inventory_hostname")
+        try:
+            desired = self.desired(args)
+        except InputError as exc:
+            return {"failed": True, "changed": False, "msg": str(exc), "field": exc.field}
+        except AnsibleFilterError as exc:
+            return {"failed": True, "changed": False, "msg": to_native(exc)}
+        findings = drift.host_drift(args["state"], desired)
+        kinds = drift.resources(findings)
+        result = {
+            "changed": bool(findings),
+            "drifted": bool(findings),
+            "findings": findings,
+            "resources": kinds,
+            # Marker the drift_report callback looks for.
+            "nemoclaw_drift": {"host": host, "findings": findings},
+        }
+        if findings:
+            result["msg"] = "drift on %s: %s" % (host, "; ".join(
+                "%s %s: %s" % (f["resource"], f["name"], ", ".join(f["differences"])) for f in findings))
+        else:
+            result["msg"] = "no drift on %s" % host
+        if findings and args["fail_on_change"]:
+            result["failed"] = True
+        return result
+
+    # ------------------------------------------------------------------ desired state
+    @staticmethod
+    def desired(args):
+        state = args["state"]
+        missing = [s for s in REQUIRED_SUBSETS if s not in state]
+        if missing:
+            raise InputError("state", "the snapshot lacks %s; read it with openshell_info gather_subset "
+                                      "[gateway, providers, provider_records, sandbox_details, policies, inference] "
+                                      "and policy_bodies=true" % ", ".join(missing))
+        plan = args["plan"] or {}
+        desired = {"connection": dict((k, (args["connection"] or {}).get(k))
+                                      for k in ("gateway", "gateway_endpoint", "workspace")),
+                   "provenance": plan.get("provenance") or {}}
+        gateway = args["gateway"]
+        if gateway:
+            if "gateways" not in state:
+                raise InputError("state", "the snapshot lacks gateways; add the gateway subset")
+            for field in ("name", "endpoint"):
+                if not gateway.get(field):
+                    raise InputError("gateway.%s" % field, "is required")
+            desired["gateway"] = {"name": gateway["name"], "endpoint": gateway["endpoint"],
+                                  "local": bool(gateway.get("local", False)),
+                                  "active": bool(gateway.get("active", True))}
+        providers = []
+        if args["plan_providers"]:
+            for item in plan.get("providers") or []:
+                credentials = dict((c["key"], credential_value(c, args["secrets"])) for c in item.get("credentials") or [])
+                providers.append({"name": item["name"], "type": item["type"], "credentials": credentials,
+                                  "config": item.get("config") or {}, "update_credentials": args["update_credentials"]})
+        for i, item in enumerate(args["providers"]):
+            for field in ("name", "type"):
+                if not item.get(field):
+                    raise InputError("providers[%d].%s" % (i, field), "is required")
+            providers.append({"name": item["name"], "type": item["type"], "credentials": item.get("credentials") or {},
+                              "config": item.get("config") or {},
+                              "update_credentials": item.get("update_credentials") or args["update_credentials"],
+                              "recreate_on_type_change": bool(item.get("recreate_on_type_change", False))})
+        desired["providers"] = providers
+        sandbox = args["sandbox"]
+        if sandbox:
+            unknown = sorted(set(sandbox) - set(SANDBOX_KEYS))
+            if unknown:
+                raise InputError("sandbox", "unknown keys %s (allowed: %s)" % (", ".join(unknown), ", ".join(SANDBOX_KEYS)))
+            params = dict((k, sandbox.get(k)) for k in SANDBOX_KEYS)
+            params["state"] = params["state"] or "running"
+            params["recreate"] = params["recreate"] or "on_change"
+            params["policy_src"] = None
+            if not params.get("name"):
+                raise InputError("sandbox.name", "is required")
+            if params["state"] not in ("running", "stopped", "present", "absent"):
+                raise InputError("sandbox.state", "must be running, stopped, present or absent")
+            if params["recreate"] not in ("on_change", "always", "never"):
+                raise InputError("sandbox.recreate", "must be on_change, always or never")
+            ctx = _Params(params)
+            try:
+                spec = sandbox_spec(ctx)
+                policy = load_policy_param(ctx)
+            except InputError as exc:
+                raise InputError("sandbox.%s" % exc.field, exc.reason)
+            desired["sandbox"] = {"spec": spec, "state": params["state"], "recreate": params["recreate"], "policy": policy}
+            if args["policy"] and policy is not None and params["state"] != "absent":
+                desired["policy"] = {"sandbox": spec["name"], "policy": policy}
+        inference = args["inference"]
+        if inference:
+            for field in ("provider", "model"):
+                if not inference.get(field):
+                    raise InputError("inference.%s" % field, "is required")
+            timeout = inference.get("timeout_secs")
+            desired["inference"] = {"provider": inference["provider"], "model": inference["model"],
+                                    "timeout_secs": int(timeout) if timeout not in (None, "") else None}
+        return desired
