@@ -78,6 +78,52 @@ def invalid_calls(call_log):
     return [line for line in proc.stdout.splitlines() if line.strip()]
 
 
+def ansible_playbook(inventory, playbook, step_dir, ansible_home, check=False, diff=True, extra_vars=None, verbosity=0,
+                     env=None, limit=None, tags=None, timeout=600):
+    """Run ansible-playbook with the result recorder; return ``(rc, output, results)``."""
+    record = os.path.join(step_dir, "results.jsonl")
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
+    if limit:
+        cmd += ["--limit", limit]
+    if tags:
+        cmd += ["--tags", tags]
+    for key, value in (extra_vars or {}).items():
+        cmd += ["-e", json.dumps({key: value})]
+    run_env = dict(os.environ)
+    run_env.update({
+        "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".collections"),
+        "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
+        "ANSIBLE_CALLBACKS_ENABLED": "record_results",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_LOCAL_TEMP": os.path.join(step_dir, "tmp"),
+        "ANSIBLE_HOME": ansible_home,
+        "RECORD_RESULTS_FILE": record,
+    })
+    run_env.update(env or {})
+    proc = subprocess.run(cmd, env=run_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=timeout, check=False)
+    results = []
+    if os.path.exists(record):
+        with open(record) as fh:
+            results = [json.loads(line) for line in fh if line.strip()]
+    return proc.returncode, proc.stdout, results
+
+
+def read_calls(call_log):
+    if not os.path.exists(call_log):
+        return []
+    with open(call_log) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
 class Step(object):
     def __init__(self, rc, stdout, results, calls):
         self.rc = rc
@@ -206,43 +252,13 @@ class Fleet(object):
             playbook = os.path.join(step_dir, "playbook.yml")
             with open(playbook, "w") as fh:
                 yaml.safe_dump([play], fh, sort_keys=False)
-        record = os.path.join(step_dir, "results.jsonl")
         before = dict((name, len(h.calls())) for name, h in self.hosts.items())
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inv, playbook]
-        if check:
-            cmd.append("--check")
-        if diff:
-            cmd.append("--diff")
-        if verbosity:
-            cmd.append("-" + "v" * verbosity)
-        if limit:
-            cmd += ["--limit", limit]
-        if tags:
-            cmd += ["--tags", tags]
-        for key, value in (extra_vars or {}).items():
-            cmd += ["-e", json.dumps({key: value})]
-        run_env = dict(os.environ)
-        run_env.update({
-            "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".collections"),
-            "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
-            "ANSIBLE_CALLBACKS_ENABLED": "record_results",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_LOCAL_TEMP": os.path.join(step_dir, "tmp"),
-            "ANSIBLE_HOME": os.path.join(self.workdir, "ansible-home"),
-            "RECORD_RESULTS_FILE": record,
-        })
-        run_env.update(env or {})
-        proc = subprocess.run(cmd, env=run_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True, timeout=timeout, check=False)
-        results = []
-        if os.path.exists(record):
-            with open(record) as fh:
-                results = [json.loads(line) for line in fh if line.strip()]
+        rc, stdout, results = ansible_playbook(inv, playbook, step_dir, os.path.join(self.workdir, "ansible-home"),
+                                               check=check, diff=diff, extra_vars=extra_vars, verbosity=verbosity,
+                                               env=env, limit=limit, tags=tags, timeout=timeout)
         calls = []
         for name, host in self.hosts.items():
             for call in host.calls()[before[name]:]:
                 call = dict(call, host=name)
                 calls.append(call)
-        return Step(proc.returncode, proc.stdout, results, calls)
+        return Step(rc, stdout, results, calls)
