@@ -19,7 +19,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEMO_ROOT ?= $(ROOT)/.cache/demo
 
-.PHONY: help setup lock demo demo-clean test test-unit test-sim test-sanity lint test-integration \
+.PHONY: help setup lock demo demo-clean test test-unit test-sim test-sanity lint test-integration test-reliability test-molecule \
         bench build changelog clean
 
 help:  ## list targets
@@ -49,7 +49,7 @@ demo-clean:  ## stop the demo's simulated gateway and remove its files
 	  if [ -n "$$pid" ]; then kill $$pid 2>/dev/null || true; fi
 	rm -rf $(DEMO_ROOT)
 
-test: setup test-unit test-sim test-sanity lint test-integration  ## run every test suite
+test: setup test-unit test-sim test-sanity lint test-integration  ## run every test suite (test-reliability and test-molecule: see below)
 	@echo "make test: all suites passed"
 
 test-unit: setup  ## unit tests of plugins (pure logic) with line coverage of module_utils
@@ -74,6 +74,13 @@ lint: setup  ## ansible-lint, production profile
 
 test-integration: setup  ## module and playbook integration tests against the simulator
 	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/integration
+
+test-reliability: setup  ## faults, host lock, bad-input corpus and secret audit against the simulator (docs/reliability.md)
+	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/reliability
+
+test-molecule: setup  ## EE build context, then Molecule scenarios over real SSH hosts (molecule/README.md)
+	$(PYTEST) -q -p no:cacheprovider tests/ee
+	molecule/run
 
 bench: setup  ## benchmarks (print figures; not timed tests)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; PYTHONPATH=$(COLL) $(PY) $$b; done

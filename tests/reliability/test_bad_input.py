@@ -1,0 +1,295 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""The bad-input corpus: every case fails before any mutating call, with a message naming the field.
+
+Cases are batched: module options and blueprint/preset/policy files are one play each, every case a
+task with ``ignore_errors: true`` judged by its task status (``ignore_errors`` strips ``failed`` from
+the recorded result); role variables and inventory values are one play of ``block``/``rescue``
+cases around ``include_role`` (role argument validation and the roles' own checks). The simulator's
+call log of each batch must show no mutating call at all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+import yaml
+
+from playrunner import ROOT, TEST_SECRET
+from reltools import close_fleet, make_fleet
+
+OK_POLICY = {"version": 1, "network_policies": {"x": {"name": "x", "endpoints": [{"host": "example.com", "port": 443}],
+                                                     "binaries": [{"path": "/usr/bin/curl"}]}}}
+
+
+def _policy(**endpoint):
+    doc = {"version": 1, "network_policies": {"x": {"name": "x", "endpoints": [dict({"host": "example.com", "port": 443},
+                                                                                    **endpoint)],
+                                                    "binaries": [{"path": "/usr/bin/curl"}]}}}
+    return doc
+
+
+P = "agentfleet.nemoclaw."
+BP = dict(openshell_version="0.0.111")
+
+# (id, module, options, field the message must name)
+MODULE_CASES = [
+    ("provider-name-traversal", "openshell_provider", {"name": "../etc/passwd", "type": "nvidia",
+                                                        "credentials": {"NVIDIA_API_KEY": "x"}}, "name"),
+    ("provider-name-invalid", "openshell_provider", {"name": "Bad Name!", "type": "nvidia",
+                                                      "credentials": {"NVIDIA_API_KEY": "x"}}, "name"),
+    ("provider-credentials-type", "openshell_provider", {"name": "p", "type": "nvidia", "credentials": "KEY"},
+     "credentials"),
+    ("provider-unknown-option", "openshell_provider", {"name": "p", "type": "nvidia", "credentials": {"K": "v"},
+                                                        "colour": "red"}, "colour"),
+    ("provider-credential-key", "openshell_provider", {"name": "p", "type": "nvidia", "credentials": {"BAD=KEY": "v"}},
+     "credentials"),
+    ("provider-missing-credentials", "openshell_provider", {"name": "p", "type": "nvidia"}, "credentials"),
+    ("provider-update-choice", "openshell_provider", {"name": "p", "type": "nvidia", "credentials": {"K": "v"},
+                                                       "update_credentials": "sometimes"}, "update_credentials"),
+    ("sandbox-name-upper", "openshell_sandbox", {"name": "Bad_Name"}, "name"),
+    ("sandbox-name-traversal", "openshell_sandbox", {"name": "a/../b"}, "name"),
+    ("sandbox-image-digest", "openshell_sandbox", {"name": "s", "image": "ghcr.io/x/y@sha256:zzz"}, "image"),
+    ("sandbox-cpu", "openshell_sandbox", {"name": "s", "cpu": "lots"}, "cpu"),
+    ("sandbox-memory", "openshell_sandbox", {"name": "s", "memory": "-1Gi"}, "memory"),
+    ("sandbox-gpu", "openshell_sandbox", {"name": "s", "gpu": "many"}, "gpu"),
+    ("sandbox-label-key", "openshell_sandbox", {"name": "s", "labels": {"bad key!": "x"}}, "labels"),
+    ("sandbox-env-name", "openshell_sandbox", {"name": "s", "env": {"1BAD": "x"}}, "env"),
+    ("sandbox-secret-env", "openshell_sandbox", {"name": "s", "env": {"NVIDIA_API_KEY": "nvapi-x"}}, "env"),
+    ("sandbox-wait-timeout-type", "openshell_sandbox", {"name": "s", "wait_timeout": "soon"}, "wait_timeout"),
+    ("sandbox-policy-conflict", "openshell_sandbox", {"name": "s", "policy": OK_POLICY, "policy_src": "/tmp/p.yaml"},
+     "policy_src"),
+    ("sandbox-policy-src-traversal", "openshell_sandbox", {"name": "s", "policy_src": "../../../../etc/shadow"},
+     "policy_src"),
+    ("sandbox-policy-port", "openshell_sandbox", {"name": "s", "policy": _policy(port=70000)}, "port"),
+    ("sandbox-policy-unknown-key", "openshell_sandbox", {"name": "s", "policy": dict(OK_POLICY, bogus=1)}, "bogus"),
+    ("sandbox-policy-version", "openshell_sandbox", {"name": "s", "policy": dict(OK_POLICY, version=2)}, "version"),
+    ("sandbox-state-choice", "openshell_sandbox", {"name": "s", "state": "paused"}, "state"),
+    ("sandbox-timeout-zero", "openshell_sandbox", {"name": "s", "timeout": 0}, "timeout"),
+    ("sandbox-retries-negative", "openshell_sandbox", {"name": "s", "retries": -1}, "retries"),
+    ("policy-missing-source", "openshell_policy", {"sandbox": "s"}, "policy"),
+    ("policy-sandbox-traversal", "openshell_policy", {"sandbox": "../s", "policy": OK_POLICY}, "sandbox"),
+    ("policy-global-wait", "openshell_policy", {"global": True, "wait": True, "policy": OK_POLICY}, "wait"),
+    ("policy-src-missing-file", "openshell_policy", {"sandbox": "s", "src": "/nonexistent/policy.yaml"}, "src"),
+    ("policy-host-wildcard", "openshell_policy", {"sandbox": "s", "policy": _policy(host="*")}, "host"),
+    ("inference-timeout-negative", "openshell_inference", {"provider": "p", "model": "m", "timeout_secs": -5},
+     "timeout_secs"),
+    ("inference-provider-name", "openshell_inference", {"provider": "bad name", "model": "m"}, "provider"),
+    ("inference-missing-model", "openshell_inference", {"provider": "p"}, "model"),
+    ("approval-matcher-key", "openshell_approval", {"sandbox": "s", "approve": [{"bogus": 1}]}, "approve"),
+    ("approval-sla-type", "openshell_approval", {"sandbox": "s", "sla_seconds": "x"}, "sla_seconds"),
+    ("exec-timeout-negative", "openshell_exec", {"sandbox": "s", "command": ["true"], "exec_timeout": -1},
+     "exec_timeout"),
+    ("exec-sandbox-name", "openshell_exec", {"sandbox": "x;rm -rf /", "command": ["true"]}, "sandbox"),
+    ("gateway-endpoint-scheme", "openshell_gateway", {"name": "g", "endpoint": "ftp://127.0.0.1:1"}, "endpoint"),
+    ("gateway-name-traversal", "openshell_gateway", {"name": "../gw", "endpoint": "http://127.0.0.1:1",
+                                                      "active": False}, "name"),
+    ("info-subset-choice", "openshell_info", {"gather_subset": ["bogus"]}, "gather_subset"),
+    ("blueprint-src-traversal", "nemoclaw_blueprint", dict(BP, src="../../../../etc"), "src"),
+    ("blueprint-digest-format", "nemoclaw_blueprint", dict(BP, src="openclaw", digest="sha256:xyz"), "digest"),
+    ("blueprint-tier", "nemoclaw_blueprint", dict(BP, src="openclaw", tier="premium"), "tier"),
+    ("blueprint-preset-traversal", "nemoclaw_blueprint", dict(BP, src="openclaw", presets=["../../secret"]), "preset"),
+    ("blueprint-profile", "nemoclaw_blueprint", dict(BP, src="openclaw", profile="nope"), "profile"),
+    ("blueprint-override-port", "nemoclaw_blueprint",
+     dict(BP, src="openclaw", overrides={"network_policies": {"x": _policy(port="http")["network_policies"]["x"]}}),
+     "port"),
+    ("blueprint-openshell-version", "nemoclaw_blueprint", dict(src="openclaw", openshell_version="latest"),
+     "openshell_version"),
+    ("blueprint-openshell-too-new", "nemoclaw_blueprint", dict(src="openclaw", openshell_version="0.9.0"),
+     "outside the supported range"),
+    ("blueprint-exclude-required", "nemoclaw_blueprint",
+     dict(BP, src="openclaw", credentials_given=["NVIDIA_INFERENCE_API_KEY"], overrides={"exclude": ["managed_inference"]}),
+     "managed_inference"),
+    ("lock-ttl-zero", "nemoclaw_lock", {"owner": "me", "ttl": 0}, "ttl"),
+    ("lock-missing-owner", "nemoclaw_lock", {"state": "acquired"}, "owner"),
+    ("preflight-port", "nemoclaw_preflight", {"gateway_port": 70000, "compute_driver": "none"}, "gateway_port"),
+]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    f = make_fleet(tmp_path_factory.mktemp("badinput"), 1)
+    try:
+        yield f
+    finally:
+        close_fleet(f)
+
+
+# Inputs the product accepts today although they are wrong. Each is asserted to still be accepted
+# (and to make no mutating call), so fixing one makes this test fail: then move it into the corpus.
+KNOWN_GAPS = {
+    "file-version": "nemoclaw_blueprint does not validate the blueprint's own version string (1.x is accepted)",
+    "sandbox-image-digest": "openshell_sandbox accepts image ...@sha256:zzz and runs sandbox create",
+    "sandbox-timeout-zero": "client_for's timeout >= 1 check does not reject timeout: 0 (the sandbox is replaced)",
+    "inference-provider-name": "openshell_inference passes provider 'bad name' to inference set",
+    "exec-timeout-negative": "openshell_exec passes exec_timeout -1 to the CLI, which exits 2 naming --timeout",
+    "gateway-name-traversal": "openshell_gateway registers a gateway named '../gw'",
+}
+
+
+def _judge(step, cases):
+    """Return the cases that did not fail, or failed without naming their field."""
+    wrong = []
+    for case_id, field in cases:
+        name = "case %s" % case_id
+        status = step.status(name)
+        if case_id in KNOWN_GAPS:
+            if status == "failed":
+                wrong.append((case_id, "now rejected (%s): remove it from KNOWN_GAPS" % KNOWN_GAPS[case_id]))
+            continue
+        if status != "failed":
+            wrong.append((case_id, "status %s" % status))
+            continue
+        msg = str(step.result(name).get("msg", ""))
+        if field.lower() not in msg.lower():
+            wrong.append((case_id, "message does not name %r: %s" % (field, msg[:300])))
+    return wrong
+
+
+def test_module_options(fleet):
+    # Known gaps last: they do reach the simulator and must not disturb the other cases.
+    ordered = sorted(MODULE_CASES, key=lambda case: case[0] in KNOWN_GAPS)
+    tasks = [{"name": "case %s" % cid, P + module: opts, "ignore_errors": True}
+             for cid, module, opts, _field in ordered]
+    step = fleet.run(tasks)
+    wrong = _judge(step, [(cid, field) for cid, _m, _o, field in MODULE_CASES])
+    # Per case, from the calls each module reports; the simulator's log must agree for the batch.
+    for cid, _m, _o, _f in MODULE_CASES:
+        made = [c["argv"] for c in step.result("case %s" % cid).get("commands") or [] if c.get("mutating")]
+        if made and cid not in KNOWN_GAPS:
+            wrong.append((cid, "made mutating calls %s" % made))
+    gaps = [cid for cid, _m, _o, _f in MODULE_CASES if cid in KNOWN_GAPS]
+    if not gaps:
+        assert step.mutating == [], step.mutating
+    assert wrong == [], "\n".join("%s: %s" % w for w in wrong)
+
+
+def _blueprint_copy(tmp, name, edit):
+    dest = os.path.join(str(tmp), name)
+    shutil.copytree(os.path.join(ROOT, "blueprints", "openclaw"), dest)
+    path = os.path.join(dest, "blueprint.yaml")
+    with open(path) as fh:
+        doc = yaml.safe_load(fh)
+    result = edit(doc)
+    with open(path, "w") as fh:
+        if isinstance(result, str):
+            fh.write(result)
+        else:
+            yaml.safe_dump(doc, fh, sort_keys=False)
+    return dest
+
+
+def _write(tmp, name, text):
+    path = os.path.join(str(tmp), name)
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def test_blueprint_preset_and_policy_files(fleet, tmp_path):
+    def set_path(doc, keys, value):
+        node = doc
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+
+    creds = {"credentials_given": ["NVIDIA_INFERENCE_API_KEY"], "allow_unpinned_artifact": True}
+    cases = [
+        ("file-not-yaml", {"src": _blueprint_copy(tmp_path, "bp1", lambda d: "version: [unclosed\n")}, "blueprint.yaml"),
+        ("file-unknown-key", {"src": _blueprint_copy(tmp_path, "bp2", lambda d: d.update(colour="red"))}, "colour"),
+        ("file-version", {"src": _blueprint_copy(tmp_path, "bp3", lambda d: d.update(version="1.x"))}, "version"),
+        ("file-unpinned-image", {"src": _blueprint_copy(tmp_path, "bp4", lambda d: set_path(
+            d, ["components", "sandbox", "image"], "ghcr.io/nvidia/openclaw:latest"))}, "image"),
+        ("file-min-version", {"src": _blueprint_copy(tmp_path, "bp5", lambda d: d.update(min_openshell_version="abc"))},
+         "min_openshell_version"),
+        ("file-policy-traversal", {"src": _blueprint_copy(tmp_path, "bp6", lambda d: set_path(
+            d, ["components", "policy", "base"], "../../../../../etc/passwd"))}, "base"),
+        ("file-sandbox-name", {"src": _blueprint_copy(tmp_path, "bp7", lambda d: set_path(
+            d, ["components", "sandbox", "name"], "Bad/Name"))}, "name"),
+        ("file-image-digest", {"src": _blueprint_copy(tmp_path, "bp8", lambda d: set_path(
+            d, ["components", "sandbox", "image"], "ghcr.io/nvidia/openclaw@sha256:1234"))}, "image"),
+        ("file-pinned-digest-mismatch", {"src": _blueprint_copy(tmp_path, "bp9", lambda d: None),
+                                         "digest": "sha256:" + "0" * 64, "allow_unpinned_artifact": False}, "digest"),
+        ("file-artifact-unpinned", {"src": _blueprint_copy(tmp_path, "bp10", lambda d: None),
+                                    "allow_unpinned_artifact": False}, "digest"),
+        ("preset-port-zero", {"src": "openclaw", "custom_presets": [_write(tmp_path, "p1.yaml", yaml.safe_dump(
+            {"preset": {"name": "p1"}, "network_policies": {"p1": _policy(port=0)["network_policies"]["x"]}}))]},
+         "port"),
+        ("preset-unknown-key", {"src": "openclaw", "custom_presets": [_write(tmp_path, "p2.yaml", yaml.safe_dump(
+            {"preset": {"name": "p2"}, "network_policies": {"p2": dict(_policy()["network_policies"]["x"],
+                                                                       surprise=True)}}))]}, "surprise"),
+        ("preset-path-traversal", {"src": "openclaw", "custom_presets": ["../../../../../etc/passwd"]}, "etc/passwd"),
+        ("preset-not-in-library", {"src": "openclaw", "presets": ["no-such-preset"]}, "no-such-preset"),
+        ("preset-private-host", {"src": "openclaw", "custom_presets": [{"name": "lan", "network_policies": {
+            "lan": dict(_policy(host="192.168.1.20")["network_policies"]["x"], name="lan")}}]}, "192.168.1.20"),
+        ("override-conflicting-layer", {"src": "openclaw", "overrides": {
+            "network_policies": {"managed_inference": _policy()["network_policies"]["x"]}}}, "managed_inference"),
+    ]
+    tasks = []
+    for cid, opts, _field in cases:
+        args = dict(BP, **creds)
+        args.update(opts)
+        tasks.append({"name": "case %s" % cid, P + "nemoclaw_blueprint": args, "ignore_errors": True})
+    step = fleet.run(tasks)
+    assert step.mutating == []
+    wrong = _judge(step, [(cid, field) for cid, _o, field in cases])
+    assert wrong == [], "\n".join("%s: %s" % w for w in wrong)
+
+
+# (id, roles to include in order, variables, text the failure must contain)
+ROLE_CASES = [
+    ("tier", ["blueprint"], {"blueprint_tier": "premium"}, "blueprint_tier"),
+    ("blueprint-presets-type", ["blueprint"], {"blueprint_presets": {"npm": True}}, "blueprint_presets"),
+    ("blueprint-digest", ["blueprint"], {"blueprint_digest": "md5:abc"}, "digest"),
+    ("health-timeout", ["sandbox"], {"sandbox_health_timeout": "soon"}, "sandbox_health_timeout"),
+    ("sandbox-state", ["sandbox"], {"sandbox_state": "paused"}, "sandbox_state"),
+    ("sandbox-retries", ["sandbox"], {"sandbox_openshell_retries": "many"}, "sandbox_openshell_retries"),
+    ("credentials-update", ["credentials"], {"credentials_update": "sometimes"}, "credentials_update"),
+    ("secrets-type", ["credentials"], {"nemoclaw_secrets": "nvapi-in-a-string"}, "credentials_secrets"),
+    ("missing-secret", ["blueprint", "credentials"], {"nemoclaw_secrets": {}},
+     "nemoclaw_secrets.NVIDIA_INFERENCE_API_KEY"),
+    ("gateway-port", ["openshell"], {"openshell_gateway_port": 70000}, "openshell_gateway_port"),
+    ("package-sha256", ["openshell"], {"openshell_install_method": "deb", "openshell_package_src": "/tmp/x.deb",
+                                       "openshell_package_sha256": "abc"}, "openshell_package_sha256"),
+    ("supervisor", ["openshell"], {"openshell_gateway_supervisor": "cron"}, "openshell_gateway_supervisor"),
+    ("openshell-retries", ["openshell"], {"openshell_retries": "many"}, "openshell_retries"),
+    ("preflight-cpus", ["preflight"], {"preflight_min_cpus": "x"}, "preflight_min_cpus"),
+    ("gpu-required-type", ["gpu"], {"gpu_required": "perhaps"}, "gpu_required"),
+]
+
+
+def test_role_variables_and_inventory_values(fleet):
+    tasks = []
+    for cid, roles, variables, _text in ROLE_CASES:
+        block = [{"name": "include %s" % role, "ansible.builtin.include_role": {"name": P + role}, "vars": variables}
+                 for role in roles]
+        block.append({"name": "passed %s" % cid, "ansible.builtin.set_fact": {"passed_" + cid.replace("-", "_"): True}})
+        tasks.append({"name": "case %s" % cid, "block": block, "rescue": [{
+            "name": "record %s" % cid,
+            "ansible.builtin.set_fact": {"role_failures": "{{ role_failures | default({}) | combine({%r: "
+                                                          "{'task': ansible_failed_task.name, "
+                                                          "'msg': ([ansible_failed_result.msg | default('')]"
+                                                          " + (ansible_failed_result.results | default([])"
+                                                          " | map(attribute='msg', default='') | list)) | join(' ')}})"
+                                                          " }}"
+                                                          % cid}}]})
+    tasks.append({"name": "report role cases", "ansible.builtin.debug": {"var": "role_failures"}})
+    step = fleet.run(tasks, play_extra={"gather_facts": True},
+                     extra_vars=None)
+    assert step.mutating == [], step.mutating
+    got = step.result("report role cases").get("role_failures") or {}
+    wrong = []
+    for cid, _roles, _vars, text in ROLE_CASES:
+        if cid not in got:
+            wrong.append((cid, "did not fail"))
+        elif text.lower() not in got[cid]["msg"].lower():
+            wrong.append((cid, "message does not name %r: %s" % (text, got[cid]["msg"][:300])))
+    assert wrong == [], "\n".join("%s: %s" % w for w in wrong)
+    assert TEST_SECRET not in step.stdout
+
+
+def test_corpus_size():
+    assert len(MODULE_CASES) + 16 - len(KNOWN_GAPS) + len(ROLE_CASES) >= 40

@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""Faults injected into a converged three-host fleet (simulator fault file), in two rounds.
+
+Each round gives every host a different fault and runs site.yml once; then the faults are lifted
+and a plain site.yml re-run must converge, and the run after it must be changed=0. After each
+round nothing that existed is lost: providers, sandboxes, the policy and the inference route.
+
+round 1 (full site.yml):  host1 gateway down          -> bounded wait, fails naming the gateway's address
+                          host2 Unavailable x100       -> bounded wait, fails naming the gateway and the status
+                          host3 image never Ready      -> bounded wait, fails naming the sandbox
+round 2 (--tags blueprint,sandbox):
+                          host1 Unavailable x2, then a failing health check
+                                                       -> the two calls are retried with backoff; then fails
+                                                          naming the sandbox, the command and rc
+                          host2 2 s latency per call   -> succeeds, changed=0, bounded number of calls
+                          host3 Unavailable x100       -> sandbox_openshell_retries (2) retries, then fails
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from reltools import changed_tasks, close_fleet, failure_text, failures, host_calls, make_fleet, read_lease, snapshot
+
+HOSTS = ("host1", "host2", "host3")
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    f = make_fleet(tmp_path_factory.mktemp("faults"), 3)
+    try:
+        step = f.run_site("site.yml")
+        assert step.rc == 0, step.stdout[-4000:]
+        f.baseline = dict((name, snapshot(sim)) for name, sim in f.hosts.items())
+        for name in HOSTS:
+            assert f.baseline[name]["phase"] == "Ready" and f.baseline[name]["providers"], f.baseline[name]
+            assert read_lease(f.hosts[name]) is None  # released at the end of the play
+        yield f
+    finally:
+        close_fleet(f)
+
+
+def _clear(fleet):
+    for sim in fleet.hosts.values():
+        sim.set_faults({})
+
+
+def _reconverge(fleet, expect_takeover=()):
+    """A plain re-run converges, the run after it is changed=0, and nothing is lost."""
+    rerun = fleet.run_site("site.yml")
+    assert rerun.rc == 0, rerun.stdout[-4000:]
+    for name in expect_takeover:
+        took = [r for r in rerun.results if r["host"] == name and r["task"] == "Take the host lock"]
+        assert took and took[-1]["result"].get("previous"), "stale lease of %s was not taken over" % name
+        assert "is gone" in took[-1]["result"]["reason"], took[-1]["result"]
+    after = fleet.run_site("site.yml")
+    assert after.rc == 0, after.stdout[-4000:]
+    assert changed_tasks(after) == []
+    for name, sim in fleet.hosts.items():
+        now = snapshot(sim)
+        base = fleet.baseline[name]
+        assert now["providers"] == base["providers"]
+        assert now["sandboxes"] == base["sandboxes"]
+        assert now["phase"] == "Ready"
+        assert now["labels"] == base["labels"]
+        assert now["policy_hash"] == base["policy_hash"]
+        assert now["inference"] == base["inference"]
+        assert read_lease(sim) is None
+    return rerun, after
+
+
+def test_gateway_down_unavailable_and_never_ready(fleet):
+    h1, h2, h3 = (fleet.hosts[n] for n in HOSTS)
+    h1.set_faults({"down": True})
+    h2.set_faults({"unavailable": 100})
+    image = "sandboxes/openclaw@sha256:"  # the blueprint's pinned image
+    h3.set_faults({"never_ready_images": [image]})
+    host_vars = {
+        "host1": {"openshell_gateway_wait_timeout": 3},
+        "host2": {"openshell_gateway_wait_timeout": 3},
+        "host3": {"sandbox_recreate": "always", "sandbox_wait_timeout": 3},
+    }
+    started = time.time()
+    step = fleet.run_site("site.yml", host_vars=host_vars)
+    elapsed = time.time() - started
+    assert step.rc != 0
+    for name in HOSTS:
+        assert failures(step, name), "%s did not fail:\n%s" % (name, step.stdout[-3000:])
+
+    # host1: gateway down -> the openshell role's bounded wait fails naming the gateway's address.
+    text = failure_text(step, "host1")
+    assert "gateway" in text.lower() and "127.0.0.1:%d" % h1.port in text, text
+    assert "Timeout" in text or "not reachable" in text or "unreachable" in text, text
+    assert [c for c in host_calls(step, "host1") if c["rc"] == 0 and "status" in c["argv"]] == []
+
+    # host2: Unavailable -> the registration's bounded wait names the gateway, its endpoint and the status.
+    text = failure_text(step, "host2")
+    assert "gateway 'openshell' at %s" % h2.endpoint in text and "unavailable" in text.lower(), text
+
+    # host3: the replacement never becomes Ready -> bounded wait (3 s), names the sandbox and the phase.
+    text = failure_text(step, "host3")
+    assert "Converge the sandbox" in text and "openclaw" in text, text
+    assert "timed out after 3s" in text or "did not become Ready within 3s" in text, text
+    assert elapsed < 240, elapsed
+
+    # The failed hosts keep their lease (owner: the finished run); the re-run takes it over at once.
+    for name in HOSTS:
+        lease = read_lease(fleet.hosts[name])
+        assert lease and lease["playbook"], lease
+    _clear(fleet)
+    _reconverge(fleet, expect_takeover=HOSTS)
+
+
+def test_health_check_latency_and_transient_unavailable(fleet):
+    h1, h2, h3 = (fleet.hosts[n] for n in HOSTS)
+    h1.set_faults({"unavailable": 2, "exec_failures": [{"image": "openclaw", "command_contains": "health", "rc": 7,
+                                                        "stderr": "agent gateway not answering\n"}]})
+    h2.set_faults({"latency_ms": 2000})
+    h3.set_faults({"unavailable": 100})
+    started = time.time()
+    step = fleet.run_site("site.yml", tags="blueprint,sandbox", host_vars={"host3": {"sandbox_openshell_retries": 2}})
+    elapsed = time.time() - started
+    assert step.rc != 0
+
+    text = failure_text(step, "host1")
+    assert "health check of sandbox openclaw failed (rc 7)" in text and "openclaw health --json" in text, text
+    assert "agent gateway not answering" in text, text
+    # ... after its first call was answered Unavailable twice and retried (same argv, then success).
+    rpc = [c for c in host_calls(step, "host1") if "--version" not in c["argv"]]
+    assert [c["rc"] for c in rpc[:3]] == [1, 1, 0] and rpc[0]["argv"] == rpc[2]["argv"], rpc[:3]
+
+    # host2: slow but correct; a no-op makes a bounded number of calls, so 2 s each stays affordable.
+    assert failures(step, "host2") == [], failure_text(step, "host2")
+    assert len(host_calls(step, "host2")) <= 8, [c["argv"] for c in host_calls(step, "host2")]
+    assert all(c["ms"] >= 1900 for c in host_calls(step, "host2") if c["argv"][:1] != ["--version"]
+               and "--version" not in c["argv"])
+    assert elapsed < 120, elapsed
+
+    # host3: Unavailable for good -> 1 + sandbox_openshell_retries attempts of one call, then a clear failure.
+    text = failure_text(step, "host3")
+    assert "Unavailable" in text and "after 2 retries" in text, text
+    failed = [c for c in host_calls(step, "host3") if c["rc"] != 0]
+    assert len(failed) == 3 and len(set(tuple(c["argv"]) for c in failed)) == 1, failed
+
+    # Nothing changed anywhere; the only non-read call is the health probe inside the sandbox.
+    assert changed_tasks(step) == []
+    assert set(tuple(c["argv"][:2]) for c in step.mutating) <= {("sandbox", "exec")}
+    _clear(fleet)
+    rerun, _after = _reconverge(fleet)
+    assert changed_tasks(rerun) == []
