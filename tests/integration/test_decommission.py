@@ -74,8 +74,8 @@ def test_decommission_removes_what_the_collection_created_and_refuses_foreign(fl
         with open(os.path.join(state_dir(sim), "providers.json")) as fh:
             assert json.load(fh).get("providers", {}) == {}
     # Only the collection's objects were touched.
-    deleted = [c["argv"][-1] for c in step.mutating if command_words(c["argv"])[:2] in (("sandbox", "delete"),
-                                                                                          ("provider", "delete"))]
+    deletes = (("sandbox", "delete"), ("provider", "delete"))
+    deleted = [c["argv"][-1] for c in step.mutating if command_words(c["argv"])[:2] in deletes]
     assert "scratch" not in deleted and "team-github" not in deleted
     assert sorted(deleted) == sorted(["openclaw", "nvidia-inference"] * 5)
     # State backups are kept (decommission_keep_backups defaults to true) and hold the agent's state.

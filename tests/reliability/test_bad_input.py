@@ -22,7 +22,7 @@ from playrunner import ROOT, TEST_SECRET
 from reltools import close_fleet, make_fleet
 
 OK_POLICY = {"version": 1, "network_policies": {"x": {"name": "x", "endpoints": [{"host": "example.com", "port": 443}],
-                                                     "binaries": [{"path": "/usr/bin/curl"}]}}}
+                                                      "binaries": [{"path": "/usr/bin/curl"}]}}}
 
 
 def _policy(**endpoint):
@@ -38,18 +38,18 @@ BP = dict(openshell_version="0.0.111")
 # (id, module, options, field the message must name)
 MODULE_CASES = [
     ("provider-name-traversal", "openshell_provider", {"name": "../etc/passwd", "type": "nvidia",
-                                                        "credentials": {"NVIDIA_API_KEY": "x"}}, "name"),
+                                                       "credentials": {"NVIDIA_API_KEY": "x"}}, "name"),
     ("provider-name-invalid", "openshell_provider", {"name": "Bad Name!", "type": "nvidia",
-                                                      "credentials": {"NVIDIA_API_KEY": "x"}}, "name"),
+                                                     "credentials": {"NVIDIA_API_KEY": "x"}}, "name"),
     ("provider-credentials-type", "openshell_provider", {"name": "p", "type": "nvidia", "credentials": "KEY"},
      "credentials"),
     ("provider-unknown-option", "openshell_provider", {"name": "p", "type": "nvidia", "credentials": {"K": "v"},
-                                                        "colour": "red"}, "colour"),
+                                                       "colour": "red"}, "colour"),
     ("provider-credential-key", "openshell_provider", {"name": "p", "type": "nvidia", "credentials": {"BAD=KEY": "v"}},
      "credentials"),
     ("provider-missing-credentials", "openshell_provider", {"name": "p", "type": "nvidia"}, "credentials"),
     ("provider-update-choice", "openshell_provider", {"name": "p", "type": "nvidia", "credentials": {"K": "v"},
-                                                       "update_credentials": "sometimes"}, "update_credentials"),
+                                                      "update_credentials": "sometimes"}, "update_credentials"),
     ("sandbox-name-upper", "openshell_sandbox", {"name": "Bad_Name"}, "name"),
     ("sandbox-name-traversal", "openshell_sandbox", {"name": "a/../b"}, "name"),
     ("sandbox-image-digest", "openshell_sandbox", {"name": "s", "image": "ghcr.io/x/y@sha256:zzz"}, "image"),
@@ -86,7 +86,7 @@ MODULE_CASES = [
     ("exec-sandbox-name", "openshell_exec", {"sandbox": "x;rm -rf /", "command": ["true"]}, "sandbox"),
     ("gateway-endpoint-scheme", "openshell_gateway", {"name": "g", "endpoint": "ftp://127.0.0.1:1"}, "endpoint"),
     ("gateway-name-traversal", "openshell_gateway", {"name": "../gw", "endpoint": "http://127.0.0.1:1",
-                                                      "active": False}, "name"),
+                                                     "active": False}, "name"),
     ("info-subset-choice", "openshell_info", {"gather_subset": ["bogus"]}, "gather_subset"),
     ("blueprint-src-traversal", "nemoclaw_blueprint", dict(BP, src="../../../../etc"), "src"),
     ("blueprint-digest-format", "nemoclaw_blueprint", dict(BP, src="openclaw", digest="sha256:xyz"), "digest"),
