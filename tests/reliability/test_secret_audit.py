@@ -23,7 +23,7 @@ import time
 import pytest
 
 from playrunner import ROOT
-from reltools import close_fleet, make_fleet
+from reltools import make_fleet
 
 CANARY = "nvapi-AUDIT-CANARY-6b1d0f3e9a27c845"
 ROTATED = "nvapi-AUDIT-ROTATED-5c2e8d71f04ab936"
