@@ -36,7 +36,7 @@ $(COLL_DIR):
 
 setup: $(VENV)/.stamp $(COLL_DIR)  ## create .venv from pinned requirements, link the collection, system packages
 	@scripts/ansible-test-offline-bootstrap
-	@scripts/install-system-deps
+	@scripts/install-system-deps || echo "setup: warning: system packages missing (needed by make test-molecule only)" >&2
 
 lock: $(VENV)/.stamp  ## refresh requirements-lock.txt from the current venv
 	$(PY) -m pip freeze --exclude-editable > requirements-lock.txt
