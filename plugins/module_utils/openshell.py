@@ -145,8 +145,9 @@ def classify(rc, stderr, argv):
     if rc == 124:
         return PolicyWaitTimeout("the policy was submitted but did not load in time: %s" % msg, rc, stderr, argv,
                                  hint="Raise the timeout option or check the sandbox with 'openshell policy list'")
-    if rc == 127 or "no such file or directory" in low and not argv:
-        return CliNotFound(msg, rc, stderr, argv)
+    if rc == 127:
+        # A missing executable never gets here: run_command fails the module itself.
+        return CliNotFound(msg, rc, stderr, argv, hint="Check openshell_path")
     if ("transport error" in low or "tcp connect error" in low or "client error (connect)" in low
             or "failed to connect to gateway" in low or "connection refused" in low):
         return GatewayUnreachable("the OpenShell gateway is not reachable: %s" % msg, rc, stderr, argv,

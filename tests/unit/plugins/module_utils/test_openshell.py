@@ -79,6 +79,7 @@ def test_removed_credential_keys_use_an_empty_value():
     (1, "Error:   \u00d7 code: 'Client specified an invalid argument', message: \"name exceeds maximum length (20 > 19)\"\n",
      "invalid_argument"),
     (1, "Error:   \u00d7 something unexpected\n", "error"),
+    (127, "sh: openshell: not found\n", "cli_not_found"),
 ])
 def test_errors_are_typed(rc, stderr, kind):
     err = os_.classify(rc, stderr, ["sandbox", "get", "x"])
