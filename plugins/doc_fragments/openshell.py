@@ -13,7 +13,8 @@ class ModuleDocFragment(object):
 options:
   gateway:
     description:
-      - Name of a registered OpenShell gateway (the CLI's C(--gateway)).
+      - Name of a registered OpenShell gateway (the CLI's C(--gateway)); the rule of the M(agentfleet.nemoclaw.openshell_gateway)
+        O(agentfleet.nemoclaw.openshell_gateway#module:name) option applies.
       - When omitted, the CLI uses C(OPENSHELL_GATEWAY) or the active gateway.
     type: str
   gateway_endpoint:
@@ -34,11 +35,13 @@ options:
     description:
       - Seconds one OpenShell operation may wait (sandbox provisioning and start/stop, policy loads).
       - Passed to the CLI through C(OPENSHELL_PROVISION_TIMEOUT), C(OPENSHELL_LIFECYCLE_TIMEOUT) and C(--timeout).
+      - Must be at least 1; checked before any call.
     type: int
     default: 300
   retries:
     description:
       - How many times a call answered with the transient gRPC status C(Unavailable) is retried, with exponential backoff from 1 second.
+      - Must be 0 or more.
     type: int
     default: 3
 notes:

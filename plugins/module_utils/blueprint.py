@@ -20,6 +20,7 @@ import stat
 import tarfile
 import tempfile
 
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.compare import image_problem
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import (
     PolicyError,
     apply_preset_access,
@@ -383,7 +384,9 @@ def validate_blueprint(data):
     """Structural validation of a parsed blueprint.yaml (NemoClaw format + x-agentfleet)."""
     _b_map(data, "<blueprint>")
     _b_keys(data, "", TOP_KEYS)
+    # The blueprint's own version is compared by canary upgrades and rollbacks: a version string.
     _b_str(data.get("version"), "version", allow_empty=False)
+    _b_version(data["version"], "version")
     for key in ("min_openshell_version", "max_openshell_version", "min_openclaw_version"):
         _b_version(data.get(key), key)
     digest = data.get("digest")
@@ -398,6 +401,9 @@ def validate_blueprint(data):
     sb = _b_map(comps.get("sandbox"), "components.sandbox")
     _b_keys(sb, "components.sandbox", SANDBOX_KEYS)
     _b_str(sb.get("image"), "components.sandbox.image", allow_empty=False)
+    problem = image_problem(sb["image"])
+    if problem:
+        raise BlueprintError("components.sandbox.image", "%r %s" % (sb["image"], problem))
     if sb.get("name") is not None:
         _b_str(sb["name"], "components.sandbox.name")
         if not _SANDBOX_NAME_RE.match(sb["name"]):

@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import (
     OpenShellClient,
     OpenShellError,
@@ -41,6 +42,41 @@ class InputError(ValueError):
         self.reason = reason
 
 
+# Name rules of OpenShell resources, by kind (each rule lives in ``compare``).
+_NAME_RULES = {
+    "sandbox": (compare.sandbox_name_problem, "OpenShell sandbox names are DNS-1123 labels of at most 19 characters"),
+    "provider": (compare.provider_name_problem, "an OpenShell provider name"),
+    "gateway": (compare.gateway_name_problem, "an OpenShell gateway name"),
+}
+
+
+def check_name(kind, field, value):
+    """Raise ``InputError(field)`` unless ``value`` is a valid name of a ``kind`` resource.
+
+    ``kind`` is ``sandbox``, ``provider`` or ``gateway``. Every module checks the names it
+    passes to the CLI here, before any call, so a name never reaches a command line unchecked.
+    """
+    rule, what = _NAME_RULES[kind]
+    problem = rule(value)
+    if problem:
+        raise InputError(field, "%r %s (%s)" % (value, problem, what))
+    return value
+
+
+def check_common_args(params):
+    """Validate the connection options every module of the openshell group shares.
+
+    ``timeout`` must be at least 1 second, ``retries`` 0 or more and ``gateway`` a gateway name.
+    Runs before any OpenShell call (:func:`client_for`).
+    """
+    if params.get("timeout") is not None and params["timeout"] < 1:
+        raise InputError("timeout", "must be at least 1 second, got %s" % params["timeout"])
+    if params.get("retries") is not None and params["retries"] < 0:
+        raise InputError("retries", "must be 0 or more, got %s" % params["retries"])
+    if params.get("gateway") is not None:
+        check_name("gateway", "gateway", params["gateway"])
+
+
 def argument_spec(**specific):
     spec = dict(OPENSHELL_COMMON_ARGS)
     spec.update(specific)
@@ -55,10 +91,7 @@ def _runner_for(module):
 
 def client_for(module, runner=None):
     p = module.params
-    if p.get("timeout") is not None and p["timeout"] < 1:
-        raise InputError("timeout", "must be a positive number of seconds, got %s" % p["timeout"])
-    if p.get("retries") is not None and p["retries"] < 0:
-        raise InputError("retries", "must be 0 or more, got %s" % p["retries"])
+    check_common_args(p)
     return OpenShellClient(
         runner or _runner_for(module),
         openshell_path=p.get("openshell_path") or "openshell",

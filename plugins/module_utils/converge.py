@@ -23,7 +23,7 @@ import time
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import policy as policylib
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError, check_name
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import (
     NotFound,
     OpenShellError,
@@ -53,7 +53,7 @@ def _poll(fn, done, timeout, interval=0.5):
 
 def converge_gateway(ctx):
     p = ctx.params
-    name = p["name"]
+    name = check_name("gateway", "name", p["name"])
     if p["state"] == "present" and not p.get("endpoint"):
         raise InputError("endpoint", "is required when state=present")
     if p.get("endpoint") and compare.normalize_endpoint(p["endpoint"]).split("://")[0] not in ("http", "https"):
@@ -147,9 +147,7 @@ def _provider_view(entry, credential_marks=None):
 
 def converge_provider(ctx):
     p = ctx.params
-    name, state = p["name"], p["state"]
-    if not name or not compare.CREDENTIAL_KEY_RE.match(name.replace("-", "_").replace(".", "_")):
-        raise InputError("name", "must be letters, digits, '-', '_' or '.', got %r" % name)
+    name, state = check_name("provider", "name", p["name"]), p["state"]
     credentials = p.get("credentials") or {}
     config = p.get("config") or {}
     if state == "present":
@@ -286,9 +284,10 @@ def _parse_yaml_or_json(text, field):
 def sandbox_spec(ctx):
     """Validate the sandbox options and return the normalised desired spec."""
     p = ctx.params
-    problem = compare.sandbox_name_problem(p["name"])
+    check_name("sandbox", "name", p["name"])
+    problem = compare.image_problem(p.get("image"))
     if problem:
-        raise InputError("name", "%r %s (OpenShell sandbox names are DNS-1123 labels of at most 19 characters)" % (p["name"], problem))
+        raise InputError("image", "%r %s" % (p["image"], problem))
     gpu = p.get("gpu")
     if isinstance(gpu, str):
         low = gpu.strip().lower()
@@ -351,6 +350,10 @@ def converge_sandbox(ctx):
     spec = sandbox_spec(ctx)
     desired_policy = load_policy_param(ctx)
     client = ctx.client
+    # The CLI's provisioning and lifecycle timeouts of this module's calls are the sandbox's
+    # wait_timeout (the connection option ``timeout`` was validated with the others).
+    if p.get("wait_timeout"):
+        client.timeout = int(p["wait_timeout"])
     name = spec["name"]
     result = {"changed": False, "name": name, "needs_recreate": False, "recreate_reasons": []}
     current = client.sandbox_get(name)
@@ -440,6 +443,8 @@ def converge_policy(ctx):
     is_global = p["global"]
     if not is_global and not p.get("sandbox"):
         raise InputError("sandbox", "is required unless global=true")
+    if not is_global:
+        check_name("sandbox", "sandbox", p["sandbox"])
     desired = load_policy_param(ctx, "policy", "src")
     if desired is None:
         raise InputError("policy", "one of policy or src is required")
@@ -489,6 +494,8 @@ def converge_inference(ctx):
         for field in ("provider", "model"):
             if not p.get(field):
                 raise InputError(field, "is required when state=present")
+    if p.get("provider") is not None:
+        check_name("provider", "provider", p["provider"])
     if p.get("timeout_secs") is not None and p["timeout_secs"] < 0:
         raise InputError("timeout_secs", "must be 0 (gateway default) or more")
     client = ctx.client
@@ -554,6 +561,7 @@ def chunk_view(chunk, reason=None):
 
 def converge_approval(ctx):
     p = ctx.params
+    check_name("sandbox", "sandbox", p["sandbox"])
     approve = _matchers("approve", p.get("approve")) + [{"id": i} for i in p.get("approve_ids") or []]
     reject = _matchers("reject", p.get("reject")) + [{"id": i} for i in p.get("reject_ids") or []]
     sla = p.get("sla_seconds") or 0
@@ -719,8 +727,11 @@ def _provider_records(path):
 
 def run_exec(ctx):
     p = ctx.params
+    check_name("sandbox", "sandbox", p["sandbox"])
     if not p["command"]:
         raise InputError("command", "must be a non-empty list (argv inside the sandbox)")
+    if p.get("exec_timeout") is not None and p["exec_timeout"] < 0:
+        raise InputError("exec_timeout", "must be 0 (no limit) or a positive number of seconds, got %s" % p["exec_timeout"])
     for key in p.get("env") or {}:
         if not compare.ENV_KEY_RE.match(key):
             raise InputError("env", "key %r must match [A-Za-z_][A-Za-z0-9_]*" % key)

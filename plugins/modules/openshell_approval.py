@@ -24,7 +24,9 @@ extends_documentation_fragment:
   - agentfleet.nemoclaw.openshell.ATTRIBUTES_STATEFUL
 options:
   sandbox:
-    description: Sandbox name.
+    description:
+      - Sandbox name, validated before any call as the server does (lowercase letters, digits and single hyphens,
+        at most 19 characters).
     type: str
     required: true
   approve:

@@ -39,7 +39,9 @@ attributes:
       - agentfleet.nemoclaw.openshell
 options:
   sandbox:
-    description: Sandbox name.
+    description:
+      - Sandbox name, validated before any call as the server does (lowercase letters, digits and single hyphens,
+        at most 19 characters).
     type: str
     required: true
   command:
@@ -57,7 +59,7 @@ options:
     description: Data written to the command's standard input.
     type: str
   exec_timeout:
-    description: Seconds the command may run (C(--timeout)); 0 or unset means no limit.
+    description: Seconds the command may run (C(--timeout)); 0 or unset means no limit. Must not be negative.
     type: int
   read_only:
     description: The command only reads; report no change and run it in check mode too.

@@ -21,7 +21,9 @@ extends_documentation_fragment:
   - agentfleet.nemoclaw.openshell.ATTRIBUTES_STATEFUL
 options:
   provider:
-    description: Provider name the route uses. Required when O(state=present).
+    description:
+      - Provider name the route uses. Required when O(state=present).
+      - Letters, digits, C(-), C(_) or C(.), starting with a letter or C(_) (the rule of M(agentfleet.nemoclaw.openshell_provider)).
     type: str
   model:
     description: Model id, for example V(nvidia/nemotron-3-super-120b-a12b). Required when O(state=present).

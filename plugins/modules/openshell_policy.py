@@ -25,7 +25,10 @@ extends_documentation_fragment:
   - agentfleet.nemoclaw.openshell.ATTRIBUTES_STATEFUL
 options:
   sandbox:
-    description: Sandbox name. Required unless O(global=true).
+    description:
+      - Sandbox name. Required unless O(global=true).
+      - Validated before any call as the server does (lowercase letters, digits and single hyphens, at most 19
+        characters).
     type: str
   policy:
     description: The policy document (C(version) 1 plus sections).

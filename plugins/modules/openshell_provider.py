@@ -26,7 +26,7 @@ extends_documentation_fragment:
   - agentfleet.nemoclaw.openshell.ATTRIBUTES_STATEFUL
 options:
   name:
-    description: Provider name.
+    description: Provider name; letters, digits, C(-), C(_) or C(.), starting with a letter or C(_).
     type: str
     required: true
   type:

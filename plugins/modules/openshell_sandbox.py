@@ -35,6 +35,7 @@ options:
   image:
     description:
       - Image reference or community sandbox name (C(--from)). Pin images by digest.
+      - A digest after C(@) must be C(sha256:) followed by 64 lowercase hex digits; a malformed one fails before any call.
     type: str
   providers:
     description:
@@ -99,7 +100,9 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait for C(Ready); also the CLI's provisioning timeout for this call.
+    description:
+      - Seconds to wait for C(Ready); also the CLI's provisioning and lifecycle timeout of this module's calls, in place of
+        O(timeout) (which is still validated).
     type: int
     default: 300
 """
@@ -185,8 +188,6 @@ def main():
         mutually_exclusive=[("policy", "policy_src")],
         supports_check_mode=True,
     )
-    # The provisioning wait of this call is the sandbox's wait_timeout.
-    module.params["timeout"] = module.params["wait_timeout"]
     run_module(module, converge_sandbox)
 
 

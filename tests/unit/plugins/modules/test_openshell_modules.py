@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.agentfleet.nemoclaw.plugins.modules import (
     openshell_approval,
+    openshell_exec,
     openshell_gateway,
     openshell_inference,
     openshell_info,
@@ -127,3 +128,23 @@ def test_unreachable_gateway_and_unavailable_retries(run_module, sim):
     res = run_module(openshell_provider, {"name": "nv", "type": "nvidia", "credentials": {"NVIDIA_API_KEY": SECRET}})
     assert res["failed"] and res["error_kind"] == "gateway_unreachable"
     assert "Start the gateway" in res["msg"]
+
+
+# Minimal valid options of every module of the openshell action group (meta/runtime.yml).
+GROUP = [
+    (openshell_gateway, {"name": "gw2", "endpoint": "http://127.0.0.1:1"}),
+    (openshell_provider, {"name": "nv", "type": "nvidia", "credentials": {"NVIDIA_API_KEY": SECRET}}),
+    (openshell_sandbox, {"name": "sb"}),
+    (openshell_policy, {"sandbox": "sb", "policy": POLICY}),
+    (openshell_inference, {"provider": "nv", "model": "m"}),
+    (openshell_approval, {"sandbox": "sb"}),
+    (openshell_info, {}),
+    (openshell_exec, {"sandbox": "sb", "command": ["true"]}),
+]
+
+
+def test_every_module_rejects_a_bad_connection_option_before_any_call(run_module, sim):
+    for module, args in GROUP:
+        for bad, field in (({"timeout": 0}, "timeout"), ({"retries": -1}, "retries"), ({"gateway": "../gw"}, "gateway")):
+            res = run_module(module, dict(args, **bad))
+            assert res.get("failed") and res["field"] == field and res["_sim_calls"] == [], (module.__name__, bad, res)
