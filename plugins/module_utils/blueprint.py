@@ -20,12 +20,12 @@ import stat
 import tarfile
 import tempfile
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.compare import image_problem
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import (
     PolicyError,
     apply_preset_access,
     canonical_json,
     compose_policy,
+    image_problem,
     validate_policy,
 )
 

@@ -40,7 +40,6 @@ MEMORY_RE = re.compile(r"^\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|K|M|G|T)?$")
 PROVIDER_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 # Gateway names: the CLI stores a registration under gateways/<name>/, so one path component.
 GATEWAY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-IMAGE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def canonical_json(value):
@@ -86,20 +85,6 @@ def gateway_name_problem(name):
     if not GATEWAY_NAME_RE.match(name):
         return ("must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit "
                 "(the CLI keeps a registration in a directory of that name)")
-    return None
-
-
-def image_problem(image):
-    """Why an image reference is malformed, or None; a digest after '@' must be sha256:<64 lowercase hex>."""
-    if image is None:
-        return None
-    if not image or image != image.strip() or any(c.isspace() for c in image):
-        return "must be a non-empty image reference without spaces"
-    name, at, digest = image.partition("@")
-    if not name:
-        return "has no repository before '@'"
-    if at and not IMAGE_DIGEST_RE.match(digest):
-        return "digest %r after '@' must be sha256:<64 lowercase hex digits>" % digest
     return None
 
 

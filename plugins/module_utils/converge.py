@@ -285,7 +285,7 @@ def sandbox_spec(ctx):
     """Validate the sandbox options and return the normalised desired spec."""
     p = ctx.params
     check_name("sandbox", "name", p["name"])
-    problem = compare.image_problem(p.get("image"))
+    problem = policylib.image_problem(p.get("image"))
     if problem:
         raise InputError("image", "%r %s" % (p["image"], problem))
     gpu = p.get("gpu")

@@ -9,6 +9,7 @@
 #   * normalize_policy   - canonical form equal to `openshell policy get --full -o json`
 #   * static_violations / dynamic_equal / policy_diff / to_yaml_text - comparison helpers
 #   * compose_policy     - layered composition with provenance, overrides and exclusions
+#   * image_problem      - the image reference check shared by openshell_sandbox and blueprints
 # Runs on controllers and managed hosts alike (Python >= 3.9, no third-party imports).
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _ULA = ipaddress.ip_network("fc00::/7")
 _FORBIDDEN_PINS = tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/32", "::1/128", "fe80::/10", "::/128"))
 _IDENT_RE = re.compile(r"^[0-9]+$")
+IMAGE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 class PolicyError(ValueError):
@@ -244,6 +246,28 @@ def _dedupe(items):
 def canonical_json(obj):
     """Deterministic compact JSON text (sorted keys, ASCII)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+# ---------------------------------------------------------------------------
+# sandbox images (the sandbox's image is fixed at creation like its static policy)
+# ---------------------------------------------------------------------------
+
+def image_problem(image):
+    """Why an image reference is malformed, or None; a digest after '@' must be sha256:<64 lowercase hex>.
+
+    Shared by openshell_sandbox (its ``image`` option) and the blueprint loader
+    (``components.sandbox.image``), so both refuse the same references.
+    """
+    if image is None:
+        return None
+    if not isinstance(image, str) or not image or any(c.isspace() for c in image):
+        return "must be a non-empty image reference without spaces"
+    name, at, digest = image.partition("@")
+    if not name:
+        return "has no repository before '@'"
+    if at and not IMAGE_DIGEST_RE.match(digest):
+        return "digest %r after '@' must be sha256:<64 lowercase hex digits>" % digest
+    return None
 
 
 # ---------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, agentfleet.nemoclaw contributors
 # Apache License 2.0 (see LICENSE)
-"""Input checks shared by every module (common.py, compare.py): each fails before any OpenShell call."""
+"""Input checks shared by every module (common.py, compare.py, policy.py): each fails before any OpenShell call."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, converge
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import converge, policy
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import (
     Context,
     InputError,
@@ -99,7 +99,7 @@ def test_name_rules(kind, name, ok):
     ("", "non-empty"),
 ])
 def test_image_rules(image, problem):
-    got = compare.image_problem(image)
+    got = policy.image_problem(image)
     assert (got is None) if problem is None else (problem in got), got
 
 
