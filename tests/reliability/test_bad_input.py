@@ -6,8 +6,9 @@
 Cases are batched: module options and blueprint/preset/policy files are one play each, every case a
 task with ``ignore_errors: true`` judged by its task status (``ignore_errors`` strips ``failed`` from
 the recorded result); role variables and inventory values are one play of ``block``/``rescue``
-cases around ``include_role`` (role argument validation and the roles' own checks). The simulator's
-call log of each batch must show no mutating call at all.
+cases around ``include_role`` (role argument validation and the roles' own checks). Module and file
+cases fail before any OpenShell call (the simulator's call log of their batch stays empty); the role
+batch, whose roles read the gateway before their checks, makes no mutating call.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ MODULE_CASES = [
     ("sandbox-name-upper", "openshell_sandbox", {"name": "Bad_Name"}, "name"),
     ("sandbox-name-traversal", "openshell_sandbox", {"name": "a/../b"}, "name"),
     ("sandbox-image-digest", "openshell_sandbox", {"name": "s", "image": "ghcr.io/x/y@sha256:zzz"}, "image"),
+    ("sandbox-image-digest-short", "openshell_sandbox", {"name": "s", "image": "ghcr.io/x/y@sha256:" + "0" * 63},
+     "image"),
     ("sandbox-cpu", "openshell_sandbox", {"name": "s", "cpu": "lots"}, "cpu"),
     ("sandbox-memory", "openshell_sandbox", {"name": "s", "memory": "-1Gi"}, "memory"),
     ("sandbox-gpu", "openshell_sandbox", {"name": "s", "gpu": "many"}, "gpu"),
@@ -84,6 +87,9 @@ MODULE_CASES = [
     ("exec-timeout-negative", "openshell_exec", {"sandbox": "s", "command": ["true"], "exec_timeout": -1},
      "exec_timeout"),
     ("exec-sandbox-name", "openshell_exec", {"sandbox": "x;rm -rf /", "command": ["true"]}, "sandbox"),
+    ("exec-timeout-zero", "openshell_exec", {"sandbox": "s", "command": ["true"], "timeout": 0}, "timeout"),
+    ("approval-sandbox-name", "openshell_approval", {"sandbox": "../s"}, "sandbox"),
+    ("info-gateway-traversal", "openshell_info", {"gateway": "../gw"}, "gateway"),
     ("gateway-endpoint-scheme", "openshell_gateway", {"name": "g", "endpoint": "ftp://127.0.0.1:1"}, "endpoint"),
     ("gateway-name-traversal", "openshell_gateway", {"name": "../gw", "endpoint": "http://127.0.0.1:1",
                                                      "active": False}, "name"),
@@ -118,53 +124,32 @@ def fleet(tmp_path_factory):
         close_fleet(f)
 
 
-# Inputs the product accepts today although they are wrong. Each is asserted to still be accepted
-# (and to make no mutating call), so fixing one makes this test fail: then move it into the corpus.
-KNOWN_GAPS = {
-    "file-version": "nemoclaw_blueprint does not validate the blueprint's own version string (1.x is accepted)",
-    "sandbox-image-digest": "openshell_sandbox accepts image ...@sha256:zzz and runs sandbox create",
-    "sandbox-timeout-zero": "client_for's timeout >= 1 check does not reject timeout: 0 (the sandbox is replaced)",
-    "inference-provider-name": "openshell_inference passes provider 'bad name' to inference set",
-    "exec-timeout-negative": "openshell_exec passes exec_timeout -1 to the CLI, which exits 2 naming --timeout",
-    "gateway-name-traversal": "openshell_gateway registers a gateway named '../gw'",
-}
-
-
 def _judge(step, cases):
-    """Return the cases that did not fail, or failed without naming their field."""
+    """Return the cases that did not fail, failed without naming their field, or made an OpenShell call."""
     wrong = []
     for case_id, field in cases:
         name = "case %s" % case_id
         status = step.status(name)
-        if case_id in KNOWN_GAPS:
-            if status == "failed":
-                wrong.append((case_id, "now rejected (%s): remove it from KNOWN_GAPS" % KNOWN_GAPS[case_id]))
-            continue
         if status != "failed":
             wrong.append((case_id, "status %s" % status))
             continue
-        msg = str(step.result(name).get("msg", ""))
+        result = step.result(name)
+        msg = str(result.get("msg", ""))
         if field.lower() not in msg.lower():
             wrong.append((case_id, "message does not name %r: %s" % (field, msg[:300])))
+        if result.get("commands"):
+            wrong.append((case_id, "failed only after OpenShell calls %s" % [c["argv"] for c in result["commands"]]))
     return wrong
 
 
 def test_module_options(fleet):
-    # Known gaps last: they do reach the simulator and must not disturb the other cases.
-    ordered = sorted(MODULE_CASES, key=lambda case: case[0] in KNOWN_GAPS)
     tasks = [{"name": "case %s" % cid, P + module: opts, "ignore_errors": True}
-             for cid, module, opts, _field in ordered]
+             for cid, module, opts, _field in MODULE_CASES]
     step = fleet.run(tasks)
     wrong = _judge(step, [(cid, field) for cid, _m, _o, field in MODULE_CASES])
-    # Per case, from the calls each module reports; the simulator's log must agree for the batch.
-    for cid, _m, _o, _f in MODULE_CASES:
-        made = [c["argv"] for c in step.result("case %s" % cid).get("commands") or [] if c.get("mutating")]
-        if made and cid not in KNOWN_GAPS:
-            wrong.append((cid, "made mutating calls %s" % made))
-    gaps = [cid for cid, _m, _o, _f in MODULE_CASES if cid in KNOWN_GAPS]
-    if not gaps:
-        assert step.mutating == [], step.mutating
     assert wrong == [], "\n".join("%s: %s" % w for w in wrong)
+    # The simulator's own log agrees: not one call, read-only or not, for the whole batch.
+    assert step.calls == [], [c["argv"] for c in step.calls]
 
 
 def _blueprint_copy(tmp, name, edit):
@@ -189,27 +174,28 @@ def _write(tmp, name, text):
     return path
 
 
-def test_blueprint_preset_and_policy_files(fleet, tmp_path):
-    def set_path(doc, keys, value):
-        node = doc
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
+def _set_path(doc, keys, value):
+    node = doc
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = value
 
-    creds = {"credentials_given": ["NVIDIA_INFERENCE_API_KEY"], "allow_unpinned_artifact": True}
-    cases = [
+
+def file_cases(tmp_path):
+    """(id, nemoclaw_blueprint options, field): bad blueprint copies and preset files written to ``tmp_path``."""
+    return [
         ("file-not-yaml", {"src": _blueprint_copy(tmp_path, "bp1", lambda d: "version: [unclosed\n")}, "blueprint.yaml"),
         ("file-unknown-key", {"src": _blueprint_copy(tmp_path, "bp2", lambda d: d.update(colour="red"))}, "colour"),
         ("file-version", {"src": _blueprint_copy(tmp_path, "bp3", lambda d: d.update(version="1.x"))}, "version"),
-        ("file-unpinned-image", {"src": _blueprint_copy(tmp_path, "bp4", lambda d: set_path(
+        ("file-unpinned-image", {"src": _blueprint_copy(tmp_path, "bp4", lambda d: _set_path(
             d, ["components", "sandbox", "image"], "ghcr.io/nvidia/openclaw:latest"))}, "image"),
         ("file-min-version", {"src": _blueprint_copy(tmp_path, "bp5", lambda d: d.update(min_openshell_version="abc"))},
          "min_openshell_version"),
-        ("file-policy-traversal", {"src": _blueprint_copy(tmp_path, "bp6", lambda d: set_path(
+        ("file-policy-traversal", {"src": _blueprint_copy(tmp_path, "bp6", lambda d: _set_path(
             d, ["components", "policy", "base"], "../../../../../etc/passwd"))}, "base"),
-        ("file-sandbox-name", {"src": _blueprint_copy(tmp_path, "bp7", lambda d: set_path(
+        ("file-sandbox-name", {"src": _blueprint_copy(tmp_path, "bp7", lambda d: _set_path(
             d, ["components", "sandbox", "name"], "Bad/Name"))}, "name"),
-        ("file-image-digest", {"src": _blueprint_copy(tmp_path, "bp8", lambda d: set_path(
+        ("file-image-digest", {"src": _blueprint_copy(tmp_path, "bp8", lambda d: _set_path(
             d, ["components", "sandbox", "image"], "ghcr.io/nvidia/openclaw@sha256:1234"))}, "image"),
         ("file-pinned-digest-mismatch", {"src": _blueprint_copy(tmp_path, "bp9", lambda d: None),
                                          "digest": "sha256:" + "0" * 64, "allow_unpinned_artifact": False}, "digest"),
@@ -228,15 +214,20 @@ def test_blueprint_preset_and_policy_files(fleet, tmp_path):
         ("override-conflicting-layer", {"src": "openclaw", "overrides": {
             "network_policies": {"managed_inference": _policy()["network_policies"]["x"]}}}, "managed_inference"),
     ]
+
+
+def test_blueprint_preset_and_policy_files(fleet, tmp_path):
+    creds = {"credentials_given": ["NVIDIA_INFERENCE_API_KEY"], "allow_unpinned_artifact": True}
+    cases = file_cases(tmp_path)
     tasks = []
     for cid, opts, _field in cases:
         args = dict(BP, **creds)
         args.update(opts)
         tasks.append({"name": "case %s" % cid, P + "nemoclaw_blueprint": args, "ignore_errors": True})
     step = fleet.run(tasks)
-    assert step.mutating == []
     wrong = _judge(step, [(cid, field) for cid, _o, field in cases])
     assert wrong == [], "\n".join("%s: %s" % w for w in wrong)
+    assert step.calls == [], [c["argv"] for c in step.calls]
 
 
 # (id, roles to include in order, variables, text the failure must contain)
@@ -291,5 +282,7 @@ def test_role_variables_and_inventory_values(fleet):
     assert TEST_SECRET not in step.stdout
 
 
-def test_corpus_size():
-    assert len(MODULE_CASES) + 16 - len(KNOWN_GAPS) + len(ROLE_CASES) >= 40
+def test_corpus_size_and_unique_ids(tmp_path):
+    ids = [c[0] for c in MODULE_CASES] + [c[0] for c in file_cases(tmp_path)] + [c[0] for c in ROLE_CASES]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert len(ids) >= 80, len(ids)

@@ -5,8 +5,10 @@
 
 A converged three-host fleet gets a new desired state (a sandbox environment variable, so every
 sandbox is replaced). The run is killed with SIGKILL as soon as the first host starts replacing its
-sandbox. Its leases stay behind; the plain re-run takes them over (their owner is provably gone),
-converges, and loses nothing. Then three runs start together: A holds the host locks, B
+sandbox: ansible-playbook first, then its forked workers, as a job controller kills a process group
+(an orphaned worker can block for ever sending its result to the dead parent). Its leases stay
+behind, naming the killed ansible-playbook; the plain re-run takes them over (their owner is
+provably gone), converges, and loses nothing. Then three runs start together: A holds the host locks, B
 (nemoclaw_lock_timeout 2) fails before touching anything with a message naming A, and C
 (nemoclaw_lock_timeout 600) waits for A and then runs; A and C are changed=0.
 """
@@ -16,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 import pytest
 
@@ -24,6 +25,7 @@ from reltools import (Background, changed_tasks, close_fleet, command_words, fai
                       playbook_pids, read_lease, snapshot, wait_for)
 
 HOSTS = ("host1", "host2", "host3")
+SPEC_LABEL = "agentfleet.nemoclaw/spec"
 NEW_STATE = {"sandbox_env": {"RELIABILITY_GENERATION": "2"}}
 LOCK_TASKS = {"Gathering Facts", "Identify this run (controller, ansible-playbook pid and its start time)",
               "Record the owner of the host lock", "Take the host lock",
@@ -47,6 +49,16 @@ def fleet(tmp_path_factory):
         close_fleet(f)
 
 
+def _kill_all(marker):
+    """SIGKILL every process of the run ``marker`` that is still there; wait (bounded) until they are gone."""
+    for pid in playbook_pids(marker):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    wait_for(lambda: not playbook_pids(marker), 60, interval=0.1, what="the processes of %s to exit" % marker)
+
+
 def _main_pid(marker):
     """The ansible-playbook process itself (its forked workers share its command line)."""
     def find():
@@ -60,11 +72,11 @@ def _main_pid(marker):
             if ppid not in pids:
                 return pid
         return None
-    return wait_for(find, 120, what="ansible-playbook of %s" % marker)
+    return wait_for(find, 60, what="ansible-playbook of %s" % marker)
 
 
-def _next_step_dir(fleet):
-    return os.path.join(fleet.workdir, "step%03d" % (fleet._n + 1))  # pylint: disable=protected-access
+def _next_step_dir(fleet, ahead=1):
+    return os.path.join(fleet.workdir, "step%03d" % (fleet._n + ahead))  # pylint: disable=protected-access
 
 
 def _intact(fleet, sim_name, phase="Ready"):
@@ -82,24 +94,26 @@ def test_sigkill_in_the_middle_of_site_yml(fleet):
     marker = _next_step_dir(fleet)
     seen = dict((name, len(sim.calls())) for name, sim in fleet.hosts.items())
     run = Background(fleet.run_site, "site.yml", host_vars=_vars())
-    pid = _main_pid(marker)
+    try:
+        pid = _main_pid(marker)
 
-    def replacing():
-        for name, sim in fleet.hosts.items():
-            for call in sim.calls()[seen[name]:]:
-                if command_words(call["argv"])[:2] in (("sandbox", "delete"), ("sandbox", "create")):
-                    return name
-        return None
+        def replacing():
+            for name, sim in fleet.hosts.items():
+                for call in sim.calls()[seen[name]:]:
+                    if command_words(call["argv"])[:2] in (("sandbox", "delete"), ("sandbox", "create")):
+                        return name
+            return None
 
-    first = wait_for(replacing, 600, interval=0.02, what="the first sandbox replacement")
-    os.kill(pid, signal.SIGKILL)
-    killed = run.result()
+        first = wait_for(replacing, 300, interval=0.02, what="the first sandbox replacement")
+        # Every host took the lock before its first OpenShell call, so every host holds a lease now.
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        _kill_all(marker)
+    killed = run.result(timeout=60)
     assert killed.rc == -signal.SIGKILL, killed.rc
-    # The killed run's leases stay behind, naming it.
+    # The killed run's leases stay behind, naming the killed ansible-playbook process.
     leases = dict((name, read_lease(sim)) for name, sim in fleet.hosts.items())
-    assert all(lease and lease["pid"] == pid for lease in leases.values()), leases
-    # Orphaned workers finish at most their current task; give them a moment like an operator would.
-    wait_for(lambda: not playbook_pids(marker), 120, interval=0.2, what="the killed run's workers")
+    assert all(lease and lease["pid"] == pid for lease in leases.values()), (pid, leases)
 
     rerun = fleet.run_site("site.yml", host_vars=_vars())
     assert rerun.rc == 0, rerun.stdout[-4000:]
@@ -108,26 +122,41 @@ def test_sigkill_in_the_middle_of_site_yml(fleet):
         assert took["acquired"] and took["previous"]["pid"] == pid and "is gone" in took["reason"], took
         now = _intact(fleet, name)
         assert now["labels"]["nemoclaw.blueprint/digest"] == fleet.baseline[name]["labels"]["nemoclaw.blueprint/digest"]
-        sb = fleet.hosts[name].json("sandbox", "get", "openclaw", "-o", "json")
-        assert "RELIABILITY_GENERATION" in json.dumps(sb), sb
+        # The sandbox now is one created with the new desired state: `sandbox get` does not show the
+        # environment, but the spec label (a fingerprint of image, resources and env) is the one of
+        # the last `sandbox create ... --env RELIABILITY_GENERATION=2` on this host.
+        creates = [c["argv"] for c in fleet.hosts[name].calls()[seen[name]:]
+                   if command_words(c["argv"])[:2] == ("sandbox", "create") and c["rc"] == 0]
+        assert creates and "RELIABILITY_GENERATION=2" in creates[-1], creates
+        assert "%s=%s" % (SPEC_LABEL, now["labels"][SPEC_LABEL]) in creates[-1], (now["labels"], creates[-1])
+        assert now["labels"][SPEC_LABEL] != fleet.baseline[name]["labels"][SPEC_LABEL]
         assert read_lease(fleet.hosts[name]) is None
     assert first in HOSTS
 
 
 def test_two_runs_at_once_are_serialised_or_fail_clearly(fleet):
     marker_a = _next_step_dir(fleet)
+    marker_b = _next_step_dir(fleet, 2)
+    marker_c = _next_step_dir(fleet, 3)
     a = Background(fleet.run_site, "site.yml", host_vars=_vars())
-    pid_a = _main_pid(marker_a)
-    wait_for(lambda: all((read_lease(sim) or {}).get("pid") == pid_a for sim in fleet.hosts.values()), 300,
-             interval=0.1, what="run A to hold every host lock")
-    b = Background(fleet.run_site, "site.yml", host_vars=_vars(nemoclaw_lock_timeout=2))
-    wait_for(lambda: os.path.isdir(os.path.join(fleet.workdir, "step%03d" % (int(marker_a[-3:]) + 1))), 30)
-    time.sleep(0.5)
-    c = Background(fleet.run_site, "site.yml", host_vars=_vars(nemoclaw_lock_timeout=600))
-    step_a, step_b, step_c = a.result(), b.result(), c.result()
+    try:
+        pid_a = _main_pid(marker_a)
+        wait_for(lambda: all((read_lease(sim) or {}).get("pid") == pid_a for sim in fleet.hosts.values()), 180,
+                 interval=0.1, what="run A to hold every host lock")
+        b = Background(fleet.run_site, "site.yml", host_vars=_vars(nemoclaw_lock_timeout=2))
+        # Start C once B has its step directory (the fleet numbers its steps; no two runs may share one).
+        wait_for(lambda: os.path.isdir(marker_b), 30, what="run B to start")
+        c = Background(fleet.run_site, "site.yml", host_vars=_vars(nemoclaw_lock_timeout=600))
+        step_a, step_b, step_c = a.result(), b.result(), c.result()
+    finally:
+        for marker in (marker_a, marker_b, marker_c):
+            _kill_all(marker)  # only when an assertion above failed: a finished run has no process left
 
     assert step_a.rc == 0, step_a.stdout[-4000:]
-    assert changed_tasks(step_a) == []  # the run after the re-run of the SIGKILL test is changed=0
+    # The run after the re-run of the SIGKILL test is changed=0.
+    assert changed_tasks(step_a) == [], [(r["host"], r["task"], r["result"].get("actions"),
+                                          r["result"].get("recreate_reasons"), r["result"].get("diff"))
+                                         for r in step_a.results if r["result"].get("changed")]
 
     assert step_b.rc != 0
     for name in HOSTS:
@@ -143,7 +172,7 @@ def test_two_runs_at_once_are_serialised_or_fail_clearly(fleet):
 
     # Only the health probes ran inside the sandboxes; nothing was corrupted or lost.
     for step in (step_a, step_b, step_c):
-        assert set(tuple(c["argv"][:2]) for c in step.mutating) <= {("sandbox", "exec")}
+        assert set(command_words(c["argv"])[:2] for c in step.mutating) <= {("sandbox", "exec")}
     for name, sim in fleet.hosts.items():
         _intact(fleet, name)
         assert read_lease(sim) is None
