@@ -35,6 +35,7 @@ ARGUMENT_SPEC = dict(
     policy=dict(type="bool", default=True),
     inference=dict(type="dict"),
     fail_on_change=dict(type="bool", default=False),
+    report=dict(type="bool", default=True),
 )
 
 SANDBOX_KEYS = ("name", "image", "providers", "policy", "cpu", "memory", "gpu", "env", "labels", "approval_mode",
@@ -76,9 +77,11 @@ class ActionModule(ActionBase):
             "drifted": bool(findings),
             "findings": findings,
             "resources": kinds,
-            # Marker the drift_report callback looks for.
-            "nemoclaw_drift": {"host": host, "findings": findings},
+            "names": drift.names_by_resource(findings),
         }
+        if args["report"]:
+            # Marker the drift_report callback looks for.
+            result["nemoclaw_drift"] = {"host": host, "findings": findings}
         if findings:
             result["msg"] = "drift on %s: %s" % (host, "; ".join(
                 "%s %s: %s" % (f["resource"], f["name"], ", ".join(f["differences"])) for f in findings))

@@ -974,6 +974,22 @@ def policy_layers(blueprint, tier=None, presets=(), custom_presets=(), overrides
     return layers, chosen, tier, list(required)
 
 
+BLUEPRINT_LABEL_PREFIX = "nemoclaw.blueprint/"
+
+
+def blueprint_labels(name, version, digest):
+    """The labels that name the blueprint a sandbox was made from (read back by canary and rollback).
+
+    The digest is cut to its first 16 hex digits: label values stay short and 64 bits
+    tell the blueprints of one fleet apart.
+    """
+    hexdigest = str(digest or "")
+    if hexdigest.startswith("sha256:"):
+        hexdigest = hexdigest[len("sha256:"):]
+    return {BLUEPRINT_LABEL_PREFIX + "name": str(name), BLUEPRINT_LABEL_PREFIX + "version": str(version),
+            BLUEPRINT_LABEL_PREFIX + "digest": hexdigest[:16]}
+
+
 def plan(blueprint, profile=None, tier=None, presets=(), custom_presets=(), overrides=None, trusted_private_hosts=(),
          openshell_version=None, agent_version=None, host_facts=None, credentials_given=(), resource_profile=None,
          endpoint_url=None):
@@ -1030,6 +1046,7 @@ def plan(blueprint, profile=None, tier=None, presets=(), custom_presets=(), over
         "required_policy_keys": sorted(required),
         "health_command": list(ext.get("health_command") or []),
         "state_dirs": sorted(set(ext.get("state_dirs") or [])),
+        "labels": blueprint_labels(blueprint.name, blueprint.version, blueprint.digest),
     }
     result = json.loads(canonical_json(result))
     result["plan_digest"] = "sha256:" + hashlib.sha256(canonical_json(result).encode("utf-8")).hexdigest()

@@ -268,6 +268,16 @@ def host_drift(state, desired):
     return [f for f in findings if f]
 
 
+def names_by_resource(findings):
+    """``{resource: [names]}`` of the findings, every resource kind present (empty list when in sync)."""
+    names = dict((kind, []) for kind in RESOURCES)
+    for found in findings:
+        names.setdefault(found["resource"], [])
+        if found["name"] not in names[found["resource"]]:
+            names[found["resource"]].append(found["name"])
+    return names
+
+
 def resources(findings):
     return sorted(set(f["resource"] for f in findings), key=lambda r: RESOURCES.index(r) if r in RESOURCES else 99)
 

@@ -315,6 +315,13 @@ plan:
       description: Agent state directories inside the sandbox.
       type: list
       elements: str
+    labels:
+      description:
+        - The labels the C(sandbox) role puts on the sandbox to name the blueprint it was made from -
+          C(nemoclaw.blueprint/name), C(nemoclaw.blueprint/version) and C(nemoclaw.blueprint/digest) (the first 16 hex
+          digits of RV(digest)). C(canary_upgrade.yml) and C(rollback.yml) read them back.
+      type: dict
+      sample: {nemoclaw.blueprint/name: openclaw, nemoclaw.blueprint/version: 0.1.0, nemoclaw.blueprint/digest: 52b8f1194a0c46d4}
     plan_digest:
       description: C(sha256:) of the canonical JSON of the rest of the plan; equal plans have equal digests.
       type: str

@@ -100,6 +100,13 @@ options:
     description: Fail the host when drift is found (for cron and CI).
     type: bool
     default: false
+  report:
+    description:
+      - Hand the findings to the M(agentfleet.nemoclaw.drift_report) callback (the RV(nemoclaw_drift) marker).
+      - V(false) when the comparison only decides which modules a converging run executes (the C(observe) role in
+        C(site.yml)): the modules then report their own changes and diffs, and nothing is counted twice.
+    type: bool
+    default: true
 attributes:
   action:
     support: full
@@ -200,9 +207,17 @@ resources:
   type: list
   elements: str
   sample: [policy, inference]
+names:
+  description:
+    - The names with findings per resource kind; every kind is present, with an empty list when it is in sync.
+    - What the C(credentials) and C(sandbox) roles read to skip the modules of resources in sync.
+  returned: success
+  type: dict
+  sample: {gateway: [], provider: [nvidia-inference], sandbox: [], policy: [openclaw], inference: [], approval: [],
+           files: [], other: []}
 nemoclaw_drift:
   description: C(host) and C(findings), the marker the M(agentfleet.nemoclaw.drift_report) callback reads.
-  returned: success
+  returned: success and O(report=true)
   type: dict
 msg:
   description: One-line summary.

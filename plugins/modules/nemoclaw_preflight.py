@@ -18,21 +18,23 @@ description:
     and with a systemd O(supervisor) C(systemd.running) and (for C(systemd-user)) C(systemd.linger)."
   - Host files (C(/proc), C(/sys), C(/etc), C(/run), C(/var/lib)) are read below O(root); the container engine is
     asked with C(docker info) or C(podman info); names are resolved with the system resolver.
-  - The module never changes the host. It fails only on bad input, or on failed checks when O(fail_on_error=true).
+  - The module changes nothing on the host, except the report file when O(report_path) is set. It fails only on bad
+    input, or on failed checks when O(fail_on_error=true).
 author:
   - agentfleet.nemoclaw contributors (@agentfleet)
 attributes:
   check_mode:
     description: Can run in check mode and return a changed status prediction without modifying the target.
     support: full
-    details: The module only reads; check mode runs the same checks.
+    details: Check mode runs the same checks and writes no O(report_path).
   diff_mode:
     description: Returns details on what has changed (or would change in check mode) when in diff mode.
-    support: none
+    support: full
+    details: The before and after text of the O(report_path) file.
   idempotent:
     description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
-    details: Never changes anything; always returns C(changed=false).
+    details: Changes nothing but the O(report_path) file, and that only when the report differs from the saved one.
 options:
   root:
     description:
@@ -135,6 +137,25 @@ options:
     description: Fail the task, with the report, when a check fails. By default the module succeeds and the caller decides.
     type: bool
     default: false
+  openshell_path:
+    description:
+      - Also read the version of this C(openshell) CLI (C(openshell --version)) into RV(measured.openshell), so a later
+        step that decides on the installed version (the C(openshell) role in C(site.yml)) needs no probe of its own.
+      - Not a check - the report saved on the host must not change when OpenShell gets installed.
+    type: str
+  paths:
+    description:
+      - Also tell whether these files exist, as C(name -> path), in RV(measured.paths) (C(~) is expanded), for a later
+        step that acts on them (the legacy credentials file of the C(credentials) role in C(site.yml)). Not a check.
+    type: dict
+    default: {}
+  report_path:
+    description:
+      - Save the report as JSON in this file on the host (mode C(0600); missing parent directories are created with
+        mode C(0700)). The file is rewritten, atomically, only when the report differs from its content, and then the
+        task reports C(changed). In check mode nothing is written.
+      - The report is saved before O(fail_on_error) fails the task, so a failed host keeps the report of why.
+    type: path
 notes:
   - The report holds no timestamp, so saving it gives identical content when nothing changed on the host.
 seealso:
@@ -216,11 +237,28 @@ measured:
   description: The raw measurements the checks were computed from.
   returned: always
   type: dict
+  contains:
+    openshell:
+      description:
+        - With O(openshell_path) - C(path), and C(rc), C(stdout), C(stderr) of C(openshell --version) (C(rc) 127 when the
+          CLI is not found).
+      type: dict
+      returned: when O(openshell_path) is set
+    paths:
+      description: Per entry of O(paths), its C(path) and whether it C(exists).
+      type: dict
+      sample: {"legacy_credentials": {"path": "~/.nemoclaw/credentials.json", "exists": false}}
+report_path:
+  description: The file the report was saved in (or would be, in check mode).
+  returned: when O(report_path) is set
+  type: str
 """
 
 import getpass
+import json
 import os
 import socket
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import preflight as pf
@@ -323,6 +361,9 @@ def main():
             min_podman_version=dict(type="str", default=d["min_podman_version"]),
             require_landlock=dict(type="bool", default=d["require_landlock"]),
             fail_on_error=dict(type="bool", default=False),
+            openshell_path=dict(type="str"),
+            paths=dict(type="dict", default={}),
+            report_path=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -332,13 +373,67 @@ def main():
     except InputError as exc:
         module.fail_json(msg=str(exc), error_kind="invalid_input", field=exc.field)
     measured = measure(module)
+    if p["openshell_path"]:
+        measured["openshell"] = openshell_version(module, p["openshell_path"])
+    measured["paths"] = dict((name, {"path": path, "exists": os.path.exists(os.path.expanduser(str(path)))})
+                             for name, path in p["paths"].items())
     checks = pf.evaluate(measured, dict((k, p[k]) for k in THRESHOLDS))
     result = pf.report(checks)
+    extra = {"changed": False}
+    if p["report_path"]:
+        extra = save_report(module, p["report_path"], result)
     if p["fail_on_error"] and result["failed"]:
         failed = [c for c in checks if c["status"] == "fail"]
         module.fail_json(msg="preflight failed: %s" % "; ".join("%s: %s" % (c["id"], c["message"]) for c in failed),
-                         report=result, measured=measured, changed=False)
-    module.exit_json(changed=False, report=result, measured=measured)
+                         report=result, measured=measured, **extra)
+    module.exit_json(report=result, measured=measured, **extra)
+
+
+def openshell_version(module, path):
+    """``openshell --version`` as ``{path, rc, stdout, stderr}``; rc 127 when the executable is not found."""
+    out = {"path": path, "rc": 127, "stdout": "", "stderr": "%s: not found" % path}
+    exe = path if os.sep in path else module.get_bin_path(path)
+    if not exe or not os.path.isfile(exe):
+        return out
+    try:
+        rc, stdout, stderr = module.run_command([exe, "--version"], handle_exceptions=False)
+    except (IOError, OSError) as exc:
+        out["stderr"] = "%s: %s" % (path, exc)
+        return out
+    out.update(rc=rc, stdout=stdout, stderr=stderr)
+    return out
+
+
+def save_report(module, path, report):
+    """Write ``report`` as JSON to ``path`` when it differs; return changed, report_path and diff."""
+    text = json.dumps(report, indent=4, sort_keys=False) + "\n"
+    try:
+        with open(path) as fh:
+            before = fh.read()
+    except (IOError, OSError):
+        before = None
+    out = {"changed": before != text, "report_path": path}
+    if module._diff and out["changed"]:
+        out["diff"] = {"before": before or "", "after": text, "before_header": path, "after_header": path}
+    if not out["changed"] or module.check_mode:
+        return out
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o700)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".preflight.")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="report_path: cannot save the report in %s: %s" % (path, exc), field="report_path")
+    return out
 
 
 if __name__ == "__main__":

@@ -653,3 +653,10 @@ def test_nemoclaw_format_fixture_plans_unchanged():
     assert p["providers"][0]["credentials"][0]["env"] == "NVIDIA_API_KEY"
     with pytest.raises(BlueprintError):
         plan(bp, openshell_version="0.0.116")
+
+
+def test_blueprint_labels_name_the_blueprint_with_a_short_digest():
+    labels = B.blueprint_labels("openclaw", "0.1.0", "sha256:" + "ab" * 32)
+    assert labels == {"nemoclaw.blueprint/name": "openclaw", "nemoclaw.blueprint/version": "0.1.0",
+                      "nemoclaw.blueprint/digest": "ab" * 8}
+    assert B.blueprint_labels("x", 1, "cd" * 32)["nemoclaw.blueprint/digest"] == "cd" * 8

@@ -360,3 +360,12 @@ def test_provider_parity(name, tmp_path):
     assert bool(result["changed"]) == bool(scan)
     if scan:
         assert drift.finding_from_result("openshell_provider", result)["differences"] == scan[0]["differences"]
+
+
+def test_names_by_resource_lists_every_kind_and_each_name_once():
+    findings = [drift.finding("provider", "nvidia", ["a"]), drift.finding("provider", "nvidia", ["b"]),
+                drift.finding("policy", "openclaw", ["c"]), drift.finding("provider", "github", ["d"])]
+    names = drift.names_by_resource(findings)
+    assert names["provider"] == ["nvidia", "github"] and names["policy"] == ["openclaw"]
+    assert set(names) == set(drift.RESOURCES) and names["sandbox"] == [] and names["inference"] == []
+    assert drift.names_by_resource([]) == dict((kind, []) for kind in drift.RESOURCES)

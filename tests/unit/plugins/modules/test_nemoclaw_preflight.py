@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -185,3 +186,51 @@ def test_live_host_does_not_crash(monkeypatch):
     assert not info.value.failed and info.value.result["changed"] is False
     ids = [c["id"] for c in info.value.result["report"]["checks"]]
     assert ids[:3] == ["platform.os", "platform.arch", "platform.glibc"] and "disk.tmp" in ids
+
+
+def test_report_path_is_written_once_then_left_alone(monkeypatch, tmp_path):
+    path = tmp_path / "state" / "nemoclaw" / "preflight.json"
+    first = run(monkeypatch, "preflight-pass", report_path=str(path))
+    assert not first.failed and first.result["changed"] is True and first.result["report_path"] == str(path)
+    assert json.loads(path.read_text()) == first.result["report"]
+    assert oct(path.stat().st_mode & 0o777) == "0o600" and oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    again = run(monkeypatch, "preflight-pass", report_path=str(path))
+    assert again.result["changed"] is False and "diff" not in again.result
+    assert [p.name for p in path.parent.iterdir()] == ["preflight.json"]  # no temp file left
+
+
+def test_report_path_check_mode_and_diff_write_nothing(monkeypatch, tmp_path):
+    path = tmp_path / "preflight.json"
+    path.write_text("{}\n")
+    out = run(monkeypatch, "preflight-pass", report_path=str(path), _ansible_check_mode=True, _ansible_diff=True)
+    assert out.result["changed"] is True and path.read_text() == "{}\n"
+    assert out.result["diff"]["before"] == "{}\n" and json.loads(out.result["diff"]["after"]) == out.result["report"]
+
+
+def test_report_path_saved_before_fail_on_error(monkeypatch, tmp_path):
+    path = tmp_path / "preflight.json"
+    out = run(monkeypatch, "preflight-fail", report_path=str(path), fail_on_error=True)
+    assert out.failed and json.loads(path.read_text())["passed"] is False
+
+
+def test_report_path_unwritable_names_the_field(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = run(monkeypatch, "preflight-pass", report_path=str(blocker / "sub" / "preflight.json"))
+    assert out.failed and out.result["field"] == "report_path" and "report_path" in out.result["msg"]
+
+
+def test_openshell_version_and_paths_are_measured_not_checked(monkeypatch, tmp_path):
+    cli = tmp_path / "openshell"
+    cli.write_text("#!/bin/sh\necho 'openshell 0.0.111'\n")
+    cli.chmod(0o755)
+    present = tmp_path / "credentials.json"
+    present.write_text("{}")
+    out = run(monkeypatch, "preflight-pass", openshell_path=str(cli), paths={"legacy": str(present), "other": str(tmp_path / "absent")})
+    measured = out.result["measured"]
+    assert measured["openshell"] == {"path": str(cli), "rc": 0, "stdout": "openshell 0.0.111\n", "stderr": ""}
+    assert measured["paths"] == {"legacy": {"path": str(present), "exists": True},
+                                 "other": {"path": str(tmp_path / "absent"), "exists": False}}
+    assert list(by_id(out.result)) == EXPECTED_IDS  # no check depends on them
+    missing = run(monkeypatch, "preflight-pass", openshell_path=str(tmp_path / "nope"))
+    assert missing.result["measured"]["openshell"]["rc"] == 127 and not missing.failed
