@@ -88,12 +88,21 @@ def test_check_run_and_fast_scan_find_the_same_drift(fleet5):
     h3.ok("sandbox", "stop", "openclaw")
     h3.ok("inference", "set", "--provider", "nvidia-inference", "--model", "other/model", "--no-verify")
 
-    # (a) site.yml --check --diff, reported by the callback
-    check = _run(fleet, "check", "site.yml", check=True)
+    # (a) site.yml --check --diff, reported by the callback; every module deciding for itself
+    # (nemoclaw_observe=false), so the comparison code of the fast scan is not its own oracle
+    check = _run(fleet, "check", "site.yml", check=True, extra_vars={"nemoclaw_observe": False})
     assert check.rc == 0, check.stdout[-3000:]
     assert _drift(check.report) == EXPECTED, json.dumps(check.report["hosts"], indent=1)
     # the check run's only non-read call is the health probe (a read-only command inside the sandbox)
     assert [c for c in check.calls if not is_read_only(c["argv"]) and "exec" not in c["argv"]] == []
+
+    # (a') the default site.yml --check (observe role: only the modules of what differs run) reports the same,
+    # with the same diffs, and runs fewer modules
+    observed = _run(fleet, "check-observed", "site.yml", check=True)
+    assert observed.rc == 0, observed.stdout[-3000:]
+    assert observed.report["hosts"] == check.report["hosts"]
+    assert [c for c in observed.calls if not is_read_only(c["argv"]) and "exec" not in c["argv"]] == []
+    assert sum(observed.executions.values()) < sum(check.executions.values()), (observed.executions, check.executions)
 
     # (b)+(c) the fast scan finds the same set and fails the drifted hosts
     scan = _run(fleet, "scan", "playbooks/drift.yml", extra_vars={"drift_fail_on_change": True})

@@ -120,6 +120,13 @@ def test_rollout_drift_check_repair(demo):
     assert set(changed_tasks(results)) >= {"Converge the sandbox", "Providers of the blueprint plan", "Route inference.local"}
     rc, out, results, calls = demo.play()
     assert rc == 0 and changed_tasks(results) == [], changed_tasks(results)
+    # Read once, act on difference: on a converged host the observe role's one read replaces the
+    # resource modules, which are skipped; nothing but reads (and the health probe) reaches OpenShell.
+    ran = set(r["task"].split(" : ")[-1] for r in results if r["status"] != "skipped")
+    assert {"Converge the sandbox", "Converge the running policy", "Route inference.local"} & ran == set(), sorted(ran)
+    assert [r for r in results if r["task"].endswith("Providers of the blueprint plan") and r["status"] != "skipped"] == []
+    assert "Read the whole OpenShell state of the host (one read-only module execution)" in ran
+    assert [c for c in calls if not is_read_only(c["argv"]) and command_words(c["argv"])[:2] != ("sandbox", "exec")] == []
 
     # The gateway stops: a check run reports the start and ends the host there; a run repairs.
     old = demo.gateway_pid()
