@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import yaml
 
@@ -188,6 +189,27 @@ def site_vars(sim):
         "blueprint_tier": "balanced",
         "nemoclaw_secrets": {"NVIDIA_INFERENCE_API_KEY": TEST_SECRET},
     }
+
+
+def lease_path(sim):
+    """The host lock's lease file of a simulated host (nemoclaw_lock's default path under its HOME)."""
+    return os.path.join(sim.root, "home", ".local", "state", "agentfleet-nemoclaw", "site.lock")
+
+
+def foreign_lease(sim):
+    """Write a live lease of another controller's run on ``sim``; return its owner id.
+
+    The run cannot be proven gone from here (another controller) and its lease expires only in an
+    hour, so a playbook that takes the host lock must fail on ``sim`` naming it.
+    """
+    now = time.time()
+    lease = {"format": 1, "owner": "ctl9:4242:Sat Nov 22 00:00:01 2026", "controller": "ctl9", "pid": 4242,
+             "started": "Sat Nov 22 00:00:01 2026", "playbook": "Roll out NemoClaw agent sandboxes",
+             "acquired_at": now, "expires_at": now + 3600, "ttl": 3600}
+    os.makedirs(os.path.dirname(lease_path(sim)), mode=0o700, exist_ok=True)
+    with open(lease_path(sim), "w") as fh:
+        json.dump(lease, fh)
+    return lease["owner"]
 
 
 class Fleet(object):

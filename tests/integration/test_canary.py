@@ -22,7 +22,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from playrunner import ROOT, Fleet, command_words  # noqa: E402  pylint: disable=wrong-import-position
+from playrunner import ROOT, Fleet, command_words, foreign_lease, lease_path  # noqa: E402  pylint: disable=wrong-import-position
 
 ROLES = {"roles": [{"role": "agentfleet.nemoclaw.blueprint"}, {"role": "agentfleet.nemoclaw.credentials"},
                    {"role": "agentfleet.nemoclaw.sandbox"}]}
@@ -31,8 +31,10 @@ MARKER = ".openclaw/canary-marker.txt"
 
 
 def artifact_digest(path):
+    # PYTHONPATH: module_utils import each other as ansible_collections.agentfleet.nemoclaw.* (.collections).
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
     out = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "blueprint_digest.py"), str(path)],
-                         check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+                         check=True, stdout=subprocess.PIPE, universal_newlines=True, env=env).stdout
     return out.split()[0]
 
 
@@ -159,6 +161,8 @@ def test_canary_upgrade_moves_every_host_and_keeps_state(fleet5, tmp_path):
     assert sorted(h["result"] for h in report["hosts"]) == ["upgraded"] * 5
     assert all(h["from"].startswith("openclaw 0.1.0") and h["to"].startswith("openclaw 0.2.0") for h in report["hosts"])
     assert "| host1 | openclaw 0.1.0" in step.stdout
+    # The host lock was taken and released on every host.
+    assert [n for n, sim in fleet5.hosts.items() if os.path.exists(lease_path(sim))] == []
 
     # Second run, in two batches (the canary group, then everyone): nothing to do anywhere.
     again = fleet5.run_site(playbook="playbooks/canary_upgrade.yml", extra_vars=dict(ev, canary_serial=["100%"]))
@@ -166,6 +170,12 @@ def test_canary_upgrade_moves_every_host_and_keeps_state(fleet5, tmp_path):
     assert again.changed_count() == 0, [(r["task"], r["host"]) for r in again.results if r["result"].get("changed")]
     # Only reads and read-only probes inside the sandboxes.
     assert set(command_words(c["argv"])[:2] for c in again.mutating) <= {("sandbox", "exec")}
+
+    # rollback.yml takes the host lock: another run's live lease fails it naming that run, before any call.
+    holder = foreign_lease(fleet5.hosts["host2"])
+    held = fleet5.run_site(playbook="playbooks/rollback.yml", limit="host2", extra_vars={"nemoclaw_lock_timeout": 0})
+    assert held.rc != 0 and "is held by run %s" % holder in held.stdout and held.calls == [], held.stdout[-3000:]
+    os.unlink(lease_path(fleet5.hosts["host2"]))
 
     # rollback.yml returns a named host to the previous blueprint, state and all.
     with open(os.path.join(sandbox_home(fleet5.hosts["host2"]), MARKER), "w") as fh:
@@ -177,6 +187,7 @@ def test_canary_upgrade_moves_every_host_and_keeps_state(fleet5, tmp_path):
     assert read_marker(fleet5.hosts["host2"]) == "state of host2\n"
     assert labels(fleet5.hosts["host1"])["nemoclaw.blueprint/version"] == "0.2.0"
     assert {c["host"] for c in back.calls} == {"host2"}
+    assert not os.path.exists(lease_path(fleet5.hosts["host2"]))
     with open(state_file(fleet5.hosts["host2"])) as fh:
         assert json.load(fh)["status"] == "rolled_back"
 
@@ -223,3 +234,21 @@ def test_bad_canary_variables_fail_naming_the_variable(fleet5, tmp_path):
     step = fleet5.run_site(playbook="playbooks/canary_upgrade.yml",
                            extra_vars={"canary_target": {"blueprint_src": "openclaw", "blueprint_digest": "sha256:abc"}})
     assert step.rc != 0 and "canary_target.blueprint_digest" in step.stdout and step.calls == []
+
+
+def test_canary_refuses_a_host_locked_by_another_run(fleet5, tmp_path):
+    # Another live run holds host4: the first play fails there naming it, every other host releases
+    # the lease it took and fails as "not started"; no OpenShell call changes anything anywhere.
+    holder = foreign_lease(fleet5.hosts["host4"])
+    src = os.path.join(ROOT, "blueprints", "openclaw")
+    step = fleet5.run_site(playbook="playbooks/canary_upgrade.yml",
+                           extra_vars=canary_vars(tmp_path, src, artifact_digest(src), nemoclaw_lock_timeout=0))
+    assert step.rc != 0
+    msg = step.result("Stop before any host changes", "host4")["msg"]
+    assert "is held by run %s" % holder in msg and "controller ctl9" in msg and "nemoclaw_lock_break" in msg, msg
+    others = step.result("Stop before any host changes", "host1")["msg"]
+    assert "not started, the preflight failed on host4" in others and "host locks released" in others, others
+    assert step.mutating == []
+    with open(lease_path(fleet5.hosts["host4"])) as fh:
+        assert json.load(fh)["owner"] == holder
+    assert [n for n, sim in fleet5.hosts.items() if n != "host4" and os.path.exists(lease_path(sim))] == []

@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from playrunner import Fleet, command_words  # noqa: E402  pylint: disable=wrong-import-position
+from playrunner import Fleet, command_words, foreign_lease, lease_path  # noqa: E402  pylint: disable=wrong-import-position
 
 ROLES = {"roles": [{"role": "agentfleet.nemoclaw.blueprint"}, {"role": "agentfleet.nemoclaw.credentials"},
                    {"role": "agentfleet.nemoclaw.sandbox"}]}
@@ -83,6 +83,9 @@ def test_decommission_removes_what_the_collection_created_and_refuses_foreign(fl
     assert len(backups) == 1 and backups[0].startswith("openclaw-decommission-")
     assert "left alone: scratch" in step.stdout
 
+    # The host lock was taken and released.
+    assert [n for n, sim in fleet5.hosts.items() if os.path.exists(lease_path(sim))] == []
+
     # A second run changes nothing.
     again = fleet5.run_site(playbook=PLAYBOOK)
     assert again.rc == 0 and again.mutating == [], again.stdout[-3000:]
@@ -111,3 +114,9 @@ def test_gateway_removal_is_refused_while_foreign_sandboxes_remain(fleet5):
     assert step.mutating == []
     step = fleet5.run_site(playbook=PLAYBOOK, limit="host3", extra_vars={"decommission_force": "maybe"})
     assert step.rc != 0 and "decommission_force" in step.stdout and step.calls == []
+    # The refusal released the host lock; another run's live lease fails the playbook naming that run.
+    assert not os.path.exists(lease_path(sim))
+    holder = foreign_lease(sim)
+    step = fleet5.run_site(playbook=PLAYBOOK, limit="host3", extra_vars={"nemoclaw_lock_timeout": 0})
+    assert step.rc != 0 and "is held by run %s" % holder in step.stdout and step.calls == [], step.stdout[-3000:]
+    assert names(sim, "sandbox") == ["scratch"]
