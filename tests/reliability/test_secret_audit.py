@@ -160,8 +160,10 @@ def test_no_secret_anywhere(tmp_path):
     steps = []
 
     def run(label, playbook, canary, **kwargs):
+        # The drift_report callback of ansible.cfg as well as the recorder (playrunner enables only the latter).
         env = {"CANARY_VAULT_FILE": vault_files[canary], "ANSIBLE_VAULT_PASSWORD_FILE": vault_password,
-               "DRIFT_REPORT_DIR": os.path.join(reports, label)}
+               "DRIFT_REPORT_DIR": os.path.join(reports, label),
+               "ANSIBLE_CALLBACKS_ENABLED": "record_results,agentfleet.nemoclaw.drift_report"}
         step = fleet.run_site(playbook, verbosity=3, diff=True, host_vars=host_vars, env=env, **kwargs)
         steps.append((label, step))
         return step
