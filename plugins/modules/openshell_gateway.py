@@ -25,7 +25,7 @@ options:
   name:
     description:
       - Registration name (the CLI's C(--name)). C(openshell) is what the OpenShell installer uses for the local gateway.
-      - 1-63 letters, digits, C(-), C(_) or C(.), starting with a letter or digit: the CLI keeps the registration in a
+      - 1-63 letters, digits, C(-), C(_) or C(.), starting with a letter or digit. The CLI keeps the registration in a
         directory of that name, so C(/) and C(..) are refused before any call.
     type: str
     default: openshell
