@@ -49,7 +49,7 @@ demo-clean:  ## stop the demo's simulated gateway and remove its files
 	  if [ -n "$$pid" ]; then kill $$pid 2>/dev/null || true; fi
 	rm -rf $(DEMO_ROOT)
 
-test: setup test-unit test-sim test-sanity lint test-integration  ## run every test suite (test-reliability and test-molecule: see below)
+test: setup test-unit test-sim test-sanity lint test-integration test-reliability test-molecule  ## run every test suite
 	@echo "make test: all suites passed"
 
 test-unit: setup  ## unit tests of plugins (pure logic) with line coverage of module_utils

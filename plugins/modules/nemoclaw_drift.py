@@ -104,7 +104,7 @@ options:
     description:
       - Hand the findings to the M(agentfleet.nemoclaw.drift_report) callback (the RV(nemoclaw_drift) marker).
       - V(false) when the comparison only decides which modules a converging run executes (the C(observe) role in
-        C(site.yml)): the modules then report their own changes and diffs, and nothing is counted twice.
+        C(site.yml)); the modules then report their own changes and diffs, and nothing is counted twice.
     type: bool
     default: true
 attributes:

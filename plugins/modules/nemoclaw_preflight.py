@@ -145,10 +145,11 @@ options:
     type: str
   paths:
     description:
-      - Also tell whether these files exist, as C(name -> path), in RV(measured.paths) (C(~) is expanded), for a later
+      - Also tell whether these files exist, in RV(measured.paths), in the same order (C(~) is expanded), for a later
         step that acts on them (the legacy credentials file of the C(credentials) role in C(site.yml)). Not a check.
-    type: dict
-    default: {}
+    type: list
+    elements: path
+    default: []
   report_path:
     description:
       - Save the report as JSON in this file on the host (mode C(0600); missing parent directories are created with
@@ -245,9 +246,10 @@ measured:
       type: dict
       returned: when O(openshell_path) is set
     paths:
-      description: Per entry of O(paths), its C(path) and whether it C(exists).
-      type: dict
-      sample: {"legacy_credentials": {"path": "~/.nemoclaw/credentials.json", "exists": false}}
+      description: Per entry of O(paths), in order, its C(path) (expanded) and whether it C(exists).
+      type: list
+      elements: dict
+      sample: [{"path": "/home/agent/.nemoclaw/credentials.json", "exists": false}]
 report_path:
   description: The file the report was saved in (or would be, in check mode).
   returned: when O(report_path) is set
@@ -362,7 +364,7 @@ def main():
             require_landlock=dict(type="bool", default=d["require_landlock"]),
             fail_on_error=dict(type="bool", default=False),
             openshell_path=dict(type="str"),
-            paths=dict(type="dict", default={}),
+            paths=dict(type="list", elements="path", default=[]),
             report_path=dict(type="path"),
         ),
         supports_check_mode=True,
@@ -375,8 +377,7 @@ def main():
     measured = measure(module)
     if p["openshell_path"]:
         measured["openshell"] = openshell_version(module, p["openshell_path"])
-    measured["paths"] = dict((name, {"path": path, "exists": os.path.exists(os.path.expanduser(str(path)))})
-                             for name, path in p["paths"].items())
+    measured["paths"] = [{"path": path, "exists": os.path.exists(path)} for path in p["paths"]]
     checks = pf.evaluate(measured, dict((k, p[k]) for k in THRESHOLDS))
     result = pf.report(checks)
     extra = {"changed": False}

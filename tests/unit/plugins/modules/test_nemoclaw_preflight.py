@@ -226,11 +226,11 @@ def test_openshell_version_and_paths_are_measured_not_checked(monkeypatch, tmp_p
     cli.chmod(0o755)
     present = tmp_path / "credentials.json"
     present.write_text("{}")
-    out = run(monkeypatch, "preflight-pass", openshell_path=str(cli), paths={"legacy": str(present), "other": str(tmp_path / "absent")})
+    out = run(monkeypatch, "preflight-pass", openshell_path=str(cli), paths=[str(present), str(tmp_path / "absent")])
     measured = out.result["measured"]
     assert measured["openshell"] == {"path": str(cli), "rc": 0, "stdout": "openshell 0.0.111\n", "stderr": ""}
-    assert measured["paths"] == {"legacy": {"path": str(present), "exists": True},
-                                 "other": {"path": str(tmp_path / "absent"), "exists": False}}
+    assert measured["paths"] == [{"path": str(present), "exists": True},
+                                 {"path": str(tmp_path / "absent"), "exists": False}]
     assert list(by_id(out.result)) == EXPECTED_IDS  # no check depends on them
     missing = run(monkeypatch, "preflight-pass", openshell_path=str(tmp_path / "nope"))
     assert missing.result["measured"]["openshell"]["rc"] == 127 and not missing.failed
