@@ -246,9 +246,9 @@ def test_gpu_driver_not_loaded_and_mig(lab):
 
 def test_nothing_changes_but_the_report(lab):
     run = lab["apply"]
-    writes = ("Ensure the report directory exists", "Write the report as JSON")
+    writes = ("Measure the host and evaluate the readiness checks",)  # nemoclaw_preflight report_path
     changed = sorted(set((r["host"], r["task"].split(" : ")[-1]) for r in run.results if r["result"].get("changed")))
-    # the first run creates each report directory and file, and changes nothing else
+    # the first run creates each report directory and file (the module does), and changes nothing else
     assert changed == sorted((h, t) for h in ("pf_pass", "pf_warn", "pf_fail") for t in writes)
     assert lab["fixtures_before"] == lab["fixtures_after"]
     assert sorted(os.listdir(str(lab["work"] / "reports"))) == ["pf_fail", "pf_pass", "pf_warn"]
@@ -259,7 +259,7 @@ def test_second_run_in_check_mode_changes_nothing(lab):
     """Idempotence and check-mode safety at once: a --check run after the apply run predicts no
     change (the report content is the same: it has no timestamp) and writes nothing."""
     run = lab["check"]
-    assert [r["result"]["changed"] for r in run.all("pf_pass", "Write the report as JSON")] == [False]
+    assert [r["result"]["changed"] for r in run.all("pf_pass", "Measure the host and evaluate the readiness checks")] == [False]
     assert not [r for r in run.results if r["result"].get("changed")]
     assert lab["reports_after_apply"] == lab["reports_after_check"]
     assert report_of(run, "pf_warn")["warnings"] == report_of(lab["apply"], "pf_warn")["warnings"]
