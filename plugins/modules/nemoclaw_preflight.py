@@ -34,7 +34,7 @@ attributes:
   idempotent:
     description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
-    details: Changes nothing but the O(report_path) file, and that only when the report differs from the saved one.
+    details: Changes nothing but the O(report_path) file, and that only when a check's status differs from the saved one.
 options:
   root:
     description:
@@ -153,8 +153,9 @@ options:
   report_path:
     description:
       - Save the report as JSON in this file on the host (mode C(0600); missing parent directories are created with
-        mode C(0700)). The file is rewritten, atomically, only when the report differs from its content, and then the
-        task reports C(changed). In check mode nothing is written.
+        mode C(0700)). The file is rewritten, atomically, only when a check appears, disappears or changes status
+        against the saved report, and then the task reports C(changed); measured values alone (free disk space) do not
+        rewrite it. In check mode nothing is written.
       - The report is saved before O(fail_on_error) fails the task, so a failed host keeps the report of why.
     type: path
 notes:
@@ -405,15 +406,31 @@ def openshell_version(module, path):
     return out
 
 
+def _verdicts(report):
+    """What the saved report is compared on: each check's id and status."""
+    try:
+        return [(c["id"], c["status"]) for c in report["checks"]]
+    except (KeyError, TypeError):
+        return None
+
+
 def save_report(module, path, report):
-    """Write ``report`` as JSON to ``path`` when it differs; return changed, report_path and diff."""
+    """Write ``report`` as JSON to ``path`` when a verdict differs; return changed, report_path and diff.
+
+    Measured values move between runs (free disk space, to 0.1 GiB), so comparing them would make
+    every run a change. The file is rewritten when a check appears, disappears or changes status.
+    """
     text = json.dumps(report, indent=4, sort_keys=False) + "\n"
     try:
         with open(path) as fh:
             before = fh.read()
     except (IOError, OSError):
         before = None
-    out = {"changed": before != text, "report_path": path}
+    try:
+        saved = _verdicts(json.loads(before)) if before is not None else None
+    except ValueError:
+        saved = None
+    out = {"changed": saved is None or saved != _verdicts(report), "report_path": path}
     if module._diff and out["changed"]:
         out["diff"] = {"before": before or "", "after": text, "before_header": path, "after_header": path}
     if not out["changed"] or module.check_mode:

@@ -197,6 +197,15 @@ def test_report_path_is_written_once_then_left_alone(monkeypatch, tmp_path):
     again = run(monkeypatch, "preflight-pass", report_path=str(path))
     assert again.result["changed"] is False and "diff" not in again.result
     assert [p.name for p in path.parent.iterdir()] == ["preflight.json"]  # no temp file left
+    # measured values alone (free disk space moves) do not rewrite it; a new verdict does
+    saved = json.loads(path.read_text())
+    saved["checks"][0]["value"] = "something else"
+    path.write_text(json.dumps(saved))
+    assert run(monkeypatch, "preflight-pass", report_path=str(path)).result["changed"] is False
+    saved["checks"][0]["status"] = "fail"
+    path.write_text(json.dumps(saved))
+    assert run(monkeypatch, "preflight-pass", report_path=str(path)).result["changed"] is True
+    assert json.loads(path.read_text()) == first.result["report"]
 
 
 def test_report_path_check_mode_and_diff_write_nothing(monkeypatch, tmp_path):
