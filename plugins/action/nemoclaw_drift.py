@@ -40,7 +40,7 @@ ARGUMENT_SPEC = dict(
 
 SANDBOX_KEYS = ("name", "image", "providers", "policy", "cpu", "memory", "gpu", "env", "labels", "approval_mode",
                 "state", "recreate", "allow_secret_env")
-REQUIRED_SUBSETS = ("providers", "provider_records", "sandbox_details", "policies", "inference")
+REQUIRED_SUBSETS = ("providers", "provider_records", "sandbox_details", "inference")
 
 
 class _Params(object):
@@ -98,8 +98,8 @@ class ActionModule(ActionBase):
         missing = [s for s in REQUIRED_SUBSETS if s not in state]
         if missing:
             raise InputError("state", "the snapshot lacks %s; read it with openshell_info gather_subset "
-                                      "[gateway, providers, provider_records, sandbox_details, policies, inference] "
-                                      "and policy_bodies=true" % ", ".join(missing))
+                                      "[registrations, version, providers, provider_records, sandbox_details, inference]"
+                                      % ", ".join(missing))
         plan = args["plan"] or {}
         desired = {"connection": dict((k, (args["connection"] or {}).get(k))
                                       for k in ("gateway", "gateway_endpoint", "workspace")),
@@ -107,7 +107,7 @@ class ActionModule(ActionBase):
         gateway = args["gateway"]
         if gateway:
             if "gateways" not in state:
-                raise InputError("state", "the snapshot lacks gateways; add the gateway subset")
+                raise InputError("state", "the snapshot lacks gateways; add the registrations (or gateway) subset")
             for field in ("name", "endpoint"):
                 if not gateway.get(field):
                     raise InputError("gateway.%s" % field, "is required")
@@ -150,6 +150,13 @@ class ActionModule(ActionBase):
                 policy = load_policy_param(ctx)
             except InputError as exc:
                 raise InputError("sandbox.%s" % exc.field, exc.reason)
+            if params.get("approval_mode"):
+                # Without the settings read, an unset mode would look like drift (and a set one like none).
+                unread = [n for n, d in (state.get("sandbox_details") or {}).items()
+                          if n == spec["name"] and (d or {}).get("sandbox") is not None and "settings" not in d]
+                if unread:
+                    raise InputError("state", "the snapshot lacks the settings of sandbox %r, needed to compare "
+                                              "sandbox.approval_mode; read it with sandbox_settings=true" % unread[0])
             desired["sandbox"] = {"spec": spec, "state": params["state"], "recreate": params["recreate"], "policy": policy}
             if args["policy"] and policy is not None and params["state"] != "absent":
                 desired["policy"] = {"sandbox": spec["name"], "policy": policy}

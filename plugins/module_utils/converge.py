@@ -647,8 +647,11 @@ def converge_approval(ctx):
 # --------------------------------------------------------------------------
 
 INFO_SUBSETS = ("gateway", "sandboxes", "providers", "policies", "inference", "approvals")
-# Subsets only read when named (not part of "all"): the drift scan's state snapshot.
-INFO_EXTRA_SUBSETS = ("sandbox_details", "provider_records")
+# Subsets only read when named (not part of "all"): the drift scan's state snapshot, and the three
+# parts of "gateway" (registrations = gateway list, status, version = the CLI's --version) for a
+# caller that needs only some of them (every CLI call is a process start on the host).
+INFO_EXTRA_SUBSETS = ("sandbox_details", "provider_records", "registrations", "status", "version")
+GATEWAY_PARTS = ("registrations", "status", "version")
 
 
 def gather_info(ctx):
@@ -663,8 +666,12 @@ def gather_info(ctx):
     client = ctx.client
     info = {}
     if "gateway" in subsets:
+        subsets |= set(GATEWAY_PARTS)
+    if "registrations" in subsets:
         info["gateways"] = client.gateway_list()
+    if "status" in subsets:
         info["status"] = client.status()
+    if "version" in subsets:
         info["version"] = client.version()
     sandboxes = None
     if subsets & {"sandboxes", "policies", "approvals"}:
@@ -698,8 +705,10 @@ def gather_info(ctx):
         for name in names:
             obj = client.sandbox_get(name)
             details[name] = {"sandbox": obj,
-                             "providers": client.sandbox_providers(name) if obj is not None else None,
-                             "settings": client.settings_get(name) if obj is not None else None}
+                             "providers": client.sandbox_providers(name) if obj is not None else None}
+            # Absent (not null) when not read, so a consumer can tell "not read" from "no sandbox".
+            if p.get("sandbox_settings", True):
+                details[name]["settings"] = client.settings_get(name) if obj is not None else None
         info["sandbox_details"] = details
     if "provider_records" in subsets:
         info["provider_records"] = _provider_records(p.get("state_file") or default_path("providers.json"))

@@ -8,9 +8,10 @@
 Two producers, one shape:
 
 * :func:`host_drift` compares a whole host at once, on the controller: the
-  snapshot is what ``openshell_info`` returns with the subsets gateway,
-  providers, provider_records, sandbox_details, policies (with bodies) and
-  inference; the desired state is what the roles would pass to the modules.
+  snapshot is what ``openshell_info`` returns with the subsets registrations
+  and version (or gateway), providers, provider_records, sandbox_details and
+  inference (a ``policies`` subset with bodies is used when present; otherwise
+  the effective policy ``sandbox get`` returns); the desired state is what the roles would pass to the modules.
   Every decision is a ``compare``/``policy`` function the modules call too
   (``compare.sandbox_actions``, ``compare.provider_plan``,
   ``compare.sandbox_policy_plan``, ...), so ``playbooks/drift.yml`` finds what
@@ -222,7 +223,14 @@ def policy_finding(state, sandbox_name, desired_policy, provenance=None):
     if got is None and details.get("sandbox") is None:
         return finding("policy", sandbox_name, ["sandbox absent"], "set",
                        error="sandbox %r not found (the policy follows its creation)" % sandbox_name)
-    current = (got or {}).get("policy")
+    if got is not None:
+        current = got.get("policy")
+    else:
+        # `sandbox get` carries the effective policy (GetSandboxConfig, what `policy get --full` prints),
+        # so a snapshot without the policies subset costs no extra CLI call per sandbox.
+        current = details["sandbox"].get("policy")
+        if current is not None:
+            current = policylib.normalize_policy(current)
     if current is None:
         current = {"version": 1}
     plan = compare.sandbox_policy_plan(current, desired_policy)
@@ -307,7 +315,13 @@ def finding_from_result(module, result, task_name="", provenance=None):
     censored = "censored" in result
     resource = MODULE_RESOURCES.get(module)
     if resource is None:
-        if module in FILE_MODULES:
+        if module == "nemoclaw_files" and not censored:
+            acted = [(item["path"], item["action"]) for item in (result.get("directories") or []) + (result.get("files") or [])
+                     if item.get("action") not in (None, "none")]
+            if acted:
+                return finding("files", ", ".join(path for path, _a in acted),
+                               ["%s: %s" % (path, action) for path, action in acted], "write")
+        if module in FILE_MODULES or module == "nemoclaw_files":
             name = result.get("dest") or result.get("path") or task_name
             return finding("files", name, ["content or attributes differ (%s)" % (task_name or module)], "write")
         if module == "nemoclaw_drift":

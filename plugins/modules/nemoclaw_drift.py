@@ -34,8 +34,12 @@ options:
   state:
     description:
       - The C(openshell) return value of M(agentfleet.nemoclaw.openshell_info) read with
-        O(agentfleet.nemoclaw.openshell_info#module:gather_subset=[gateway, providers, provider_records, sandbox_details,
-        policies, inference]) and O(agentfleet.nemoclaw.openshell_info#module:policy_bodies=true).
+        O(agentfleet.nemoclaw.openshell_info#module:gather_subset=[registrations, version, providers, provider_records,
+        sandbox_details, inference]) (V(registrations) only when O(gateway) is given). Each sandbox's policy is taken
+        from its C(sandbox get) object, or from a C(policies) subset read with
+        O(agentfleet.nemoclaw.openshell_info#module:policy_bodies=true) when present.
+      - When O(sandbox) sets C(approval_mode), the snapshot must carry the sandbox's settings
+        (O(agentfleet.nemoclaw.openshell_info#module:sandbox_settings=true), the default).
     type: dict
     required: true
   plan:
@@ -145,8 +149,7 @@ seealso:
 EXAMPLES = r"""
 - name: Read the whole OpenShell state of the host (one read-only module execution)
   agentfleet.nemoclaw.openshell_info:
-    gather_subset: [gateway, providers, provider_records, sandbox_details, policies, inference]
-    policy_bodies: true
+    gather_subset: [registrations, version, providers, provider_records, sandbox_details, inference]
   register: drift_state
 
 - name: Compare on the controller

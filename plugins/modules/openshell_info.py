@@ -14,9 +14,13 @@ description:
     (C(gateway list), C(status), C(sandbox list), C(provider list), C(policy get), C(inference get), C(rule get)).
   - Provider credentials are never readable; only key names are returned.
   - V(all) means the six subsets C(gateway), C(sandboxes), C(providers), C(policies), C(inference) and C(approvals).
-    V(sandbox_details) and V(provider_records) are read only when named; together with V(gateway), V(providers),
-    V(policies) (with O(policy_bodies)) and V(inference) they make the state snapshot of the drift scan
-    (C(playbooks/drift.yml)), everything the OpenShell modules read, in one module execution.
+    V(sandbox_details) and V(provider_records) are read only when named; together with V(registrations), V(version),
+    V(providers) and V(inference) they make the state snapshot of the drift scan (C(playbooks/drift.yml)),
+    everything the OpenShell modules read, in one module execution.
+  - V(gateway) reads three things, each also available alone (each is one CLI call on the host),
+    V(registrations) (C(gateway list)), V(status) (C(status)) and V(version) (C(openshell --version)).
+  - Each sandbox of V(sandbox_details) carries its effective policy (C(sandbox get) returns the same policy as
+    C(policy get --full)), so the drift scan needs no V(policies).
 author:
   - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
@@ -27,7 +31,8 @@ options:
     description: What to read.
     type: list
     elements: str
-    choices: [all, gateway, sandboxes, providers, policies, inference, approvals, sandbox_details, provider_records]
+    choices: [all, gateway, sandboxes, providers, policies, inference, approvals, sandbox_details, provider_records,
+              registrations, status, version]
     default: [all]
   sandboxes:
     description:
@@ -45,6 +50,14 @@ options:
     description: Include each sandbox's normalised policy document, not only its version and hash.
     type: bool
     default: false
+  sandbox_settings:
+    description:
+      - With V(sandbox_details), read each sandbox's settings (C(settings get NAME --json)).
+      - V(false) saves that call per sandbox when nobody compares C(proposal_approval_mode); the C(settings) key is
+        then absent from the details.
+    type: bool
+    default: true
+    version_added: 0.1.0
 """
 
 EXAMPLES = r"""
@@ -54,8 +67,7 @@ EXAMPLES = r"""
 
 - name: The state snapshot of the drift scan
   agentfleet.nemoclaw.openshell_info:
-    gather_subset: [gateway, providers, provider_records, sandbox_details, policies, inference]
-    policy_bodies: true
+    gather_subset: [registrations, version, providers, provider_records, sandbox_details, inference]
   register: drift_state
 
 - name: Policies with bodies, for one sandbox
@@ -74,15 +86,15 @@ openshell:
     gateways:
       description: C(gateway list -o json).
       type: list
-      returned: when gateway is gathered
+      returned: when gateway or registrations is gathered
     status:
       description: C(status -o json); its C(status) is V(unreachable) when nothing listens.
       type: dict
-      returned: when gateway is gathered
+      returned: when gateway or status is gathered
     version:
       description: The CLI version (C(openshell --version)).
       type: str
-      returned: when gateway is gathered
+      returned: when gateway or version is gathered
     sandboxes:
       description: C(sandbox list -o json).
       type: list
@@ -105,8 +117,9 @@ openshell:
       returned: when approvals is gathered
     sandbox_details:
       description:
-        - Per sandbox name, C(sandbox) (C(sandbox get -o json), with labels, phase and creation policy; null when
-          absent), C(providers) (attached provider names) and C(settings) (C(settings get --json)).
+        - Per sandbox name, C(sandbox) (C(sandbox get -o json), with labels, phase and the effective policy; null
+          when absent), C(providers) (attached provider names) and, unless O(sandbox_settings=false), C(settings)
+          (C(settings get --json)).
       type: dict
       returned: when sandbox_details is gathered
       version_added: 0.1.0
@@ -135,10 +148,11 @@ def main():
         argument_spec=argument_spec(
             gather_subset=dict(type="list", elements="str", default=["all"],
                                choices=["all", "gateway", "sandboxes", "providers", "policies", "inference", "approvals",
-                                        "sandbox_details", "provider_records"]),
+                                        "sandbox_details", "provider_records", "registrations", "status", "version"]),
             sandboxes=dict(type="list", elements="str"),
             state_file=dict(type="path"),
             policy_bodies=dict(type="bool", default=False),
+            sandbox_settings=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )

@@ -62,10 +62,11 @@ def snapshot():
         "provider_records": {"exists": True, "salt": SALT,
                              "providers": {"openshell|default|nv": record({"NVIDIA_API_KEY": SECRET})}},
         "sandbox_details": {"openclaw": {
-            "sandbox": {"name": "openclaw", "phase": "Ready", "labels": compare.sandbox_labels(SPEC), "policy": POLICY},
+            "sandbox": {"name": "openclaw", "phase": "Ready", "labels": compare.sandbox_labels(SPEC),
+                        "policy": copy.deepcopy(POLICY)},
             "providers": ["nv"],
             "settings": {"settings": {"proposal_approval_mode": {"scope": "unset", "value": "<unset>"}}}}},
-        "policies": {"openclaw": {"version": 1, "hash": "x", "policy": POLICY}},
+        "policies": {"openclaw": {"version": 1, "hash": "x", "policy": copy.deepcopy(POLICY)}},
         "inference": {"user": {"provider": "nv", "model": "nvidia/model", "timeout": 0, "version": 1}, "system": None},
     }
 
@@ -345,6 +346,25 @@ def test_parity_with_converge_in_check_mode(name, tmp_path):
         assert scan[resource].get("provenance") == from_check.get("provenance"), resource
 
 
+@pytest.mark.parametrize("name", sorted(STATES) + ["static"])
+def test_snapshot_without_policies_subset_reads_the_policy_from_sandbox_get(name):
+    """drift.yml reads no `policy get`: `sandbox get` carries the same effective policy; same findings."""
+    state = snapshot()
+    if name == "static":
+        live = copy.deepcopy(POLICY)
+        live["landlock"] = {"compatibility": "hard_requirement"}
+        state["policies"]["openclaw"]["policy"] = live
+    else:
+        STATES[name](state)
+    # What the real CLI returns: sandbox get's policy is the effective one (not normalised by the module).
+    state["sandbox_details"]["openclaw"]["sandbox"]["policy"] = copy.deepcopy(state["policies"]["openclaw"]["policy"])
+    expected = drift.host_drift(state, desired())
+    del state["policies"]
+    assert drift.host_drift(state, desired()) == expected
+    if name in ("extra_key", "static"):
+        assert only(expected, "policy")
+
+
 @pytest.mark.parametrize("name", ["in_sync", "rotated"])
 def test_provider_parity(name, tmp_path):
     state = snapshot()
@@ -369,3 +389,13 @@ def test_names_by_resource_lists_every_kind_and_each_name_once():
     assert names["provider"] == ["nvidia", "github"] and names["policy"] == ["openclaw"]
     assert set(names) == set(drift.RESOURCES) and names["sandbox"] == [] and names["inference"] == []
     assert drift.names_by_resource([]) == dict((kind, []) for kind in drift.RESOURCES)
+
+
+def test_files_result_names_each_path_and_action():
+    result = {"changed": True, "directories": [{"path": "/c", "mode": "0700", "action": "none"}],
+              "files": [{"path": "/c/gateway.toml", "state": "present", "action": "update"},
+                        {"path": "/c/gateway.env", "state": "absent", "action": "remove"}]}
+    f = drift.finding_from_result("nemoclaw_files", result, task_name="Configure the gateway")
+    assert f["resource"] == "files" and f["name"] == "/c/gateway.toml, /c/gateway.env"
+    assert f["differences"] == ["/c/gateway.toml: update", "/c/gateway.env: remove"]
+    assert drift.finding_from_result("nemoclaw_files", dict(result, changed=False)) is None

@@ -104,6 +104,23 @@ def test_sandbox_policy_inference_approval_info(run_module, sim):
     assert info["sandboxes"][0]["name"] == "sb1" and "npm" in info["policies"]["sb1"]["policy"]["network_policies"]
     assert SECRET not in str(info)
 
+    # The snapshot of the drift scan: `sandbox get` carries the same effective policy as `policy get --full`,
+    # a named sandbox needs no `sandbox list`, and the settings are read only when asked for.
+    res = run_module(openshell_info, {"gather_subset": ["sandbox_details"], "sandboxes": ["sb1", "gone"],
+                                      "sandbox_settings": False})
+    calls = [" ".join(c["argv"][:3]) for c in res["_sim_calls"]]
+    assert calls == ["sandbox get sb1", "sandbox provider list", "sandbox get gone"], calls
+    details = res["openshell"]["sandbox_details"]
+    assert "settings" not in details["sb1"] and details["gone"] == {"sandbox": None, "providers": None}
+    assert details["sb1"]["sandbox"]["policy"]["network_policies"] == info["policies"]["sb1"]["policy"]["network_policies"]
+    res = run_module(openshell_info, {"gather_subset": ["sandbox_details"], "sandboxes": ["sb1"]})
+    assert res["openshell"]["sandbox_details"]["sb1"]["settings"]["settings"]["proposal_approval_mode"]["value"] == "auto"
+    for subset, key, argv in (("registrations", "gateways", "gateway list"), ("status", "status", "status"),
+                              ("version", "version", "--version")):
+        res = run_module(openshell_info, {"gather_subset": [subset]})
+        assert list(res["openshell"]) == [key]
+        assert [" ".join(c["argv"]) for c in res["_sim_calls"]] == [argv + ("" if argv == "--version" else " -o json")]
+
     res = run_module(openshell_sandbox, {"name": "sb1", "state": "absent"})
     assert res["changed"]
 
