@@ -26,6 +26,21 @@ def default_path(name):
     return os.path.join(os.path.expanduser(DEFAULT_DIR), name)
 
 
+def write_atomic(path, text, mode=0o600, prefix=".tmp-"):
+    """Replace ``path`` with ``text`` (str) atomically: a temporary file in the same directory, ``mode``
+    set before the rename, ``os.replace``. A crash leaves the old file or the new one, never half of one."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=directory)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 class StateFile(object):
     def __init__(self, path, readonly=False):
         self.path = os.path.expanduser(path)
@@ -66,14 +81,4 @@ class StateFile(object):
     def write(self, data):
         if self.readonly:
             raise RuntimeError("state file %s opened read-only" % self.path)
-        directory = os.path.dirname(self.path) or "."
-        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh, indent=2, sort_keys=True)
-                fh.write("\n")
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n", prefix=".state-")

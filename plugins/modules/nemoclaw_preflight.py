@@ -158,6 +158,18 @@ options:
         rewrite it. In check mode nothing is written.
       - The report is saved before O(fail_on_error) fails the task, so a failed host keeps the report of why.
     type: path
+  gather_facts:
+    description:
+      - Also return these host facts, collected by Ansible's own fact collectors under the names
+        M(ansible.builtin.setup) gives them, so later tasks need no separate C(setup) run.
+      - V(env) gives C(ansible_facts.env); V(service_mgr) gives C(ansible_facts.service_mgr); V(user) gives
+        C(ansible_facts.user_id), C(user_uid), C(user_gid), C(user_dir) and the other user facts.
+      - C(ansible_facts.env) is the environment the module runs in; as with M(ansible.builtin.setup), on a local
+        connection that is the controller's.
+    type: list
+    elements: str
+    choices: [env, service_mgr, user]
+    default: []
 notes:
   - The report holds no timestamp, so saving it gives identical content when nothing changed on the host.
 seealso:
@@ -255,17 +267,22 @@ report_path:
   description: The file the report was saved in (or would be, in check mode).
   returned: when O(report_path) is set
   type: str
+ansible_facts:
+  description: The host facts named by O(gather_facts), as M(ansible.builtin.setup) returns them.
+  returned: when O(gather_facts) is not empty
+  type: dict
+  sample: {"service_mgr": "systemd", "user_id": "agent", "user_uid": 1000}
 """
 
 import getpass
 import json
 import os
 import socket
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import preflight as pf
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.statefile import write_atomic
 
 THRESHOLDS = ("min_cpus", "min_memory_gib", "recommended_memory_gib", "min_memory_plus_swap_mib", "min_free_disk_gib",
               "recommended_free_disk_gib", "min_glibc_version", "min_docker_version", "min_podman_version",
@@ -367,6 +384,7 @@ def main():
             openshell_path=dict(type="str"),
             paths=dict(type="list", elements="path", default=[]),
             report_path=dict(type="path"),
+            gather_facts=dict(type="list", elements="str", default=[], choices=["env", "service_mgr", "user"]),
         ),
         supports_check_mode=True,
     )
@@ -384,11 +402,26 @@ def main():
     extra = {"changed": False}
     if p["report_path"]:
         extra = save_report(module, p["report_path"], result)
+    if p["gather_facts"]:
+        extra["ansible_facts"] = host_facts(module, p["gather_facts"])
     if p["fail_on_error"] and result["failed"]:
         failed = [c for c in checks if c["status"] == "fail"]
         module.fail_json(msg="preflight failed: %s" % "; ".join("%s: %s" % (c["id"], c["message"]) for c in failed),
                          report=result, measured=measured, **extra)
     module.exit_json(report=result, measured=measured, **extra)
+
+
+def host_facts(module, names):
+    """The setup facts ``names`` (env, service_mgr, user), from Ansible's own collectors."""
+    import platform  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.facts.system.env import EnvFactCollector  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.facts.system.service_mgr import ServiceMgrFactCollector  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.facts.system.user import UserFactCollector  # pylint: disable=import-outside-toplevel
+    collectors = {"env": EnvFactCollector, "service_mgr": ServiceMgrFactCollector, "user": UserFactCollector}
+    facts = {}
+    for name in names:
+        facts.update(collectors[name]().collect(module=module, collected_facts={"ansible_system": platform.system()}))
+    return facts
 
 
 def openshell_version(module, path):
@@ -439,16 +472,7 @@ def save_report(module, path, report):
     try:
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o700)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".preflight.")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, text, prefix=".preflight.")
     except (IOError, OSError) as exc:
         module.fail_json(msg="report_path: cannot save the report in %s: %s" % (path, exc), field="report_path")
     return out

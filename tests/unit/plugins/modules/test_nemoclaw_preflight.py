@@ -243,3 +243,17 @@ def test_openshell_version_and_paths_are_measured_not_checked(monkeypatch, tmp_p
     assert list(by_id(out.result)) == EXPECTED_IDS  # no check depends on them
     missing = run(monkeypatch, "preflight-pass", openshell_path=str(tmp_path / "nope"))
     assert missing.result["measured"]["openshell"]["rc"] == 127 and not missing.failed
+
+
+def test_gather_facts_returns_setups_facts_under_setups_names(monkeypatch):
+    import getpass
+    import os
+    monkeypatch.setenv("PREFLIGHT_UNIT_MARKER", "x1")
+    out = run(monkeypatch, "preflight-pass", gather_facts=["env", "service_mgr", "user"])
+    facts = out.result["ansible_facts"]
+    assert facts["env"]["PREFLIGHT_UNIT_MARKER"] == "x1"
+    assert facts["user_id"] == getpass.getuser() and facts["user_uid"] == os.getuid()
+    assert isinstance(facts["service_mgr"], str) and facts["service_mgr"]
+    assert "ansible_facts" not in run(monkeypatch, "preflight-pass").result
+    out = run(monkeypatch, "preflight-pass", gather_facts=["user"])
+    assert "env" not in out.result["ansible_facts"] and "service_mgr" not in out.result["ansible_facts"]
