@@ -133,4 +133,7 @@ def test_check_run_and_fast_scan_find_the_same_drift(fleet5):
         sorted(set(scan.executions.values())), sorted(set(check.executions.values()))))
     print("wall time, 5 hosts: playbooks/drift.yml %.1f s, site.yml --check --diff %.1f s, site.yml %.1f s" % (
         scan.seconds, check.seconds, converge.seconds))
-    assert min(check.executions.values()) > 10 * max(scan.executions.values())
+    # A budget, so a change that adds module executions to a check run is noticed (docs/performance.md):
+    # 9 on a host in sync (the table of docs/performance.md), one more where a module has to run for
+    # a drifted resource. It was 12-13 before the gateway files, setup and the lock probe were cut.
+    assert max(check.executions.values()) <= 10, check.executions

@@ -288,7 +288,8 @@ def test_openshell_role(hosts, packages, package_url):
     assert changed(step, "arch") == []
     assert [c["argv"] for c in step.mutating if c["host"] == "arch"] == []
     assert hosts.pid("arch") == pid1 and alive(pid1)
-    assert set(changed(step, "deb")) == {"Write gateway.toml", "Restart the gateway process",
+    assert set(changed(step, "deb")) == {"Configure the gateway (configuration and state directories, gateway.toml, gateway.env)",
+                                         "Restart the gateway process",
                                          "Register the gateway with the CLI and wait until it is connected"}
     deb_pid2 = hosts.pid("deb")
     assert deb_pid2 and deb_pid2 != deb_pid1 and alive(deb_pid2) and not alive(deb_pid1)

@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""nemoclaw_files in-process on a temporary directory: create, no-op, update, chmod, remove, check mode, bad input."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.agentfleet.nemoclaw.plugins.modules import nemoclaw_files
+
+
+class Exit(Exception):
+    def __init__(self, failed, result):
+        super(Exit, self).__init__(result.get("msg"))
+        self.failed = failed
+        self.result = result
+
+
+def _exit_json(self, **kw):
+    raise Exit(False, kw)
+
+
+def _fail_json(self, msg, **kw):
+    kw["msg"] = msg
+    raise Exit(True, kw)
+
+
+@pytest.fixture(autouse=True)
+def _capture(monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+
+
+def run(**args):
+    with patch_module_args(args):
+        with pytest.raises(Exit) as info:
+            nemoclaw_files.main()
+    return info.value
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(str(path)).st_mode)
+
+
+def snapshot(root):
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(str(root)):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            out[full] = (mode(full), open(full).read() if os.path.isfile(full) else None)
+    return out
+
+
+def test_create_then_noop_then_update_chmod_remove(tmp_path):
+    cfg, state = tmp_path / "cfg" / "openshell", tmp_path / "state"
+    args = {"directories": [{"path": str(cfg)}, {"path": str(state)}],
+            "files": [{"path": str(cfg / "gateway.toml"), "content": "[openshell]\nx = 1\n"},
+                      {"path": str(cfg / "gateway.env"), "state": "absent"}],
+            "_ansible_diff": True}
+    out = run(**args)
+    assert not out.failed and out.result["changed"]
+    assert [d["action"] for d in out.result["directories"]] == ["create", "create"]
+    assert [f["action"] for f in out.result["files"]] == ["create", "none"]
+    assert out.result["changed_files"] == [str(cfg / "gateway.toml")]
+    assert mode(cfg) == 0o700 and mode(state) == 0o700 and mode(cfg / "gateway.toml") == 0o600
+    assert (cfg / "gateway.toml").read_text() == "[openshell]\nx = 1\n"
+    assert out.result["diff"][-1] == {"before_header": str(cfg / "gateway.toml"), "after_header": str(cfg / "gateway.toml"),
+                                      "before": "", "after": "[openshell]\nx = 1\n"}
+
+    before = snapshot(tmp_path)
+    out = run(**args)
+    assert not out.result["changed"] and "diff" not in out.result and out.result["changed_files"] == []
+    assert snapshot(tmp_path) == before
+
+    os.chmod(str(state), 0o755)
+    (cfg / "gateway.env").write_text("A=1\n")
+    os.chmod(str(cfg / "gateway.toml"), 0o644)
+    out = run(**dict(args, _ansible_check_mode=True))
+    assert out.result["changed"] and [d["action"] for d in out.result["directories"]] == ["none", "chmod"]
+    assert [f["action"] for f in out.result["files"]] == ["chmod", "remove"]
+    assert out.result["changed_files"] == [str(cfg / "gateway.env")]
+    assert mode(state) == 0o755 and (cfg / "gateway.env").exists(), "check mode changed something"
+    out = run(**args)
+    assert mode(state) == 0o700 and mode(cfg / "gateway.toml") == 0o600 and not (cfg / "gateway.env").exists()
+    assert {"before_header": str(state), "after_header": str(state), "before": "state: directory, mode 0755\n",
+            "after": "state: directory, mode 0700\n"} in out.result["diff"]
+
+    args["files"] = [{"path": str(cfg / "gateway.toml"), "content": "[openshell]\nx = 2\n"}]
+    out = run(**args)
+    assert out.result["files"][0]["action"] == "update" and out.result["changed_files"] == [str(cfg / "gateway.toml")]
+    assert (cfg / "gateway.toml").read_text() == "[openshell]\nx = 2\n" and mode(cfg / "gateway.toml") == 0o600
+    assert [p for p in os.listdir(str(cfg)) if p.startswith(".")] == [], "a temporary file was left"
+
+
+def test_check_mode_on_a_new_host_creates_nothing(tmp_path):
+    out = run(directories=[{"path": str(tmp_path / "d")}],
+              files=[{"path": str(tmp_path / "d" / "f"), "content": "x"}], _ansible_check_mode=True)
+    assert out.result["changed"] and out.result["changed_files"] == [str(tmp_path / "d" / "f")]
+    assert os.listdir(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize("args,field", [
+    ({"directories": [{"path": "relative/dir"}]}, "directories[0].path"),
+    ({"directories": [{"path": "/tmp/x", "mode": "rwx"}]}, "directories[0].mode"),
+    ({"files": [{"path": "/tmp/x/f", "content": "a", "mode": "99999"}]}, "files[0].mode"),
+    ({"files": [{"path": "/tmp/x/f"}]}, "files[0].content"),
+    ({"directories": [{"path": "/tmp/x"}], "files": [{"path": "/tmp/x/", "content": "a"}]}, "files[0].path"),
+])
+def test_bad_input_names_the_field_and_changes_nothing(tmp_path, args, field):
+    out = run(**args)
+    assert out.failed and out.result["field"] == field and out.result["msg"].startswith(field), out.result
+    assert not os.path.exists("/tmp/x")
+
+
+def test_a_file_where_a_directory_should_be_fails(tmp_path):
+    (tmp_path / "d").write_text("x")
+    out = run(directories=[{"path": str(tmp_path / "d")}])
+    assert out.failed and "is not a directory" in out.result["msg"]
