@@ -160,7 +160,10 @@ def _load_yaml(path, label):
         raise BlueprintError(label, "PyYAML is required to read blueprint files")
     try:
         with open(path, "rb") as handle:
-            return yaml.safe_load(handle.read().decode("utf-8"))
+            text = handle.read().decode("utf-8")
+        # libyaml's safe loader when PyYAML has it: the same documents, about 10 x faster than
+        # the pure-Python one, which dominated planning (a plan reads ~9 files per host).
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # nosec B506 - a safe loader
     except (OSError, IOError) as exc:
         raise BlueprintError(label, "cannot read file: %s" % exc)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
