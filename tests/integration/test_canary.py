@@ -68,16 +68,10 @@ class CanaryFleet(Fleet):
 
 
 @pytest.fixture
-def fleet5(tmp_path, monkeypatch):
-    # The system interpreter starts the simulator's CLI faster than a pyenv shim.
-    if os.path.exists("/usr/bin/python3"):
-        monkeypatch.setenv("OPENSHELL_SIM_PYTHON", "/usr/bin/python3")
-    f = CanaryFleet(tmp_path / "fleet", count=5)
-    try:
+def fleet5(tmp_path):
+    """Overrides conftest's: the inventory has a canary group."""
+    with CanaryFleet(tmp_path / "fleet", count=5).checked() as f:
         yield f
-    finally:
-        f.stop()
-    assert f.invalid_calls() == []
 
 
 def labels(sim, name="openclaw"):

@@ -37,7 +37,6 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import SIM_BIN, SimHost  # noqa: E402  pylint: disable=wrong-import-position
 from playrunner import ROOT, command_words, lease_path  # noqa: E402  pylint: disable=wrong-import-position
 from test_canary import (  # noqa: E402  pylint: disable=wrong-import-position
     ROLES, CanaryFleet, artifact_digest, canary_vars, labels, make_blueprint, state_file)
@@ -66,19 +65,9 @@ def packages(tmp_path_factory):
 class PackagedFleet(CanaryFleet):
     """Simulated hosts with no gateway yet: the openshell role installs OpenShell and runs the gateway."""
 
-    def __init__(self, workdir, count, packages):  # pylint: disable=super-init-not-called
-        self.workdir = str(workdir)
-        self.python = sys.executable
+    def __init__(self, workdir, count, packages):
+        super(PackagedFleet, self).__init__(workdir, count=count, gateway=False)
         self.packages = packages
-        self.hosts = {}
-        self._n = 0
-        path = os.pathsep.join(p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) if p != SIM_BIN)
-        for i in range(count):
-            name = "host%d" % (i + 1)
-            host = SimHost(os.path.join(self.workdir, name))
-            host.env.pop("OPENSHELL_SERVER_PORT", None)  # the role's gateway.toml sets the port
-            host.env["PATH"] = path
-            self.hosts[name] = host
         self.package_version = A
 
     def prefix(self, name):
@@ -151,15 +140,8 @@ def report(tmp_path, step):
 
 @pytest.fixture
 def fleet(tmp_path, packages):
-    f = PackagedFleet(tmp_path / "fleet", 5, packages)
-    if os.path.exists("/usr/bin/python3"):
-        for host in f.hosts.values():
-            host.env["OPENSHELL_SIM_PYTHON"] = "/usr/bin/python3"
-    try:
+    with PackagedFleet(tmp_path / "fleet", 5, packages).checked() as f:
         yield f
-    finally:
-        f.stop()
-    assert f.invalid_calls() == []
 
 
 def test_canary_upgrades_openshell_then_decommission_removes_the_gateway(fleet, packages, tmp_path):

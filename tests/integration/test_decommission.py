@@ -12,28 +12,14 @@ import json
 import os
 import sys
 
-import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from playrunner import Fleet, command_words, foreign_lease, lease_path  # noqa: E402  pylint: disable=wrong-import-position
+from playrunner import command_words, foreign_lease, lease_path  # noqa: E402  pylint: disable=wrong-import-position
 
 ROLES = {"roles": [{"role": "agentfleet.nemoclaw.blueprint"}, {"role": "agentfleet.nemoclaw.credentials"},
                    {"role": "agentfleet.nemoclaw.sandbox"}]}
 PLAYBOOK = "playbooks/decommission.yml"
-
-
-@pytest.fixture
-def fleet5(tmp_path, monkeypatch):
-    # The system interpreter starts the simulator's CLI faster than a pyenv shim.
-    if os.path.exists("/usr/bin/python3"):
-        monkeypatch.setenv("OPENSHELL_SIM_PYTHON", "/usr/bin/python3")
-    f = Fleet(tmp_path / "fleet", count=5)
-    try:
-        yield f
-    finally:
-        f.stop()
-    assert f.invalid_calls() == []
 
 
 def state_dir(sim):

@@ -36,11 +36,7 @@ EXPECTED = {
 
 @pytest.fixture
 def fleet5(tmp_path):
-    for fleet in _fleet(tmp_path, 5):
-        for host in fleet.hosts.values():
-            if os.path.exists("/usr/bin/python3"):
-                host.env["OPENSHELL_SIM_PYTHON"] = "/usr/bin/python3"  # CLI start without a pyenv shim
-        yield fleet
+    yield from _fleet(tmp_path, 5)
 
 
 def _run(fleet, label, playbook, check=False, extra_vars=None, count=True):

@@ -74,19 +74,8 @@ def package_url(packages):
 class RoleHosts(Fleet):
     """Like ``Fleet`` (same inventory and runner), but no gateway runs and PATH has no simulator."""
 
-    def __init__(self, workdir, names):  # pylint: disable=super-init-not-called
-        self.workdir = str(workdir)
-        self.python = sys.executable
-        self.hosts = {}
-        self._n = 0
-        path = os.pathsep.join(p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) if p != SIM_BIN)
-        for name in names:
-            host = SimHost(os.path.join(self.workdir, name))
-            host.env.pop("OPENSHELL_SERVER_PORT", None)
-            host.env["PATH"] = path
-            if os.path.exists("/usr/bin/python3"):
-                host.env["OPENSHELL_SIM_PYTHON"] = "/usr/bin/python3"
-            self.hosts[name] = host
+    def __init__(self, workdir, names):
+        super(RoleHosts, self).__init__(workdir, names=names, gateway=False)
 
     def inventory(self, host_vars=None):
         """Only what this test sets (``Fleet.inventory`` may carry variables for other playbooks)."""

@@ -16,12 +16,8 @@ LEASE = os.path.join("home", ".local", "state", "agentfleet-nemoclaw", "site.loc
 
 
 def make_fleet(workdir, count):
-    """A Fleet whose simulated CLI runs on the system interpreter (no pyenv shim per call)."""
-    fleet = Fleet(workdir, count=count)
-    if os.path.exists("/usr/bin/python3"):
-        for host in fleet.hosts.values():
-            host.env["OPENSHELL_SIM_PYTHON"] = "/usr/bin/python3"
-    return fleet
+    """A Fleet of ``count`` simulated hosts (their CLI runs on playrunner.SIM_PYTHON)."""
+    return Fleet(workdir, count=count)
 
 
 def close_fleet(fleet):
