@@ -22,17 +22,19 @@ description:
   - Paths are absolute after C(~) expansion; a path listed twice is refused.
 author:
   - agentfleet.nemoclaw contributors (@agentfleet)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
     support: full
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode) when in diff mode.
     support: full
     details: Per changed file its text before and after; per changed directory its state and mode.
   idempotent:
     description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
+  platform:
+    platforms: posix
 options:
   directories:
     description: Directories that must exist.

@@ -7,41 +7,24 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.agentfleet.nemoclaw.plugins.modules import nemoclaw_files
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-class Exit(Exception):
-    def __init__(self, failed, result):
-        super(Exit, self).__init__(result.get("msg"))
-        self.failed = failed
-        self.result = result
-
-
-def _exit_json(self, **kw):
-    raise Exit(False, kw)
-
-
-def _fail_json(self, msg, **kw):
-    kw["msg"] = msg
-    raise Exit(True, kw)
+from moduleexit import patch_exits, run_main  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture(autouse=True)
 def _capture(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    patch_exits(monkeypatch)
 
 
 def run(**args):
-    with patch_module_args(args):
-        with pytest.raises(Exit) as info:
-            nemoclaw_files.main()
-    return info.value
+    return run_main(nemoclaw_files.main, args)
 
 
 def mode(path):

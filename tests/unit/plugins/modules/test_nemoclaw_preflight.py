@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.agentfleet.nemoclaw.plugins.modules import nemoclaw_preflight
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from moduleexit import patch_exits, run_main  # noqa: E402  pylint: disable=wrong-import-position
 
 HOSTROOT = Path(__file__).resolve().parents[2] / "fixtures" / "hostroot"
 FAKE = HOSTROOT / "fake-cli"
@@ -24,26 +27,9 @@ EXPECTED_IDS = ["platform.os", "platform.arch", "platform.glibc", "cpu.count", "
                 "dns.localhost"]
 
 
-class Exit(Exception):
-    def __init__(self, failed, result):
-        super(Exit, self).__init__(result.get("msg"))
-        self.failed = failed
-        self.result = result
-
-
-def _exit_json(self, **kw):
-    raise Exit(False, kw)
-
-
-def _fail_json(self, msg, **kw):
-    kw["msg"] = msg
-    raise Exit(True, kw)
-
-
 @pytest.fixture(autouse=True)
 def _capture(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    patch_exits(monkeypatch)
 
 
 def run(monkeypatch, case, root=None, **args):
@@ -53,10 +39,7 @@ def run(monkeypatch, case, root=None, **args):
               "state_dirs": {"state": str(case_dir / "var" / "lib" / "openshell")},
               "min_free_disk_gib": 0, "recommended_free_disk_gib": 0, "dns_hosts": ["http://localhost:8000/v1"]}
     params.update(args)
-    with patch_module_args(params):
-        with pytest.raises(Exit) as info:
-            nemoclaw_preflight.main()
-    return info.value
+    return run_main(nemoclaw_preflight.main, params)
 
 
 def by_id(result):
@@ -180,11 +163,9 @@ def test_live_host_does_not_crash(monkeypatch):
     """On this very host (whatever it has) the module returns a report and changes nothing."""
     monkeypatch.delenv("FAKE_CLI_CASE", raising=False)
     params = {"docker_path": "/nonexistent/docker", "state_dirs": {"tmp": "/tmp"}}
-    with patch_module_args(params):
-        with pytest.raises(Exit) as info:
-            nemoclaw_preflight.main()
-    assert not info.value.failed and info.value.result["changed"] is False
-    ids = [c["id"] for c in info.value.result["report"]["checks"]]
+    out = run_main(nemoclaw_preflight.main, params)
+    assert not out.failed and out.result["changed"] is False
+    ids = [c["id"] for c in out.result["report"]["checks"]]
     assert ids[:3] == ["platform.os", "platform.arch", "platform.glibc"] and "disk.tmp" in ids
 
 

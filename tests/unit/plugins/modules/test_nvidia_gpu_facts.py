@@ -6,13 +6,17 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.agentfleet.nemoclaw.plugins.modules import nvidia_gpu_facts
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from moduleexit import patch_exits, run_main  # noqa: E402  pylint: disable=wrong-import-position
 
 HOSTROOT = Path(__file__).resolve().parents[2] / "fixtures" / "hostroot"
 FAKE = HOSTROOT / "fake-cli"
@@ -21,26 +25,9 @@ SHARED = Path(__file__).resolve().parents[4].parent / "shared" / "fixtures" / "n
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared nvidia-smi captures not found at %s" % SHARED)
 
 
-class Exit(Exception):
-    def __init__(self, failed, result):
-        super(Exit, self).__init__(result.get("msg"))
-        self.failed = failed
-        self.result = result
-
-
-def _exit_json(self, **kw):
-    raise Exit(False, kw)
-
-
-def _fail_json(self, msg, **kw):
-    kw["msg"] = msg
-    raise Exit(True, kw)
-
-
 @pytest.fixture(autouse=True)
 def _capture(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    patch_exits(monkeypatch)
 
 
 def run(monkeypatch, case, **args):
@@ -48,10 +35,7 @@ def run(monkeypatch, case, **args):
     monkeypatch.setenv("FAKE_CLI_CASE", str(case_dir / "fake-cli.json"))
     params = {"nvidia_smi_path": str(FAKE), "root": str(case_dir)}
     params.update(args)
-    with patch_module_args(params):
-        with pytest.raises(Exit) as info:
-            nvidia_gpu_facts.main()
-    return info.value
+    return run_main(nvidia_gpu_facts.main, params)
 
 
 def statuses(result):
