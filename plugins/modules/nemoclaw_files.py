@@ -208,9 +208,13 @@ def converge(module, dirs, files):
             else:
                 current = os.stat(f["path"]).st_mode & 0o7777
                 action = "none" if current == f["mode"] else "chmod"
+            if action == "create":
+                # Check mode predicts the real run: a parent that neither exists nor is listed fails both.
+                parent = os.path.dirname(f["path"])
+                if not os.path.isdir(parent) and parent not in [d["path"] for d in dirs]:
+                    module.fail_json(msg="files: the directory of %s does not exist and is not in directories"
+                                     % f["path"], field="files")
             if action in ("create", "update") and not check:
-                if not os.path.isdir(os.path.dirname(f["path"])):
-                    module.fail_json(msg="files: the directory of %s does not exist" % f["path"], field="files")
                 write_atomic(f["path"], after, mode=f["mode"], prefix=".nemoclaw-")
             elif action == "chmod" and not check:
                 os.chmod(f["path"], f["mode"])

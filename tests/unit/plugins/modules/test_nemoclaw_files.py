@@ -105,3 +105,10 @@ def test_a_file_where_a_directory_should_be_fails(tmp_path):
     (tmp_path / "d").write_text("x")
     out = run(directories=[{"path": str(tmp_path / "d")}])
     assert out.failed and "is not a directory" in out.result["msg"]
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_a_file_whose_directory_is_missing_fails_in_check_mode_too(tmp_path, check):
+    out = run(files=[{"path": str(tmp_path / "nodir" / "f"), "content": "x"}], _ansible_check_mode=check)
+    assert out.failed and out.result["field"] == "files" and "does not exist" in out.result["msg"]
+    assert os.listdir(str(tmp_path)) == []
