@@ -18,7 +18,16 @@ import hmac
 import json
 import re
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import policy as policylib
+
+def policylib():
+    """The policy library (``policy.py``), imported on first use.
+
+    Only the modules that compare policies need it; the others (gateway, exec, preflight, GPU
+    facts) skip its import, a fifth of their start-up on the host (docs/performance.md).
+    """
+    from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import policy  # pylint: disable=import-outside-toplevel
+    return policy
+
 
 # Labels the collection stamps on every sandbox it creates.
 LABEL_MANAGED = "agentfleet.nemoclaw/managed"
@@ -374,15 +383,15 @@ def sandbox_policy_plan(current, desired):
     replaces the whole document). Returns ``{"merged", "static_problems",
     "changed", "policy_diff"}``; static problems make the module refuse.
     """
-    current = policylib.normalize_policy(current or {"version": 1})
+    current = policylib().normalize_policy(current or {"version": 1})
     merged = dict(desired)
-    for section in policylib.STATIC_SECTIONS:
+    for section in policylib().STATIC_SECTIONS:
         if section not in merged and section in current:
             merged[section] = current[section]
-    merged = policylib.normalize_policy(merged)
-    return {"merged": merged, "static_problems": policylib.static_violations(current, merged),
-            "changed": not policylib.dynamic_equal(current, merged),
-            "policy_diff": policylib.policy_diff(current, merged)}
+    merged = policylib().normalize_policy(merged)
+    return {"merged": merged, "static_problems": policylib().static_violations(current, merged),
+            "changed": not policylib().dynamic_equal(current, merged),
+            "policy_diff": policylib().policy_diff(current, merged)}
 
 
 # --------------------------------------------------------------------------

@@ -22,7 +22,6 @@ import os
 import time
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import policy as policylib
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError, check_name
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import (
     NotFound,
@@ -260,10 +259,10 @@ def load_policy_param(ctx, field="policy", src_field="policy_src"):
     if not isinstance(doc, dict):
         raise InputError(field, "must be a mapping (an OpenShell policy document)")
     try:
-        policylib.validate_policy(doc)
-    except policylib.PolicyError as exc:
+        compare.policylib().validate_policy(doc)
+    except compare.policylib().PolicyError as exc:
         raise InputError("%s.%s" % (field, exc.path) if exc.path else field, exc.reason)
-    return policylib.normalize_policy(doc)
+    return compare.policylib().normalize_policy(doc)
 
 
 def _parse_yaml_or_json(text, field):
@@ -285,7 +284,7 @@ def sandbox_spec(ctx):
     """Validate the sandbox options and return the normalised desired spec."""
     p = ctx.params
     check_name("sandbox", "name", p["name"])
-    problem = policylib.image_problem(p.get("image"))
+    problem = compare.policylib().image_problem(p.get("image"))
     if problem:
         raise InputError("image", "%r %s" % (p["image"], problem))
     gpu = p.get("gpu")
@@ -378,7 +377,7 @@ def converge_sandbox(ctx):
     settings = None
     if current is not None:
         if desired_policy is not None:
-            static_problems = policylib.static_violations(current.get("policy") or {}, desired_policy)
+            static_problems = compare.policylib().static_violations(current.get("policy") or {}, desired_policy)
         # Attachments and settings are read only when the sandbox stays (no
         # replacement needed, or one that recreate=never refuses).
         stays = p["recreate"] == "never" or not compare.sandbox_recreate_reasons(current, spec, static_problems)
@@ -456,7 +455,7 @@ def converge_policy(ctx):
         raise NotFound("sandbox %r not found" % p["sandbox"], hint="Create it first with agentfleet.nemoclaw.openshell_sandbox")
     result = {"changed": False, "sandbox": p.get("sandbox"), "global": is_global}
     plan = compare.sandbox_policy_plan((info or {}).get("policy"), desired)
-    current, merged = policylib.normalize_policy((info or {}).get("policy") or {"version": 1}), plan["merged"]
+    current, merged = compare.policylib().normalize_policy((info or {}).get("policy") or {"version": 1}), plan["merged"]
     if not is_global and plan["static_problems"]:
         raise Precondition("static policy sections differ on live sandbox %r: %s" % (p["sandbox"], "; ".join(plan["static_problems"])),
                            hint="Static sections (filesystem_policy, landlock, process) are fixed at creation: "
@@ -466,7 +465,7 @@ def converge_policy(ctx):
     result["version"] = (info or {}).get("version")
     result["hash"] = (info or {}).get("hash")
     result["policy_diff"] = plan["policy_diff"]
-    result["diff"] = {"before": policylib.to_yaml_text(current), "after": policylib.to_yaml_text(merged),
+    result["diff"] = {"before": compare.policylib().to_yaml_text(current), "after": compare.policylib().to_yaml_text(merged),
                       "before_header": "policy of %s" % (p.get("sandbox") or "<global>"),
                       "after_header": "desired policy"}
     if changed and not ctx.check_mode:
@@ -687,7 +686,7 @@ def gather_info(ctx):
         for sb in sandboxes:
             got = client.policy_get(sb["name"], full=p["policy_bodies"]) or {}
             if got.get("policy") is not None:
-                got["policy"] = policylib.normalize_policy(got["policy"])
+                got["policy"] = compare.policylib().normalize_policy(got["policy"])
             policies[sb["name"]] = got
         info["policies"] = policies
     if "inference" in subsets:

@@ -31,10 +31,26 @@ def test_rollout_is_idempotent_and_labels_the_sandbox(fleet):
         step = fleet.run([], play_extra=ROLES, extra_vars=VARS, check=check)
         assert step.rc == 0, step.stdout[-3000:]
         assert step.changed_count() == 0, [r["task"] for r in step.results if r["result"].get("changed")]
-        # The health probe (a read-only command inside the sandbox) is the only
-        # non-read call; it runs in check mode too, to report an unhealthy agent.
-        assert [command_words(c["argv"])[:2] for c in step.mutating] == [("sandbox", "exec")]
+        # Nothing changed, so no health probe either: a no-op makes no call but reads.
+        assert step.mutating == [], [c["argv"] for c in step.mutating]
     assert SECRET not in step.stdout
+    # sandbox_health_check_always probes every run (a read-only command inside the sandbox), check mode too.
+    for check in (False, True):
+        step = fleet.run([], play_extra=ROLES, extra_vars=dict(VARS, sandbox_health_check_always=True), check=check)
+        assert step.rc == 0 and step.changed_count() == 0, step.stdout[-3000:]
+        assert [command_words(c["argv"])[:2] for c in step.mutating] == [("sandbox", "exec")]
+
+
+def test_rotated_credential_is_followed_by_a_health_probe(fleet):
+    step = fleet.run([], play_extra=ROLES, extra_vars=VARS)
+    assert step.rc == 0, step.stdout[-3000:]
+    rotated = dict(VARS, nemoclaw_secrets={"NVIDIA_INFERENCE_API_KEY": "nvapi-ROTATED-0f1e2d3c"},
+                   sandbox_health_after_change="{{ credentials_plan_result | default({}) is changed }}")
+    step = fleet.run([], play_extra=ROLES, extra_vars=rotated)
+    assert step.rc == 0, step.stdout[-3000:]
+    words = [command_words(c["argv"])[:2] for c in step.mutating]
+    assert words == [("provider", "update"), ("sandbox", "exec")], words
+    assert "nvapi-ROTATED-0f1e2d3c" not in step.stdout
 
 
 def test_missing_secret_fails_naming_the_variable(fleet):

@@ -10,7 +10,7 @@ import os
 import threading
 import time
 
-from playrunner import Fleet, command_words  # noqa: F401  pylint: disable=unused-import
+from playrunner import Fleet, command_words, is_read_only  # noqa: F401  pylint: disable=unused-import
 
 LEASE = os.path.join("home", ".local", "state", "agentfleet-nemoclaw", "site.lock")
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import pytest
 
-from reltools import (changed_tasks, close_fleet, command_words, failure_text, failures, host_calls, make_fleet,
-                      read_lease, snapshot)
+from reltools import (changed_tasks, close_fleet, command_words, failure_text, failures, host_calls, is_read_only,
+                      make_fleet, read_lease, snapshot)
 
 HOSTS = ("host1", "host2", "host3")
 
@@ -127,7 +127,9 @@ def test_health_check_latency_and_transient_unavailable(fleet):
                                                         "stderr": "agent gateway not answering\n"}]})
     h2.set_faults({"latency_ms": 2000})
     h3.set_faults({"unavailable": 100})
-    step = fleet.run_site("site.yml", tags="blueprint,sandbox", host_vars={"host3": {"sandbox_openshell_retries": 2}})
+    # host1 probes its agent's health although nothing changed (sandbox_health_check_always).
+    host_vars = {"host1": {"sandbox_health_check_always": True}, "host3": {"sandbox_openshell_retries": 2}}
+    step = fleet.run_site("site.yml", tags="blueprint,sandbox", host_vars=host_vars)
     assert step.rc != 0
 
     text = failure_text(step, "host1")
@@ -139,11 +141,11 @@ def test_health_check_latency_and_transient_unavailable(fleet):
 
     # host2: slow but correct; a no-op makes a bounded number of calls, so 2 s each stays affordable.
     assert failures(step, "host2") == [], failure_text(step, "host2")
-    # One read per resource kind (the observe role's snapshot: sandboxes, providers, policy, route,
-    # sandbox, attachments, settings), the version probe and the health probe: nothing polled or
-    # retried under latency, so no command line repeats.
+    # One read per resource kind (the observe role's snapshot) and the version probe; no health
+    # probe, as nothing changed: nothing polled or retried under latency, no command line repeats.
     argvs = [tuple(c["argv"]) for c in host_calls(step, "host2")]
-    assert len(argvs) <= 10 and len(set(argvs)) == len(argvs), argvs
+    assert len(argvs) <= 9 and len(set(argvs)) == len(argvs), argvs
+    assert all(is_read_only(list(a)) for a in argvs), argvs
     assert all(c["ms"] >= 1900 for c in host_calls(step, "host2") if c["argv"][:1] != ["--version"]
                and "--version" not in c["argv"])
 
@@ -153,10 +155,10 @@ def test_health_check_latency_and_transient_unavailable(fleet):
     failed = [c for c in host_calls(step, "host3") if c["rc"] != 0]
     assert len(failed) == 3 and len(set(tuple(c["argv"]) for c in failed)) == 1, failed
 
-    # Nothing changed anywhere; the only non-read call is the health probe inside the sandbox.
+    # Nothing changed anywhere; the only non-read call is host1's health probe inside the sandbox.
     assert changed_tasks(step) == []
     # (Classified by command words: the modules put the global --gateway NAME before the command.)
-    assert set(command_words(c["argv"])[:2] for c in step.mutating) <= {("sandbox", "exec")}, \
+    assert [(c["host"], command_words(c["argv"])[:2]) for c in step.mutating] == [("host1", ("sandbox", "exec"))], \
         [c["argv"] for c in step.mutating]
     _clear(fleet)
     rerun, _after = _reconverge(fleet)
