@@ -244,6 +244,10 @@ def listening_inodes(host, port):
     inodes = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in (host.read(table) or "").splitlines()[1:]:
+            # " 0A " (LISTEN) can only be the state column: a busy host lists thousands of
+            # connections, and splitting only the listening lines is ~10 times cheaper.
+            if " 0A " not in line:
+                continue
             fields = line.split()
             if len(fields) < 10 or fields[3] != "0A":
                 continue
@@ -256,26 +260,44 @@ def listening_inodes(host, port):
     return inodes
 
 
-def socket_owners(host, inodes):
-    """Processes holding any of ``inodes``: ``[{pid, name}]`` (only those this user may inspect)."""
-    wanted = set("socket:[%s]" % i for i in inodes)
+def _holders(host, pids, wanted, names):
     owners = []
-    for pid in host.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    for pid in pids:
         for fd in host.listdir("/proc/%s/fd" % pid):
             if host.readlink("/proc/%s/fd/%s" % (pid, fd)) in wanted:
-                name = (host.read("/proc/%s/comm" % pid) or "").strip() or None
+                name = names[pid] if pid in names else (host.read("/proc/%s/comm" % pid) or "").strip() or None
                 owners.append({"pid": int(pid), "name": name})
                 break
     return owners
 
 
-def measure_port(host, port):
+def socket_owners(host, inodes, likely_names=()):
+    """Processes holding any of ``inodes``: ``[{pid, name}]`` (only those this user may inspect).
+
+    The processes named like one of ``likely_names`` (compared on the 15 characters of
+    ``/proc/PID/comm``) are searched first and, when one of them holds a socket, alone: reading
+    every descriptor of every process took ~0.5 s on a host with 6,000 of them, reading each
+    process's name a few milliseconds. Otherwise every process is searched.
+    """
+    wanted = set("socket:[%s]" % i for i in inodes)
+    pids = [pid for pid in host.listdir("/proc") if pid.isdigit()]
+    names = {}
+    short = set(n[:15] for n in likely_names)
+    if short:
+        for pid in pids:
+            names[pid] = (host.read("/proc/%s/comm" % pid) or "").strip() or None
+        owners = _holders(host, [pid for pid in pids if (names[pid] or "")[:15] in short], wanted, names)
+        if owners:
+            return owners
+    return _holders(host, pids, wanted, names)
+
+
+def measure_port(host, port, likely_names=()):
+    """Whether TCP ``port`` is listened on, and by which processes (``likely_names`` searched first)."""
     inodes = listening_inodes(host, port)
     if not inodes:
         return {"port": port, "listening": False, "owners": []}
-    return {"port": port, "listening": True, "owners": socket_owners(host, inodes)}
+    return {"port": port, "listening": True, "owners": socket_owners(host, inodes, likely_names)}
 
 
 def measure_systemd(host, user):

@@ -350,7 +350,7 @@ def measure(module):
         "lsm": pf.measure_lsm(host),
         "seccomp": pf.measure_seccomp(host),
         "cgroup": pf.measure_cgroup(host),
-        "port": pf.measure_port(host, p["gateway_port"]),
+        "port": pf.measure_port(host, p["gateway_port"], p["gateway_process_names"]),
         "dns": dns,
         "systemd": pf.measure_systemd(host, user) if p["supervisor"] != "none" else None,
     }

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,32 @@ def test_measure_fixture_trees():
     assert pf.listening_inodes(fail, 8080) == ["3112"]
     assert pf.measure_systemd(fail, "agent") == {"running": True, "user": "agent", "linger": False}
     assert pf.measure_systemd(pf.HostRoot(str(HOSTROOT / "preflight-pass")), "agent")["linger"] is True
+
+
+def test_socket_owners_searches_the_likely_processes_first(tmp_path):
+    for pid, comm, fds in (("100", "nginx", {"3": "socket:[555]"}), ("200", "openshell-gatew", {"4": "socket:[777]"}),
+                           ("300", "bash", {"0": "/dev/null", "1": "socket:[777]"})):
+        fd_dir = tmp_path / "proc" / pid / "fd"
+        fd_dir.mkdir(parents=True)
+        (tmp_path / "proc" / pid / "comm").write_text(comm + "\n")
+        for fd, target in fds.items():
+            os.symlink(target, str(fd_dir / fd))
+
+    class Counting(pf.HostRoot):
+        listed = []
+
+        def listdir(self, path):
+            self.listed.append(path)
+            return super(Counting, self).listdir(path)
+
+    host = Counting(str(tmp_path))
+    # The gateway holds it: only its descriptors are read (not bash's, which shares the socket).
+    assert pf.socket_owners(host, ["777"], ["openshell-gateway"]) == [{"pid": 200, "name": "openshell-gatew"}]
+    assert [p for p in host.listed if p.endswith("/fd")] == ["/proc/200/fd"]
+    # Someone else holds it: every process is searched.
+    assert pf.socket_owners(host, ["555"], ["openshell-gateway"]) == [{"pid": 100, "name": "nginx"}]
+    # Without names, every holder.
+    assert pf.socket_owners(host, ["777"]) == [{"pid": 200, "name": "openshell-gatew"}, {"pid": 300, "name": "bash"}]
 
 
 def test_measure_empty_root(tmp_path):
