@@ -499,8 +499,8 @@ def markdown(report):
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append("reads/writes/exec: openshell calls per host from the simulator's call logs (exec = commands run "
-                 "inside the sandbox, here the read-only health probe). ctl = peak RSS of the ansible-playbook "
-                 "processes, tree = peak RSS of the whole tree (modules, openshell CLIs).")
+                 "inside the sandbox, the read-only health probe after a change). ctl = peak PSS of the ansible-playbook "
+                 "processes, tree = peak PSS of the whole tree (modules, openshell CLIs).")
     for size in report["results"]:
         lines += ["", "## %d hosts (F1 = %.1f s, mean of %s)" % (
             size["hosts"], size["F1"], " and ".join("%.1f" % x for x in size["F1_runs"])), ""]
