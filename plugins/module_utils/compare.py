@@ -383,15 +383,16 @@ def sandbox_policy_plan(current, desired):
     replaces the whole document). Returns ``{"merged", "static_problems",
     "changed", "policy_diff"}``; static problems make the module refuse.
     """
-    current = policylib().normalize_policy(current or {"version": 1})
+    pol = policylib()
+    current = pol.normalize_policy(current or {"version": 1})
     merged = dict(desired)
-    for section in policylib().STATIC_SECTIONS:
+    for section in pol.STATIC_SECTIONS:
         if section not in merged and section in current:
             merged[section] = current[section]
-    merged = policylib().normalize_policy(merged)
-    return {"merged": merged, "static_problems": policylib().static_violations(current, merged),
-            "changed": not policylib().dynamic_equal(current, merged),
-            "policy_diff": policylib().policy_diff(current, merged)}
+    merged = pol.normalize_policy(merged)
+    return {"merged": merged, "static_problems": pol.static_violations(current, merged),
+            "changed": not pol.dynamic_equal(current, merged),
+            "policy_diff": pol.policy_diff(current, merged)}
 
 
 # --------------------------------------------------------------------------

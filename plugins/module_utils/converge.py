@@ -258,11 +258,12 @@ def load_policy_param(ctx, field="policy", src_field="policy_src"):
         return None
     if not isinstance(doc, dict):
         raise InputError(field, "must be a mapping (an OpenShell policy document)")
+    pol = compare.policylib()
     try:
-        compare.policylib().validate_policy(doc)
-    except compare.policylib().PolicyError as exc:
+        pol.validate_policy(doc)
+    except pol.PolicyError as exc:
         raise InputError("%s.%s" % (field, exc.path) if exc.path else field, exc.reason)
-    return compare.policylib().normalize_policy(doc)
+    return pol.normalize_policy(doc)
 
 
 def _parse_yaml_or_json(text, field):
@@ -465,7 +466,8 @@ def converge_policy(ctx):
     result["version"] = (info or {}).get("version")
     result["hash"] = (info or {}).get("hash")
     result["policy_diff"] = plan["policy_diff"]
-    result["diff"] = {"before": compare.policylib().to_yaml_text(current), "after": compare.policylib().to_yaml_text(merged),
+    to_yaml = compare.policylib().to_yaml_text
+    result["diff"] = {"before": to_yaml(current), "after": to_yaml(merged),
                       "before_header": "policy of %s" % (p.get("sandbox") or "<global>"),
                       "after_header": "desired policy"}
     if changed and not ctx.check_mode:
