@@ -52,6 +52,80 @@ def process_start(pid):
     return " ".join(out.stdout.split()) or None
 
 
+def _proc_info(pid):
+    """``(ppid, command line)`` of process ``pid``, or None: from /proc, else from ``ps`` (non-Linux controllers)."""
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            stat = fh.read()
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            args = fh.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        return int(stat[stat.rindex(")") + 2:].split()[1]), args
+    except (IOError, OSError, ValueError):
+        pass
+    try:
+        out = subprocess.run(["ps", "-o", "ppid=", "-o", "args=", "-p", str(int(pid))],  # pylint: disable=ansible-bad-function
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, check=False)
+        ppid, _sep, args = out.stdout.strip().partition(" ")
+        return int(ppid), args.strip()
+    except (OSError, ValueError):
+        return None
+
+
+def playbook_process(pid, proc_info=_proc_info, marker="ansible-playbook"):
+    """The pid of the ``ansible-playbook`` process that ``pid`` (a forked worker, or the process itself) belongs to.
+
+    Walk up to the nearest process whose command line names ``marker`` (a forked worker carries its parent's
+    command line), then climb to the topmost ancestor with that very command line: ``ansible-playbook``
+    itself, whose pid outlives the task (a worker's dies with it and would let another run take the lock).
+    When no ancestor names ``marker`` within a few levels, the parent of ``pid`` is taken.
+    """
+    info = proc_info(pid)
+    if info is None:
+        return pid
+    cur, parent_of_start = pid, info[0]
+    for _level in range(8):
+        if info is None or cur <= 1:
+            return parent_of_start
+        if marker in info[1]:
+            break
+        cur = info[0]
+        info = proc_info(cur)
+    else:
+        return parent_of_start
+    args = info[1]
+    while True:
+        parent = proc_info(info[0]) if info[0] > 1 else None
+        if parent is None or parent[1] != args:
+            return cur
+        cur, info = info[0], parent
+
+
+def run_identity(pid=None, hostname=None, proc_info=_proc_info, proc_start=None):
+    """``{"controller", "pid", "started"}`` of the playbook run that this (controller-side) process works for."""
+    pid = playbook_process(os.getpid() if pid is None else pid, proc_info=proc_info)
+    started = (proc_start or process_start)(pid) or ""
+    return {"controller": hostname if hostname is not None else os.uname()[1], "pid": pid, "started": started}
+
+
+def holder_gone(holder, identity, proc_start=None):
+    """True when the run named in lease ``holder`` ran on this controller and no longer exists.
+
+    ``identity`` is this run's ``run_identity()``. A lease from another controller is never judged here.
+    """
+    if not isinstance(holder, dict) or holder.get("controller") != identity.get("controller"):
+        return False
+    try:
+        pid = int(holder.get("pid") or 0)
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    start = (proc_start or process_start)(pid)
+    if start == "":
+        return False  # cannot tell
+    return start != (holder.get("started") or "")
+
+
 def read_lease(path):
     """The lease in ``path``: a dict, None when absent, ``{"corrupt": text}`` when unreadable JSON."""
     try:

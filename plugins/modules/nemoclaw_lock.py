@@ -18,6 +18,9 @@ description:
   - A lease is taken over when it has expired (O(ttl)), when its owner is listed in O(takeover) (the controller proved that
     run gone), or when its owner ran on this very machine and no process with that pid and start time exists any more.
   - A run that finds the lease held waits up to O(timeout) seconds and then fails with a message naming the holder.
+  - The action plugin first tries once without waiting. Only when another run holds the lease does it check, on the
+    controller, whether that run (same controller, its C(ansible-playbook) pid and start time) is gone; then it tries
+    again with that owner added to O(takeover), waiting up to O(timeout). A free lease costs one module execution.
   - Does not talk to OpenShell; not part of the C(openshell) action group. See C(docs/reliability.md) and the task files
     C(playbooks/tasks/lock_acquire.yml) and C(playbooks/tasks/lock_release.yml).
 author:
@@ -31,7 +34,10 @@ options:
     default: acquired
   owner:
     description:
-      - Identity of the run, C(<controller>:<pid>:<start time>). Required unless O(state=query).
+      - Identity of the run, C(<controller>:<pid>:<start time>). Required with O(state=released).
+      - With O(state=acquired) it may be left out; the action plugin then names this run on the controller (its host
+        name, the pid of C(ansible-playbook) and that process's start time), fills O(owner_info) with the same and
+        returns the id as RV(owner) for the task that releases the lease.
     type: str
   owner_info:
     description: Recorded in the lease for people and for takeover decisions (C(controller), C(pid), C(started), C(playbook)).
@@ -76,17 +82,22 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Take the host lock for this run
+- name: Take the host lock for this run (the controller names the run)
   agentfleet.nemoclaw.nemoclaw_lock:
-    owner: "ctl1:4242:Sat Nov 22 00:17:03 2026"
-    owner_info: {controller: ctl1, pid: 4242, started: "Sat Nov 22 00:17:03 2026", playbook: site.yml}
+    owner_info: {playbook: site.yml}
     ttl: 3600
     timeout: 300
+  register: host_lock
 
 - name: Release it
   agentfleet.nemoclaw.nemoclaw_lock:
     state: released
+    owner: "{{ host_lock.owner }}"
+
+- name: Take it for an owner named elsewhere
+  agentfleet.nemoclaw.nemoclaw_lock:
     owner: "ctl1:4242:Sat Nov 22 00:17:03 2026"
+    owner_info: {controller: ctl1, pid: 4242, started: "Sat Nov 22 00:17:03 2026", playbook: site.yml}
 """
 
 RETURN = r"""
@@ -130,6 +141,15 @@ path:
   description: The lease file.
   type: str
   returned: always
+owner:
+  description: The owner id this task used (computed on the controller when O(owner) was left out).
+  type: str
+  returned: state=acquired
+  sample: "ctl1:48213:Sat Nov 22 00:17:03 2026"
+owner_info:
+  description: What was recorded about the owner (C(controller), C(pid), C(started), C(playbook)).
+  type: dict
+  returned: state=acquired
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -149,7 +169,7 @@ def main():
             takeover=dict(type="list", elements="str", default=[]),
             fail_when_held=dict(type="bool", default=True),
         ),
-        required_if=[("state", "acquired", ["owner"]), ("state", "released", ["owner"])],
+        required_if=[("state", "acquired", ["owner"]), ("state", "released", ["owner"])],  # the action plugin fills owner in
         supports_check_mode=True,
     )
     p = module.params
