@@ -150,6 +150,28 @@ options:
     type: list
     elements: path
     default: []
+  gpu:
+    description:
+      - Also gather the host's NVIDIA GPU facts, in this same module execution, as
+        M(agentfleet.nemoclaw.nvidia_gpu_facts) does; they are returned in RV(gpu) and set as the fact C(nvidia_gpu).
+        Not a check here - pass RV(gpu) to the O(agentfleet.nemoclaw.nvidia_gpu_facts#module:gathered) option of that
+        module (the C(gpu) role's C(gpu_gathered)) to judge them on the controller without a second execution.
+      - The files are read below O(root).
+    type: dict
+    suboptions:
+      nvidia_smi_path:
+        description: Path or name of C(nvidia-smi).
+        type: path
+        default: nvidia-smi
+      cdi_spec_dirs:
+        description: Directories (below O(root)) searched for NVIDIA CDI specs.
+        type: list
+        elements: path
+        default: [/etc/cdi, /var/run/cdi]
+      timeout:
+        description: Seconds each C(nvidia-smi) call may take.
+        type: int
+        default: 60
   report_path:
     description:
       - Save the report as JSON in this file on the host (mode C(0600); missing parent directories are created with
@@ -263,13 +285,21 @@ measured:
       type: list
       elements: dict
       sample: [{"path": "/home/agent/.nemoclaw/credentials.json", "exists": false}]
+gpu:
+  description:
+    - With O(gpu) - the GPU facts (C(facts), as the fact C(nvidia_gpu) of M(agentfleet.nemoclaw.nvidia_gpu_facts)), the
+      C(nvidia-smi) calls made (C(commands)) and what decided the facts (C(inputs) - C(nvidia_smi_path), C(root),
+      C(cdi_spec_dirs)).
+  returned: when O(gpu) is set
+  type: dict
 report_path:
   description: The file the report was saved in (or would be, in check mode).
   returned: when O(report_path) is set
   type: str
 ansible_facts:
-  description: The host facts named by O(gather_facts), as M(ansible.builtin.setup) returns them.
-  returned: when O(gather_facts) is not empty
+  description:
+    - The host facts named by O(gather_facts), as M(ansible.builtin.setup) returns them; with O(gpu), also C(nvidia_gpu).
+  returned: when O(gather_facts) is not empty or O(gpu) is set
   type: dict
   sample: {"service_mgr": "systemd", "user_id": "agent", "user_uid": 1000}
 """
@@ -280,6 +310,7 @@ import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu as gpu_facts
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import preflight as pf
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.statefile import write_atomic
@@ -385,6 +416,11 @@ def main():
             paths=dict(type="list", elements="path", default=[]),
             report_path=dict(type="path"),
             gather_facts=dict(type="list", elements="str", default=[], choices=["env", "service_mgr", "user"]),
+            gpu=dict(type="dict", options=dict(
+                nvidia_smi_path=dict(type="path", default="nvidia-smi"),
+                cdi_spec_dirs=dict(type="list", elements="path", default=list(gpu_facts.DEFAULT_CDI_DIRS)),
+                timeout=dict(type="int", default=60),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -404,6 +440,11 @@ def main():
         extra = save_report(module, p["report_path"], result)
     if p["gather_facts"]:
         extra["ansible_facts"] = host_facts(module, p["gather_facts"])
+    if p["gpu"] is not None:
+        g = p["gpu"]
+        extra["gpu"] = gpu_facts.gather(module, pf.HostRoot(p["root"]), g["nvidia_smi_path"], g["cdi_spec_dirs"],
+                                        g["timeout"])
+        extra.setdefault("ansible_facts", {})["nvidia_gpu"] = extra["gpu"]["facts"]
     if p["fail_on_error"] and result["failed"]:
         failed = [c for c in checks if c["status"] == "fail"]
         module.fail_json(msg="preflight failed: %s" % "; ".join("%s: %s" % (c["id"], c["message"]) for c in failed),

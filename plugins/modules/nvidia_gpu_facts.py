@@ -17,6 +17,7 @@ description:
   - A host without NVIDIA driver passes unless GPUs are required (O(required_count) > 0). A driver that does not answer
     is reported as a typed problem (C(driver_not_loaded), C(nvml_not_found), C(gpu_lost), ...), never as a crash.
   - The module does not fail on failed checks; the caller (the C(agentfleet.nemoclaw.gpu) role) decides.
+  - Facts already gathered in this play (O(gathered)) are judged on the controller, without a module execution.
 author:
   - agentfleet.nemoclaw contributors (@agentfleet)
 attributes:
@@ -73,6 +74,15 @@ options:
     description: Seconds each C(nvidia-smi) call may take before it counts as a driver that does not answer.
     type: int
     default: 60
+  gathered:
+    description:
+      - GPU facts gathered earlier in the play on this host, as the C(gpu) result of
+        M(agentfleet.nemoclaw.nemoclaw_preflight) with its option O(agentfleet.nemoclaw.nemoclaw_preflight#module:gpu)
+        set. A dict with the keys C(facts), C(commands) and C(inputs).
+      - When they were gathered with the same O(nvidia_smi_path), O(root) and O(cdi_spec_dirs), the action plugin judges
+        them on the controller and nothing runs on the host (C(gathered_by) in the result says so). Otherwise, or when
+        left out, the module gathers the facts itself.
+    type: dict
 seealso:
   - module: agentfleet.nemoclaw.nemoclaw_preflight
 """
@@ -87,6 +97,11 @@ EXAMPLES = r"""
     min_driver_version: "570.0"
     allow_mig: false
   register: gpu
+
+- name: Judge the GPU facts the preflight gathered (no second execution on the host)
+  agentfleet.nemoclaw.nvidia_gpu_facts:
+    gathered: "{{ preflight_result.gpu }}"
+    required_count: 1
 
 - name: Show the driver
   ansible.builtin.debug:
@@ -174,114 +189,20 @@ report:
       description: True when no check failed.
       type: bool
 commands:
-  description: The C(nvidia-smi) calls made, with their exit codes.
+  description: The C(nvidia-smi) calls made, with their exit codes (by the preflight when O(gathered) was used).
   returned: always
   type: list
   elements: dict
+gathered_by:
+  description: C(nemoclaw_preflight) when the facts of O(gathered) were judged on the controller.
+  returned: when O(gathered) was used
+  type: str
 """
 
-import glob
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import nvidia_smi as smi
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.preflight import HostRoot
-
-TOOLKIT_BINARIES = ("nvidia-ctk", "nvidia-container-runtime", "nvidia-container-toolkit")
-BIN_DIRS = ("/usr/bin", "/usr/local/bin", "/usr/sbin", "/bin", "/sbin")
-TOOLKIT_CONFIG = "/etc/nvidia-container-runtime/config.toml"
-
-
-def find_smi(module, path):
-    if os.sep in path:
-        return path if os.access(path, os.X_OK) else None
-    return module.get_bin_path(path)
-
-
-def run(module, argv, log):
-    timeout = module.params["timeout"]
-    try:
-        rc, out, err = module.run_command(["timeout", str(timeout)] + argv if module.get_bin_path("timeout") else argv,
-                                          environ_update={"LC_ALL": "C"})
-    except OSError as exc:  # the binary vanished between lookup and call
-        rc, out, err = 127, "", str(exc)
-    log.append({"argv": argv, "rc": rc})
-    if rc == 124:
-        err = "nvidia-smi did not answer within %d seconds" % timeout
-    return rc, out, err
-
-
-def gather_smi(module, log):
-    p = module.params
-    binary = find_smi(module, p["nvidia_smi_path"])
-    if not binary:
-        facts = smi.merge()
-        facts["problem"] = smi.driver_problem(None, found=False)
-        return facts
-    csv_facts = xml_facts = None
-    problem = None
-    rc, out, err = run(module, [binary, "--query-gpu=" + ",".join(smi.QUERY_FIELDS), "--format=csv,nounits"], log)
-    if rc == 124:
-        problem = {"kind": "timeout", "rc": rc, "detail": err, "message": err}
-    else:
-        problem = smi.driver_problem(rc, out, err)
-    if problem is None:
-        try:
-            csv_facts = smi.parse_query_csv(out)
-        except smi.ParseError as exc:
-            problem = {"kind": "error", "rc": rc, "detail": str(exc), "message": "unreadable nvidia-smi CSV: %s" % exc}
-    xml_error = None
-    # The XML adds the CUDA version and MIG devices; it is also the fallback when
-    # the CSV query itself failed for a non-driver reason (an old driver without
-    # some query field).
-    if problem is None or problem["kind"] == "error":
-        rc, out, err = run(module, [binary, "-q", "-x"], log)
-        xml_problem = smi.driver_problem(rc, out, err)
-        if xml_problem is None:
-            try:
-                xml_facts = smi.parse_xml(out)
-            except smi.ParseError as exc:
-                xml_error = str(exc)
-        else:
-            xml_error = xml_problem["message"]
-        if xml_facts is not None and problem is not None:
-            problem = None
-    facts = smi.merge(xml_facts, csv_facts)
-    facts["problem"] = problem
-    if xml_error and csv_facts is not None:
-        facts["xml_error"] = xml_error
-    return facts
-
-
-def gather_toolkit(module, host):
-    binaries = {}
-    for name in TOOLKIT_BINARIES:
-        found = None
-        for d in BIN_DIRS:
-            if os.path.isfile(host.path(os.path.join(d, name))):
-                found = os.path.join(d, name)
-                break
-        if found is None and host.is_live:
-            found = module.get_bin_path(name)
-        if found:
-            binaries[name] = found
-    config = TOOLKIT_CONFIG if host.exists(TOOLKIT_CONFIG) else None
-    return {"present": bool(binaries), "binaries": binaries, "config": config}
-
-
-def gather_cdi(host, dirs):
-    specs, kinds = [], []
-    for d in dirs:
-        for pattern in ("*.yaml", "*.yml", "*.json"):
-            for path in sorted(glob.glob(os.path.join(host.path(d), pattern))):
-                rel = os.path.join(d, os.path.basename(path))
-                kind = smi.cdi_nvidia_kinds(host.read(rel, limit=256 * 1024))
-                if kind:
-                    specs.append(rel)
-                    if kind not in kinds:
-                        kinds.append(kind)
-    return {"present": bool(specs), "specs": specs, "kinds": kinds}
 
 
 def main():
@@ -289,35 +210,24 @@ def main():
         argument_spec=dict(
             nvidia_smi_path=dict(type="path", default="nvidia-smi"),
             root=dict(type="path", default="/"),
-            cdi_spec_dirs=dict(type="list", elements="path", default=["/etc/cdi", "/var/run/cdi"]),
+            cdi_spec_dirs=dict(type="list", elements="path", default=list(gpu.DEFAULT_CDI_DIRS)),
             required_count=dict(type="int", default=0),
             min_driver_version=dict(type="str"),
             allow_mig=dict(type="bool", default=True),
             require_container_toolkit=dict(type="bool"),
             timeout=dict(type="int", default=60),
+            gathered=dict(type="dict"),  # read by the action plugin only
         ),
         supports_check_mode=True,
     )
     p = module.params
     try:
-        if p["required_count"] < 0:
-            raise InputError("required_count", "must be 0 or more, got %s" % p["required_count"])
-        if p["min_driver_version"] and smi.version_tuple(p["min_driver_version"]) is None:
-            raise InputError("min_driver_version", "must be a dotted version such as 535.104, got %r" % p["min_driver_version"])
-        if p["timeout"] < 1:
-            raise InputError("timeout", "must be a positive number of seconds, got %s" % p["timeout"])
+        gpu.check_options(p)
     except InputError as exc:
         module.fail_json(msg=str(exc), error_kind="invalid_input", field=exc.field)
-    host = HostRoot(p["root"])
-    log = []
-    facts = gather_smi(module, log)
-    facts["driver_answered"] = facts["problem"] is None or facts["problem"]["kind"] == "no_devices"
-    facts["container_toolkit"] = gather_toolkit(module, host)
-    facts["cdi"] = gather_cdi(host, p["cdi_spec_dirs"])
-    facts["dgx"] = smi.dgx_facts(host.read("/etc/dgx-release"), facts["gpus"])
-    checks = smi.gpu_checks(facts, required_count=p["required_count"], min_driver_version=p["min_driver_version"],
-                            allow_mig=p["allow_mig"], require_container_toolkit=p["require_container_toolkit"])
-    module.exit_json(changed=False, ansible_facts={"nvidia_gpu": facts}, report=smi.report(checks), commands=log)
+    got = gpu.gather(module, HostRoot(p["root"]), p["nvidia_smi_path"], p["cdi_spec_dirs"], p["timeout"])
+    module.exit_json(changed=False, ansible_facts={"nvidia_gpu": got["facts"]}, report=gpu.judge(got["facts"], p),
+                     commands=got["commands"])
 
 
 if __name__ == "__main__":

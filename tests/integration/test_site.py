@@ -127,6 +127,12 @@ def test_rollout_drift_check_repair(demo):
     assert [r for r in results if r["task"].endswith("Providers of the blueprint plan") and r["status"] != "skipped"] == []
     assert "Read the whole OpenShell state of the host (one read-only module execution)" in ran
     assert [c["argv"] for c in calls if not is_read_only(c["argv"])] == []
+    # The GPU facts came with the preflight's execution and were judged on the controller.
+    gpu = [r["result"] for r in results if r["task"].endswith("Gather NVIDIA GPU facts and evaluate the GPU checks")]
+    pre = [r["result"] for r in results if r["task"].endswith("Measure the host and evaluate the readiness checks")]
+    assert gpu and gpu[-1].get("gathered_by") == "nemoclaw_preflight", gpu
+    assert gpu[-1]["ansible_facts"]["nvidia_gpu"] == pre[-1]["gpu"]["facts"]
+    assert gpu[-1]["report"]["checks"] and pre[-1]["gpu"]["inputs"]["nvidia_smi_path"]
 
     # The gateway stops: a check run reports the start and ends the host there; a run repairs.
     old = demo.gateway_pid()

@@ -154,3 +154,48 @@ def test_check_mode_same_result(monkeypatch):
 def test_fixture_trees_are_plain_files():
     json.loads((HOSTROOT / "gpu-mig-a100" / "fake-cli.json").read_text())
     assert not [p for p in HOSTROOT.rglob("*") if p.is_symlink()]
+
+
+# ------------------------------------------------------------------ gathered by the preflight, judged on the controller
+@pytest.mark.parametrize("case", ["gpu-mig-a100", "gpu-none", "gpu-spark-gb10"])
+def test_the_preflight_gathers_the_same_facts_and_the_judgement_matches(monkeypatch, case):
+    from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu  # pylint: disable=import-outside-toplevel
+    from ansible_collections.agentfleet.nemoclaw.plugins.modules import nemoclaw_preflight  # pylint: disable=import-outside-toplevel
+    options = {"required_count": 1, "allow_mig": False, "min_driver_version": "550.0"}
+    alone = run(monkeypatch, case, **options)
+    case_dir = HOSTROOT / case
+    pre = run_main(nemoclaw_preflight.main, {"root": str(case_dir), "compute_driver": "none", "user": "agent",
+                                             "gather_facts": [], "gpu": {"nvidia_smi_path": str(FAKE)}})
+    gathered = pre.result["gpu"]
+    assert gathered["facts"] == alone.result["ansible_facts"]["nvidia_gpu"]
+    assert pre.result["ansible_facts"]["nvidia_gpu"] == gathered["facts"]
+    assert gathered["commands"] == alone.result["commands"]
+    assert gathered["inputs"] == {"nvidia_smi_path": str(FAKE), "root": str(case_dir),
+                                  "cdi_spec_dirs": ["/etc/cdi", "/var/run/cdi"]}
+    # What the action plugin returns for `gathered`: the module's very report.
+    assert gpu.same_inputs(gathered, {"nvidia_smi_path": str(FAKE), "root": str(case_dir) + "/",
+                                      "cdi_spec_dirs": ["/etc/cdi", "/var/run/cdi"]})
+    assert gpu.judge(gathered["facts"], options) == alone.result["report"]
+
+
+def test_facts_gathered_with_other_inputs_are_not_taken():
+    from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu  # pylint: disable=import-outside-toplevel
+    gathered = {"facts": {"gpus": []}, "commands": [],
+                "inputs": {"nvidia_smi_path": "nvidia-smi", "root": "/", "cdi_spec_dirs": ["/etc/cdi"]}}
+    same = {"nvidia_smi_path": "nvidia-smi", "root": "/", "cdi_spec_dirs": ["/etc/cdi"]}
+    assert gpu.same_inputs(gathered, same)
+    for key, other in (("nvidia_smi_path", "/opt/bin/nvidia-smi"), ("root", "/mnt/image"),
+                       ("cdi_spec_dirs", ["/etc/cdi", "/var/run/cdi"])):
+        assert not gpu.same_inputs(gathered, dict(same, **{key: other})), key
+    assert not gpu.same_inputs(dict(gathered, facts=None), same)
+    assert not gpu.same_inputs({}, same)
+
+
+def test_check_options_name_the_field():
+    from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu  # pylint: disable=import-outside-toplevel
+    from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError  # pylint: disable=import-outside-toplevel
+    for params, field in (({"required_count": -1}, "required_count"), ({"min_driver_version": "new"}, "min_driver_version"),
+                          ({"timeout": 0}, "timeout")):
+        with pytest.raises(InputError) as exc:
+            gpu.check_options(params)
+        assert exc.value.field == field

@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""Action plugin agentfleet.nemoclaw.nvidia_gpu_facts (documentation: plugins/modules/nvidia_gpu_facts.py).
+
+Judges GPU facts already gathered in this play (option ``gathered``: the ``gpu`` result of
+``nemoclaw_preflight``) on the controller, with the same check functions the module uses
+(``module_utils/gpu.py``), so the host is not visited twice. When nothing was gathered, or it was
+gathered with another ``nvidia_smi_path``, ``root`` or ``cdi_spec_dirs``, the module runs as usual.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
+
+ARGUMENT_SPEC = dict(
+    nvidia_smi_path=dict(type="path", default="nvidia-smi"),
+    root=dict(type="path", default="/"),
+    cdi_spec_dirs=dict(type="list", elements="path", default=list(gpu.DEFAULT_CDI_DIRS)),
+    required_count=dict(type="int", default=0),
+    min_driver_version=dict(type="str"),
+    allow_mig=dict(type="bool", default=True),
+    require_container_toolkit=dict(type="bool"),
+    timeout=dict(type="int", default=60),
+    gathered=dict(type="dict"),
+)
+
+
+class ActionModule(ActionBase):
+    """Judge gathered GPU facts on the controller, or run the module."""
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        gathered = self._task.args.get("gathered")
+        if not gathered:
+            module_args = dict((k, v) for k, v in self._task.args.items() if k != "gathered")
+            result.update(self._execute_module(module_args=module_args, task_vars=task_vars))
+            return result
+        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        del validation
+        if not gpu.same_inputs(args["gathered"], args):
+            module_args = dict((k, v) for k, v in self._task.args.items() if k != "gathered")
+            result.update(self._execute_module(module_args=module_args, task_vars=task_vars))
+            return result
+        try:
+            gpu.check_options(args)
+        except InputError as exc:
+            result.update(failed=True, msg=str(exc), error_kind="invalid_input", field=exc.field)
+            return result
+        facts = args["gathered"]["facts"]
+        result.update(changed=False, ansible_facts={"nvidia_gpu": facts}, report=gpu.judge(facts, args),
+                      commands=args["gathered"].get("commands") or [], gathered_by="nemoclaw_preflight")
+        return result
