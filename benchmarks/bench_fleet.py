@@ -356,6 +356,30 @@ def run_nemoclaw(fleet, label, plan, fresh):
 PING = [{"name": "ping", "ansible.builtin.ping": {}}]
 
 
+def cpu_busy(seconds=2.0):
+    """Fraction of the machine's CPU time used (by anyone) over the next ``seconds``, from /proc/stat."""
+    def snap():
+        with open("/proc/stat") as fh:
+            values = [int(v) for v in fh.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+    total0, idle0 = snap()
+    time.sleep(seconds)
+    total1, idle1 = snap()
+    return 1.0 - (idle1 - idle0) / float(max(1, total1 - total0))
+
+
+def settle(limit=60.0, quiet=0.25):
+    """Wait (up to ``limit`` s) until the machine is quiet: less than ``quiet`` of its CPU busy over 2 s.
+
+    The idle simulated gateways use ~3 % of it at 40 hosts. Returns the last busy fraction measured.
+    """
+    started = time.time()
+    busy = cpu_busy()
+    while busy > quiet and time.time() - started < limit:
+        busy = cpu_busy()
+    return busy
+
+
 def bench_size(size, args, log):
     workdir = tempfile.mkdtemp(prefix="fleet%d-" % size, dir=args.workdir)
     log("fleet of %d: starting gateways in %s" % (size, workdir))
@@ -365,8 +389,10 @@ def bench_size(size, args, log):
     out = {"hosts": size, "forks": args.forks, "runs": []}
     try:
         def measure(label, **kw):  # pylint: disable=too-many-locals
-            log("  %s ..." % label)
+            busy = settle()
+            log("  %s ... (CPU busy before: %.0f %%)" % (label, 100 * busy))
             res = run_play(fleet, label, args.forks, **kw)
+            res["busy_before"] = round(busy, 3)
             out["runs"].append(res)
             log("  %-18s rc %d  %7.1f s (CPU %.0f s)  %5.2f s/host  %5.1f modules/host  %5.1f reads %4.1f writes %4.1f exec /host  "
                 "changed %d  PSS ctl %5.0f tree %5.0f MiB"
@@ -409,6 +435,7 @@ def bench_size(size, args, log):
                 plan = make_plan(fleet, workdir)
                 for label, first in (("nemoclaw-reonboard", False), ("nemoclaw-onboard", True)):
                     log("  %s (sequential) ..." % label)
+                    settle()
                     res = run_nemoclaw(fleet, label, plan, fresh=first)
                     out["runs"].append(res)
                     log("  %-18s %7.1f s  %5.2f s/host  %5.1f reads %4.1f writes %4.1f exec /host"

@@ -110,7 +110,7 @@ MODULE_CASES = [
      dict(BP, src="openclaw", credentials_given=["NVIDIA_INFERENCE_API_KEY"], overrides={"exclude": ["managed_inference"]}),
      "managed_inference"),
     ("lock-ttl-zero", "nemoclaw_lock", {"owner": "me", "ttl": 0}, "ttl"),
-    ("lock-missing-owner", "nemoclaw_lock", {"state": "acquired"}, "owner"),
+    ("lock-release-without-owner", "nemoclaw_lock", {"state": "released"}, "owner"),
     ("preflight-port", "nemoclaw_preflight", {"gateway_port": 70000, "compute_driver": "none"}, "gateway_port"),
 ]
 

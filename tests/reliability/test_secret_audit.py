@@ -10,8 +10,9 @@ in clear. (Not the controller's environment itself: the hosts are local connecti
 site.yml, playbooks/canary_upgrade.yml (to a second blueprint version), playbooks/drift.yml and
 site.yml --check --diff, the last two after rotating the value (a second canary). A thread samples
 the argv of every process (/proc/*/cmdline) every 50 ms during the runs. Then both canaries must
-occur zero times in: the output, the recorded results (diffs and registered results included), every
-file under the test's directory (hosts' HOME and state dirs, Ansible's local and remote temp dirs,
+occur zero times in: the output, the recorded results (diffs and registered results included), the
+registered variables of the first rollout (dumped to a file by a play in the same run: a ``no_log``
+task hides its result from callbacks, not from its register), every file under the test's directory (hosts' HOME and state dirs, Ansible's local and remote temp dirs,
 reports, the simulator's database, call log and gateway log) and the sampled argv.
 
 The audit proves its own reach: the places a secret could land (the simulator's database, call log
@@ -22,12 +23,15 @@ self-test plants a canary in a file and in a process's argv and requires both se
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
 
 import pytest
+import yaml
 
 from playrunner import ROOT  # puts tests/simulator on sys.path
 from reltools import make_fleet, wait_for
@@ -146,6 +150,37 @@ def _canary_blueprint(tmp_path):
     return make_blueprint(tmp_path)
 
 
+def _registered_names():
+    """Every variable the roles and the lock task files register (what a later task could print or keep)."""
+    names = set()
+    for base in (os.path.join(ROOT, "roles"), os.path.join(ROOT, "playbooks", "tasks")):
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:
+                if name.endswith(".yml"):
+                    with open(os.path.join(dirpath, name)) as fh:
+                        names.update(re.findall(r"^\s*register:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$", fh.read(), re.M))
+    return sorted(names)
+
+
+def _site_then_dump(tmp_path, dump_dir):
+    """site.yml, then a play in the same run that writes each host's registered results to a JSON file.
+
+    Registered values live only inside one ansible-playbook run, and a task with ``no_log`` hides its
+    result from callbacks but not from its register: so they are read here, after the rollout.
+    """
+    names = _registered_names()
+    content = "{{ {%s} | to_nice_json }}" % ", ".join("%r: %s | default(none)" % (n, n) for n in names)
+    playbook = tmp_path / "site-and-dump.yml"
+    playbook.write_text(yaml.safe_dump([
+        {"name": "Roll out", "ansible.builtin.import_playbook": os.path.join(ROOT, "site.yml")},
+        {"name": "Dump the registered results", "hosts": "nemoclaw", "gather_facts": False, "tasks": [
+            {"name": "Write them", "ansible.builtin.copy": {
+                "dest": os.path.join(dump_dir, "{{ inventory_hostname }}.json"), "content": content, "mode": "0600"},
+             "delegate_to": "localhost"}]},
+    ], sort_keys=False))
+    return str(playbook), names
+
+
 def test_no_secret_anywhere(tmp_path):
     missing = [p for p in ("playbooks/canary_upgrade.yml", "playbooks/drift.yml")
                if not os.path.exists(os.path.join(ROOT, p))]
@@ -168,8 +203,11 @@ def test_no_secret_anywhere(tmp_path):
         steps.append((label, step))
         return step
 
+    dump_dir = tmp_path / "registered"
+    dump_dir.mkdir()
+    site_and_dump, registered = _site_then_dump(tmp_path, str(dump_dir))
     try:
-        step = run("site", "site.yml", CANARY)
+        step = run("site", site_and_dump, CANARY)
         assert step.rc == 0, step.stdout[-4000:]
         if "playbooks/canary_upgrade.yml" not in missing:
             src, digest = _canary_blueprint(tmp_path)
@@ -210,7 +248,15 @@ def test_no_secret_anywhere(tmp_path):
     assert found == [], "\n".join(found)
 
     # The audit reached every place a secret could land (so the zero hits above mean something).
-    must = [sim.db_path, sim.env["OPENSHELL_SIM_CALL_LOG"], os.path.join(sim.root, "gateway.log"),
+    # The registered results of the first rollout were dumped and scanned; the providers of the plan,
+    # whose module received the canary, among them.
+    dumps = sorted(str(p) for p in dump_dir.iterdir())
+    assert dumps and "credentials_plan_result" in registered and "preflight_result" in registered
+    with open(dumps[0]) as fh:
+        dumped = json.load(fh)
+    assert dumped["credentials_plan_result"]["results"], dumped["credentials_plan_result"]
+    assert any(r.get("changed") for r in dumped["credentials_plan_result"]["results"])
+    must = dumps + [sim.db_path, sim.env["OPENSHELL_SIM_CALL_LOG"], os.path.join(sim.root, "gateway.log"),
             os.path.join(sim.root, "home", ".local", "state", "agentfleet-nemoclaw", "providers.json")]
     step_dirs = [os.path.join(fleet.workdir, "step%03d" % (i + 1)) for i in range(len(steps))]
     must += [os.path.join(d, "results.jsonl") for d in step_dirs]
