@@ -16,18 +16,6 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
 
-ARGUMENT_SPEC = dict(
-    nvidia_smi_path=dict(type="path", default="nvidia-smi"),
-    root=dict(type="path", default="/"),
-    cdi_spec_dirs=dict(type="list", elements="path", default=list(gpu.DEFAULT_CDI_DIRS)),
-    required_count=dict(type="int", default=0),
-    min_driver_version=dict(type="str"),
-    allow_mig=dict(type="bool", default=True),
-    require_container_toolkit=dict(type="bool"),
-    timeout=dict(type="int", default=60),
-    gathered=dict(type="dict"),
-)
-
 
 class ActionModule(ActionBase):
     """Judge gathered GPU facts on the controller, or run the module."""
@@ -44,7 +32,7 @@ class ActionModule(ActionBase):
             module_args = dict((k, v) for k, v in self._task.args.items() if k != "gathered")
             result.update(self._execute_module(module_args=module_args, task_vars=task_vars))
             return result
-        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        validation, args = self.validate_argument_spec(argument_spec=gpu.ARGUMENT_SPEC)
         del validation
         if not gpu.same_inputs(args["gathered"], args):
             module_args = dict((k, v) for k, v in self._task.args.items() if k != "gathered")

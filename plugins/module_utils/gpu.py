@@ -30,6 +30,19 @@ DEFAULT_CDI_DIRS = ["/etc/cdi", "/var/run/cdi"]
 # What decides which facts are gathered: facts gathered with other values are not these facts.
 GATHER_INPUTS = ("nvidia_smi_path", "root", "cdi_spec_dirs")
 
+# The options of nvidia_gpu_facts, read by the module and by its action plugin (``gathered``: the latter only).
+ARGUMENT_SPEC = dict(
+    nvidia_smi_path=dict(type="path", default="nvidia-smi"),
+    root=dict(type="path", default="/"),
+    cdi_spec_dirs=dict(type="list", elements="path", default=list(DEFAULT_CDI_DIRS)),
+    required_count=dict(type="int", default=0),
+    min_driver_version=dict(type="str"),
+    allow_mig=dict(type="bool", default=True),
+    require_container_toolkit=dict(type="bool"),
+    timeout=dict(type="int", default=60),
+    gathered=dict(type="dict"),
+)
+
 
 def check_options(params):
     """Fail early, naming the field, on a check option no GPU could satisfy or no reader could parse."""

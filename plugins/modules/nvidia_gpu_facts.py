@@ -206,20 +206,7 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.preflight impo
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            nvidia_smi_path=dict(type="path", default="nvidia-smi"),
-            root=dict(type="path", default="/"),
-            cdi_spec_dirs=dict(type="list", elements="path", default=list(gpu.DEFAULT_CDI_DIRS)),
-            required_count=dict(type="int", default=0),
-            min_driver_version=dict(type="str"),
-            allow_mig=dict(type="bool", default=True),
-            require_container_toolkit=dict(type="bool"),
-            timeout=dict(type="int", default=60),
-            gathered=dict(type="dict"),  # read by the action plugin only
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=gpu.ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     try:
         gpu.check_options(p)

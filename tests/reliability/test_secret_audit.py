@@ -12,8 +12,9 @@ site.yml --check --diff, the last two after rotating the value (a second canary)
 the argv of every process (/proc/*/cmdline) every 50 ms during the runs. Then both canaries must
 occur zero times in: the output, the recorded results (diffs and registered results included), the
 registered variables of the first rollout (dumped to a file by a play in the same run: a ``no_log``
-task hides its result from callbacks, not from its register), every file under the test's directory (hosts' HOME and state dirs, Ansible's local and remote temp dirs,
-reports, the simulator's database, call log and gateway log) and the sampled argv.
+task hides its result from callbacks, not from its register), every file under the test's
+directory (hosts' HOME and state dirs, Ansible's local and remote temp dirs, reports, the
+simulator's database, call log and gateway log) and the sampled argv.
 
 The audit proves its own reach: the places a secret could land (the simulator's database, call log
 and gateway log, the host-side state file, every run's recorded results, each report directory) must
@@ -257,7 +258,7 @@ def test_no_secret_anywhere(tmp_path):
     assert dumped["credentials_plan_result"]["results"], dumped["credentials_plan_result"]
     assert any(r.get("changed") for r in dumped["credentials_plan_result"]["results"])
     must = dumps + [sim.db_path, sim.env["OPENSHELL_SIM_CALL_LOG"], os.path.join(sim.root, "gateway.log"),
-            os.path.join(sim.root, "home", ".local", "state", "agentfleet-nemoclaw", "providers.json")]
+                    os.path.join(sim.root, "home", ".local", "state", "agentfleet-nemoclaw", "providers.json")]
     step_dirs = [os.path.join(fleet.workdir, "step%03d" % (i + 1)) for i in range(len(steps))]
     must += [os.path.join(d, "results.jsonl") for d in step_dirs]
     missed = [path for path in must if path not in scanned]
