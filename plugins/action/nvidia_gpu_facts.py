@@ -27,17 +27,12 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        gathered = self._task.args.get("gathered")
-        if not gathered:
-            module_args = dict((k, v) for k, v in self._task.args.items() if k != "gathered")
-            result.update(self._execute_module(module_args=module_args, task_vars=task_vars))
-            return result
+        if not self._task.args.get("gathered"):
+            return self._gather_on_host(result, task_vars)
         validation, args = self.validate_argument_spec(argument_spec=gpu.ARGUMENT_SPEC)
         del validation
         if not gpu.same_inputs(args["gathered"], args):
-            module_args = dict((k, v) for k, v in self._task.args.items() if k != "gathered")
-            result.update(self._execute_module(module_args=module_args, task_vars=task_vars))
-            return result
+            return self._gather_on_host(result, task_vars)
         try:
             gpu.check_options(args)
         except InputError as exc:
@@ -46,4 +41,10 @@ class ActionModule(ActionBase):
         facts = args["gathered"]["facts"]
         result.update(changed=False, ansible_facts={"nvidia_gpu": facts}, report=gpu.judge(facts, args),
                       commands=args["gathered"].get("commands") or [], gathered_by="nemoclaw_preflight")
+        return result
+
+    def _gather_on_host(self, result, task_vars):
+        """The module's own run: it gathers the facts (``gathered`` is the action plugin's option only)."""
+        module_args = dict((k, v) for k, v in self._task.args.items() if k != "gathered")
+        result.update(self._execute_module(module_args=module_args, task_vars=task_vars))
         return result
