@@ -66,7 +66,8 @@ def judge(facts, params):
 
 def same_inputs(gathered, params):
     """True when ``gathered`` (a ``gather()`` result) was gathered with the inputs in ``params``."""
-    inputs = (gathered or {}).get("inputs") or {}
+    gathered = gathered or {}
+    inputs = gathered.get("inputs") or {}
     for key in GATHER_INPUTS:
         want, got = params.get(key), inputs.get(key)
         if key == "cdi_spec_dirs":

@@ -335,6 +335,11 @@ def validate(p):
     for name, path in (p["state_dirs"] or {}).items():
         if not isinstance(path, str) or not path:
             raise InputError("state_dirs", "%s: expected a path string, got %r" % (name, path))
+    if p["gpu"] is not None:
+        try:
+            gpu_facts.check_options({"timeout": p["gpu"]["timeout"]})  # the one GPU check that applies here
+        except InputError as exc:
+            raise InputError("gpu." + exc.field, exc.reason)
 
 
 def find_binary(module, path):

@@ -199,3 +199,11 @@ def test_check_options_name_the_field():
         with pytest.raises(InputError) as exc:
             gpu.check_options(params)
         assert exc.value.field == field
+
+
+def test_the_preflight_refuses_a_gpu_timeout_below_one_second_before_measuring(monkeypatch):
+    from ansible_collections.agentfleet.nemoclaw.plugins.modules import nemoclaw_preflight  # pylint: disable=import-outside-toplevel
+    out = run_main(nemoclaw_preflight.main, {"root": str(HOSTROOT / "gpu-none"), "compute_driver": "none",
+                                             "user": "agent", "gpu": {"nvidia_smi_path": str(FAKE), "timeout": 0}})
+    assert out.failed and out.result["field"] == "gpu.timeout" and "positive" in out.result["msg"]
+    assert "gpu" not in out.result and "measured" not in out.result
