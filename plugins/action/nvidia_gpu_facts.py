@@ -41,6 +41,12 @@ class ActionModule(ActionBase):
         facts = args["gathered"]["facts"]
         result.update(changed=False, ansible_facts={"nvidia_gpu": facts}, report=gpu.judge(facts, args),
                       commands=args["gathered"].get("commands") or [], gathered_by="nemoclaw_preflight")
+        # As the module would: warning checks are the task's warnings, failing ones fail it (fail_on_error).
+        warnings, failure = gpu.verdict(result["report"], args)
+        if warnings:
+            result["warnings"] = list(result.get("warnings") or []) + warnings
+        if failure:
+            result.update(failed=True, msg=failure)
         return result
 
     def _gather_on_host(self, result, task_vars):

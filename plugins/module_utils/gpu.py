@@ -40,6 +40,7 @@ ARGUMENT_SPEC = dict(
     allow_mig=dict(type="bool", default=True),
     require_container_toolkit=dict(type="bool"),
     timeout=dict(type="int", default=60),
+    fail_on_error=dict(type="bool", default=False),
     gathered=dict(type="dict"),
 )
 
@@ -62,6 +63,11 @@ def judge(facts, params):
                             allow_mig=params.get("allow_mig", True),
                             require_container_toolkit=params.get("require_container_toolkit"))
     return smi.report(checks)
+
+
+def verdict(rep, params):
+    """``(warnings, failure)`` of a ``judge()`` report for the task (``nvidia_smi.verdict``)."""
+    return smi.verdict(rep, "GPU checks", params.get("fail_on_error"))
 
 
 def same_inputs(gathered, params):

@@ -550,6 +550,22 @@ def report(checks):
     return {"checks": checks, "failed": failed, "warnings": warnings, "passed": not failed}
 
 
+def verdict(rep, what, fail_on_error, fail_on_warning=False):
+    """What a ``report()`` means for the task that made it: ``(warnings, failure)``.
+
+    ``warnings``: one text per check that warns (``[id] message``), for the module's Ansible warnings.
+    ``failure``: the task's failure message, naming every check that fails (and, with
+    ``fail_on_warning``, warns), or None when the task passes (always None without ``fail_on_error``).
+    """
+    warnings = ["[%s] %s" % (c["id"], c["message"]) for c in rep["checks"] if c["status"] == "warn"]
+    statuses = ("fail", "warn") if fail_on_warning else ("fail",)
+    failing = [c for c in rep["checks"] if c["status"] in statuses]
+    if not (fail_on_error and failing):
+        return warnings, None
+    return warnings, "%s failed: %s. %s" % (what, ", ".join(c["id"] for c in failing),
+                                            " ".join("[%s] %s." % (c["id"], c["message"].rstrip(".")) for c in failing))
+
+
 # --------------------------------------------------------------------------- DGX / toolkit files
 
 def parse_dgx_release(text):

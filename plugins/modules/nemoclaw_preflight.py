@@ -134,7 +134,14 @@ options:
     type: bool
     default: false
   fail_on_error:
-    description: Fail the task, with the report, when a check fails. By default the module succeeds and the caller decides.
+    description:
+      - Fail the task, with the report, when a check fails; the message names every failing check with its message.
+        By default the module succeeds and the caller decides.
+      - Checks that warn are Ansible warnings of the task either way.
+    type: bool
+    default: false
+  fail_on_warning:
+    description: With O(fail_on_error=true), checks that warn fail the task too.
     type: bool
     default: false
   openshell_path:
@@ -313,6 +320,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu as gpu_facts
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import preflight as pf
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.nvidia_smi import verdict
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.statefile import write_atomic
 
 THRESHOLDS = ("min_cpus", "min_memory_gib", "recommended_memory_gib", "min_memory_plus_swap_mib", "min_free_disk_gib",
@@ -417,6 +425,7 @@ def main():
             min_podman_version=dict(type="str", default=d["min_podman_version"]),
             require_landlock=dict(type="bool", default=d["require_landlock"]),
             fail_on_error=dict(type="bool", default=False),
+            fail_on_warning=dict(type="bool", default=False),
             openshell_path=dict(type="str"),
             paths=dict(type="list", elements="path", default=[]),
             report_path=dict(type="path"),
@@ -450,10 +459,11 @@ def main():
         extra["gpu"] = gpu_facts.gather(module, pf.HostRoot(p["root"]), g["nvidia_smi_path"], g["cdi_spec_dirs"],
                                         g["timeout"])
         extra.setdefault("ansible_facts", {})["nvidia_gpu"] = extra["gpu"]["facts"]
-    if p["fail_on_error"] and result["failed"]:
-        failed = [c for c in checks if c["status"] == "fail"]
-        module.fail_json(msg="preflight failed: %s" % "; ".join("%s: %s" % (c["id"], c["message"]) for c in failed),
-                         report=result, measured=measured, **extra)
+    warnings, failure = verdict(result, "Preflight", p["fail_on_error"], p["fail_on_warning"])
+    for text in warnings:
+        module.warn(text)
+    if failure:
+        module.fail_json(msg=failure, report=result, measured=measured, **extra)
     module.exit_json(report=result, measured=measured, **extra)
 
 

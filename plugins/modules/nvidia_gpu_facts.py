@@ -74,6 +74,13 @@ options:
     description: Seconds each C(nvidia-smi) call may take before it counts as a driver that does not answer.
     type: int
     default: 60
+  fail_on_error:
+    description:
+      - Fail the task, with the facts and the report, when a GPU check fails; the message names every failing check
+        with its message. By default the module succeeds and the caller decides.
+      - Checks that warn are Ansible warnings of the task either way.
+    type: bool
+    default: false
   gathered:
     description:
       - GPU facts gathered earlier in the play on this host, as the C(gpu) result of
@@ -213,8 +220,14 @@ def main():
     except InputError as exc:
         module.fail_json(msg=str(exc), error_kind="invalid_input", field=exc.field)
     got = gpu.gather(module, HostRoot(p["root"]), p["nvidia_smi_path"], p["cdi_spec_dirs"], p["timeout"])
-    module.exit_json(changed=False, ansible_facts={"nvidia_gpu": got["facts"]}, report=gpu.judge(got["facts"], p),
-                     commands=got["commands"])
+    result = dict(changed=False, ansible_facts={"nvidia_gpu": got["facts"]}, report=gpu.judge(got["facts"], p),
+                  commands=got["commands"])
+    warnings, failure = gpu.verdict(result["report"], p)
+    for text in warnings:
+        module.warn(text)
+    if failure:
+        module.fail_json(msg=failure, **result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -234,3 +234,14 @@ def test_dgx_release():
     assert smi.dgx_facts(None, [{"name": "NVIDIA GB10"}])["spark"] is True
     assert smi.cdi_nvidia_kinds('{"cdiVersion": "0.6.0", "kind": "nvidia.com/gpu"}') == "nvidia.com/gpu"
     assert smi.cdi_nvidia_kinds("kind: vendor.com/device") is None
+
+
+def test_verdict_warnings_and_failure():
+    rep = smi.report([smi.check("a", "pass", 1, None, "fine"), smi.check("b", "warn", 2, 3, "low."),
+                      smi.check("c", "fail", 0, 1, "none there")])
+    warnings, failure = smi.verdict(rep, "Checks", fail_on_error=False)
+    assert warnings == ["[b] low."] and failure is None
+    assert smi.verdict(rep, "Checks", fail_on_error=True)[1] == "Checks failed: c. [c] none there."
+    assert smi.verdict(rep, "Checks", True, fail_on_warning=True)[1] == "Checks failed: b, c. [b] low. [c] none there."
+    passing = smi.report([smi.check("a", "pass", 1, None, "fine")])
+    assert smi.verdict(passing, "Checks", True, True) == ([], None)

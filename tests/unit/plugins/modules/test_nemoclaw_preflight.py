@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible.module_utils import basic
+
 from ansible_collections.agentfleet.nemoclaw.plugins.modules import nemoclaw_preflight
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -100,6 +102,26 @@ def test_fail_on_error_fails_with_report(monkeypatch):
     out = run(monkeypatch, "preflight-fail", fail_on_error=True)
     assert out.failed and out.result["report"]["passed"] is False and "cpu.count" in out.result["msg"]
     assert out.result["changed"] is False
+    # every failing check by id, then each one's message
+    assert out.result["msg"].startswith("Preflight failed: %s. " % ", ".join(out.result["report"]["failed"]))
+    assert "[platform.glibc] glibc 2.27 is older than 2.28" in out.result["msg"]
+
+
+def test_warnings_are_task_warnings_and_fail_only_when_asked(monkeypatch):
+    warned = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, text: warned.append(text))
+    out = run(monkeypatch, "preflight-warn", fail_on_error=True)
+    assert not out.failed and out.result["report"]["warnings"] == ["memory.total", "swap", "kernel.landlock",
+                                                                   "kernel.cgroup_v2"]
+    ids = ["[memory.total]", "[swap]", "[kernel.landlock]", "[kernel.cgroup_v2]"]
+    assert [w.split("]")[0] + "]" for w in warned] == ids
+    checks = by_id(out.result)
+    assert warned[0] == "[memory.total] " + checks["memory.total"]["message"]
+    strict = run(monkeypatch, "preflight-warn", fail_on_error=True, fail_on_warning=True)
+    assert strict.failed and strict.result["msg"].startswith(
+        "Preflight failed: memory.total, swap, kernel.landlock, kernel.cgroup_v2. [memory.total] ")
+    # fail_on_warning alone decides nothing: the caller asked for no failure
+    assert not run(monkeypatch, "preflight-warn", fail_on_warning=True).failed
 
 
 def test_docker_daemon_down(monkeypatch, tmp_path):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible.module_utils import basic
+
 from ansible_collections.agentfleet.nemoclaw.plugins.modules import nvidia_gpu_facts
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -207,3 +209,18 @@ def test_the_preflight_refuses_a_gpu_timeout_below_one_second_before_measuring(m
                                              "user": "agent", "gpu": {"nvidia_smi_path": str(FAKE), "timeout": 0}})
     assert out.failed and out.result["field"] == "gpu.timeout" and "positive" in out.result["msg"]
     assert "gpu" not in out.result and "measured" not in out.result
+
+
+@needs_shared
+def test_warning_checks_are_task_warnings_and_failing_ones_fail_when_asked(monkeypatch):
+    from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu  # pylint: disable=import-outside-toplevel
+    warned = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, text: warned.append(text))
+    out = run(monkeypatch, "gpu-mig-a100", required_count=1, fail_on_error=True)
+    assert not out.failed and len(warned) == 1 and warned[0].startswith("[gpu.mig] ")
+    strict = run(monkeypatch, "gpu-mig-a100", required_count=1, allow_mig=False, fail_on_error=True)
+    assert strict.failed and strict.result["msg"].startswith("GPU checks failed: gpu.mig. [gpu.mig] ")
+    assert strict.result["report"]["failed"] == ["gpu.mig"] and strict.result["ansible_facts"]["nvidia_gpu"]["count"] == 1
+    assert not run(monkeypatch, "gpu-mig-a100", required_count=1, allow_mig=False).failed
+    # the action plugin judges gathered facts with the same verdict
+    assert gpu.verdict(strict.result["report"], {"fail_on_error": True})[1] == strict.result["msg"]
