@@ -46,13 +46,16 @@ class CallbackModule(CallbackBase):
 
     @staticmethod
     def _cpu():
+        """(CPU s of this run so far, of which the main ansible-playbook process's own)."""
         own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+        main = own.ru_utime + own.ru_stime
+        return main + children.ru_utime + children.ru_stime, main
 
     def _cpu_switch(self, uid):
         now = self._cpu()
         if self._cpu_task is not None:
-            self._tasks[self._cpu_task]["cpu"] += now - self._cpu_mark
+            self._tasks[self._cpu_task]["cpu"] += now[0] - self._cpu_mark[0]
+            self._tasks[self._cpu_task]["main_cpu"] += now[1] - self._cpu_mark[1]
         self._cpu_task, self._cpu_mark = uid, now
 
     def _entry(self, task):
@@ -62,7 +65,7 @@ class CallbackModule(CallbackBase):
             role = task._role.get_name() if getattr(task, "_role", None) else ""
             entry = {"task": task.get_name(), "action": task.action, "role": role, "first_start": None,
                      "last_end": None, "host_seconds": 0.0, "max_host_seconds": 0.0, "hosts": 0,
-                     "ok": 0, "changed": 0, "skipped": 0, "failed": 0, "cpu": 0.0}
+                     "ok": 0, "changed": 0, "skipped": 0, "failed": 0, "cpu": 0.0, "main_cpu": 0.0}
             self._tasks[uid] = entry
             self._order.append(uid)
         return entry
@@ -118,6 +121,8 @@ class CallbackModule(CallbackBase):
             entry["host_seconds"] = round(entry["host_seconds"], 3)
             entry["max_host_seconds"] = round(entry["max_host_seconds"], 3)
             entry["cpu"] = round(entry["cpu"], 3)
+            entry["main_cpu"] = round(entry["main_cpu"], 3)
             tasks.append(entry)
         with open(path, "w") as fh:
-            json.dump({"wall": round(time.time() - self._start, 3), "tasks": tasks}, fh, indent=1)
+            json.dump({"wall": round(time.time() - self._start, 3), "main_cpu": round(self._cpu()[1], 3),
+                       "tasks": tasks}, fh, indent=1)

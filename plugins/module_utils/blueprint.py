@@ -20,6 +20,7 @@ import stat
 import tarfile
 import tempfile
 
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.compare import ENV_KEY_RE
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import (
     PolicyError,
     apply_preset_access,
@@ -81,7 +82,6 @@ PROVIDER_TYPES = {
 _SHA256_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _IMAGE_DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
 _SANDBOX_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,17}[a-z0-9])?$")
-_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VERSION_RE = re.compile(r"^[vV]?(\d+(?:\.\d+)*)(?:[-+~][0-9A-Za-z.+-]*)?$")
 _PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
 
@@ -434,7 +434,7 @@ def validate_blueprint(data):
                 _b_str(prof[field], _j(ppath, field))
         if prof.get("credential_env") is not None:
             _b_str(prof["credential_env"], _j(ppath, "credential_env"))
-            if not _ENV_RE.match(prof["credential_env"]):
+            if not ENV_KEY_RE.match(prof["credential_env"]):
                 raise BlueprintError(_j(ppath, "credential_env"), "not a valid environment variable name: %r" % prof["credential_env"])
         if prof.get("dynamic_endpoint") is not None and not isinstance(prof["dynamic_endpoint"], bool):
             raise BlueprintError(_j(ppath, "dynamic_endpoint"), "expected a boolean, got %s" % _tn(prof["dynamic_endpoint"]))

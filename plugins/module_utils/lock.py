@@ -110,7 +110,10 @@ def run_identity(pid=None, hostname=None, proc_info=_proc_info, proc_start=None)
 def holder_gone(holder, identity, proc_start=None):
     """True when the run named in lease ``holder`` ran on this controller and no longer exists.
 
-    ``identity`` is this run's ``run_identity()``. A lease from another controller is never judged here.
+    ``identity`` is this run's ``run_identity()`` (only its ``controller`` is read). A lease from another
+    controller is never judged here. Gone: no process has the holder's pid, or one has it with another
+    start time (the pid was reused). A start time that cannot be read, or a lease without one while the
+    pid exists, proves nothing.
     """
     if not isinstance(holder, dict) or holder.get("controller") != identity.get("controller"):
         return False
@@ -121,9 +124,11 @@ def holder_gone(holder, identity, proc_start=None):
     if pid <= 0:
         return False
     start = (proc_start or process_start)(pid)
-    if start == "":
+    if start is None:
+        return True
+    if start == "" or not holder.get("started"):
         return False  # cannot tell
-    return start != (holder.get("started") or "")
+    return start != holder["started"]
 
 
 def read_lease(path):
@@ -190,10 +195,8 @@ class HostLock(object):
             expired = True
         if expired:
             return "lease of %s expired at %s" % (lease.get("owner"), _iso(lease.get("expires_at")))
-        if lease.get("controller") == self._hostname and lease.get("pid"):
-            start = self._proc_start(lease.get("pid"))
-            if start is None or (start and lease.get("started") and start != lease.get("started")):
-                return "holder %s is gone (no such process on %s)" % (lease.get("owner"), self._hostname)
+        if holder_gone(lease, {"controller": self._hostname}, self._proc_start):
+            return "holder %s is gone (no such process on %s)" % (lease.get("owner"), self._hostname)
         return None
 
     def status(self):

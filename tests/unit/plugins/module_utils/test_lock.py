@@ -52,6 +52,21 @@ def test_holder_of_this_controller_without_its_process_is_gone():
     assert lock.holder_gone(holder, me, proc_start=lambda pid: "Fri Nov 21 10:00:00 2026") is False
     # ps could not be run: nothing is proved
     assert lock.holder_gone(holder, me, proc_start=lambda pid: "") is False
+    # a lease without the holder's start time: only a missing process proves it gone
+    older = dict(holder, started="")
+    assert lock.holder_gone(older, me, proc_start=lambda pid: "Sat Nov 22 01:00:00 2026") is False
+    assert lock.holder_gone(older, me, proc_start=lambda pid: None) is True
+
+
+def test_the_module_side_judges_a_holder_as_the_controller_side_does(tmp_path):
+    """HostLock.free_reason (in the module) and holder_gone (in the action plugin) give one verdict."""
+    holder = {"owner": "ctl1:4242:Fri", "controller": "ctl1", "pid": 4242, "started": "Fri",
+              "expires_at": 4102444800}
+    for start, gone in ((None, True), ("Sat", True), ("Fri", False), ("", False)):
+        hl = lock.HostLock(str(tmp_path / "lease.json"), hostname="ctl1", proc_start=lambda pid, s=start: s)
+        reason = hl.free_reason(holder, owner="ctl1:1:x")
+        assert (reason is not None) is gone, (start, reason)
+        assert lock.holder_gone(holder, {"controller": "ctl1"}, proc_start=lambda pid, s=start: s) is gone
 
 
 def test_holder_of_another_controller_is_never_judged_here():
