@@ -349,8 +349,6 @@ def run_nemoclaw(fleet, label, plan, fresh):
     n = len(fleet.hosts)
     return {"scenario": label, "hosts": n, "rc": 0, "wall": round(wall, 2), "per_host": round(wall / n, 3),
             "cpu_seconds": round(cpu, 1), "cpu_per_host": round(cpu / n, 3),
-        # the main ansible-playbook process alone (it queues every host's task and handles every result)
-        "main_cpu_seconds": timer.get("main_cpu"),
             "module_executions": 0, "module_executions_per_host": 0.0, "calls": len(calls),
             "reads_per_host": round(reads / n, 2), "writes_per_host": round(writes / n, 2),
             "execs_per_host": round(execs / n, 2), "changed": None, "failed": 0,
