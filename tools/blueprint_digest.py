@@ -30,6 +30,7 @@ def main(argv):
         return 2
     root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     _load("policy", root)
+    _load("compare", root)
     blueprint = _load("blueprint", root)
     rc = 0
     for path in argv[1:]:
