@@ -1,15 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, agentfleet.nemoclaw contributors
 # Apache License 2.0 (see LICENSE)
-"""Before/after on one fleet: a no-op site.yml of another commit against this tree, back to back.
+"""Before/after on one fleet: a no-op site.yml (or drift.yml) of another commit against this tree, back to back.
 
     PYTHONPATH=.collections .venv/bin/python benchmarks/ab_compare.py REV [--hosts 20] [--forks 20]
         [--rounds 1] [--playbook site.yml]
 
 Runs on this machine drift by 15-30 % from one hour to the next (docs/benchmarks.md), so a
 before/after taken from two benchmark runs says little. This checks REV out into a git worktree
-(with its own .collections link), converges one simulated fleet with this tree, then runs the
-playbook (default: the no-op site.yml) with REV's collection and with this tree's, alternately,
+(with its own .collections link), converges one simulated fleet with this tree's site.yml, then runs
+the playbook (default: the no-op site.yml; ``--playbook playbooks/drift.yml`` for the scan) with REV's collection and with this tree's, alternately,
 ``--rounds`` times (after one unmeasured warm-up run; each round swaps which tree goes first),
 plus one ping (F1). It prints wall time, CPU seconds and module executions per
 host for each. Not a timed test; not part of ``make bench`` (it needs a REV).
@@ -54,7 +54,8 @@ def main(argv=None):
     try:
         old_env = worktree(args.rev, old_tree)
         fleet = bench_fleet.start_fleet(os.path.join(tmp, "fleet"), args.hosts, 8)
-        fresh = bench_fleet.run_play(fleet, "fresh", args.forks, playbook=args.playbook)
+        # The fleet is converged with this tree's site.yml whatever playbook is compared (drift.yml reads it).
+        fresh = bench_fleet.run_play(fleet, "fresh", args.forks, playbook="site.yml")
         if fresh["rc"] != 0:
             sys.exit("ab_compare: the converge failed:\n" + fresh.get("output_tail", ""))
         ping = bench_fleet.run_play(fleet, "ping", args.forks, tasks=[{"ansible.builtin.ping": {}}])

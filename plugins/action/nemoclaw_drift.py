@@ -3,10 +3,16 @@
 # Apache License 2.0 (see LICENSE)
 """Action plugin agentfleet.nemoclaw.nemoclaw_drift (documentation: plugins/modules/nemoclaw_drift.py).
 
-Compares one host's desired state with a state snapshot read before by
-``openshell_info``, on the controller, and runs nothing on the host. The
-desired values are normalised and validated by the same functions the modules
-use (``converge.sandbox_spec``, ``converge.load_policy_param``, the
+Compares one host's desired state with its OpenShell state snapshot, on the
+controller. The snapshot is either given (``state``, read before by
+``openshell_info``) or read here (``read``: the ``openshell_info`` module runs on
+the host, its one execution). With ``blueprint`` the blueprint is planned here
+too, by the ``nemoclaw_blueprint`` action with the OpenShell version just read,
+and ``sandbox``/``inference`` are templated after it, with the new plan as
+``blueprint_plan`` - so ``playbooks/drift.yml`` is one task per host.
+
+The desired values are normalised and validated by the same functions the
+modules use (``converge.sandbox_spec``, ``converge.load_policy_param``, the
 ``credential_value`` filter), and compared by ``module_utils/drift.py``, which
 decides with the ``compare``/``policy`` functions of the modules.
 """
@@ -23,8 +29,10 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.converge import load_policy_param, sandbox_spec
 
 ARGUMENT_SPEC = dict(
-    state=dict(type="dict", required=True),
-    plan=dict(type="dict", default={}),
+    state=dict(type="dict"),
+    read=dict(type="dict"),
+    blueprint=dict(type="dict"),
+    plan=dict(type="dict"),
     plan_providers=dict(type="bool", default=True),
     secrets=dict(type="dict", default={}, no_log=True),
     providers=dict(type="list", elements="dict", default=[]),
@@ -41,6 +49,10 @@ ARGUMENT_SPEC = dict(
 SANDBOX_KEYS = ("name", "image", "providers", "policy", "cpu", "memory", "gpu", "env", "labels", "approval_mode",
                 "state", "recreate", "allow_secret_env")
 REQUIRED_SUBSETS = ("providers", "provider_records", "sandbox_details", "inference")
+# Templated in run(), after the plan exists (they name blueprint_plan, sandbox_plan, sandbox_name, ...).
+DEFERRED_ARGS = frozenset(("sandbox", "inference"))
+INFO_MODULE = "agentfleet.nemoclaw.openshell_info"
+BLUEPRINT_ACTION = "agentfleet.nemoclaw.nemoclaw_blueprint"
 
 
 class _Params(object):
@@ -54,31 +66,60 @@ class ActionModule(ActionBase):
     """Drift of one host, on the controller."""
 
     TRANSFERS_FILES = False
-    _requires_connection = False
+    # Only ``read`` and ``blueprint`` (its version probe) use the connection; it is opened lazily.
+    _requires_connection = True
     _supports_check_mode = True
     _supports_async = False
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
+    @classmethod
+    def finalize_task_arg(cls, name, value, templar, context):
+        """Leave ``sandbox`` and ``inference`` untemplated: run() templates them, after planning."""
+        if name in DEFERRED_ARGS:
+            return value
+        return super(ActionModule, cls).finalize_task_arg(name, value, templar, context)
+
     def run(self, tmp=None, task_vars=None):
         super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        host = (task_vars or {}).get("inventory_hostname")
+        task_vars = task_vars or {}
+        host = task_vars.get("inventory_hostname")
+        done = {"changed": False}
+        # Every option is checked before the host is read; sandbox and inference (not yet templated) after.
+        _validation, args = self.validate_argument_spec(
+            argument_spec=dict(ARGUMENT_SPEC, **dict((name, dict(type="raw")) for name in DEFERRED_ARGS)),
+            mutually_exclusive=[("state", "read"), ("plan", "blueprint")],
+            required_one_of=[("state", "read")])
         try:
+            state = args["state"]
+            if state is None:  # read on the host: the one module execution
+                state = self._read(args["read"], task_vars, done)
+                if state is None:
+                    return done
+            plan = args["plan"]
+            if args["blueprint"] is not None:  # planned here, with the version just read
+                plan = self._plan(args["blueprint"], state, task_vars, done)
+                if plan is None:
+                    return done
+            args.update(state=state, plan=plan or {})
+            args.update(self._template_deferred(task_vars, plan if args["blueprint"] is not None else None))
             desired = self.desired(args)
         except InputError as exc:
-            return {"failed": True, "changed": False, "msg": str(exc), "field": exc.field}
+            done.update(failed=True, msg=str(exc), field=exc.field)
+            return done
         except AnsibleFilterError as exc:
-            return {"failed": True, "changed": False, "msg": to_native(exc)}
+            done.update(failed=True, msg=to_native(exc))
+            return done
         findings = drift.host_drift(args["state"], desired)
         kinds = drift.resources(findings)
-        result = {
+        result = dict(done)
+        result.update({
             "changed": bool(findings),
             "drifted": bool(findings),
             "findings": findings,
             "resources": kinds,
             "names": drift.names_by_resource(findings),
-        }
+        })
         if args["report"]:
             # Marker the drift_report callback looks for.
             result["nemoclaw_drift"] = {"host": host, "findings": findings}
@@ -90,6 +131,51 @@ class ActionModule(ActionBase):
         if findings and args["fail_on_change"]:
             result["failed"] = True
         return result
+
+    # ------------------------------------------------------------------ read, plan, template
+    def _read(self, read, task_vars, done):
+        """Run openshell_info on the host; its ``openshell``, or None with ``done`` failed."""
+        res = self._execute_module(module_name=INFO_MODULE, module_args=dict(read), task_vars=task_vars)
+        if res.get("warnings"):
+            done["warnings"] = list(done.get("warnings") or []) + list(res["warnings"])
+        if res.get("failed") or "openshell" not in res:
+            done.update(failed=True, msg="reading the OpenShell state failed: %s" % (res.get("msg") or "no state returned"),
+                        read=dict((k, res[k]) for k in ("error_kind", "rc", "stderr") if k in res))
+            return None
+        done["openshell_version"] = res["openshell"].get("version")
+        return res["openshell"]
+
+    def _plan(self, options, state, task_vars, done):
+        """Plan the blueprint with the nemoclaw_blueprint action; the plan, or None with ``done`` failed."""
+        options = dict(options)
+        if state.get("version"):  # what was just read wins, as nothing else is newer
+            options["openshell_version"] = state["version"]
+        task = self._task.copy()
+        task.args = options
+        action = self._shared_loader_obj.action_loader.get(
+            BLUEPRINT_ACTION, task=task, connection=self._connection, play_context=self._play_context,
+            loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
+        res = action.run(task_vars=task_vars)
+        if res.get("warnings"):
+            done["warnings"] = list(done.get("warnings") or []) + list(res["warnings"])
+        if res.get("failed"):
+            done.update(failed=True, msg="blueprint: %s" % res.get("msg"), error_path=res.get("error_path"))
+            return None
+        done["blueprint"] = dict((k, res.get(k)) for k in ("digest", "pinned", "source", "msg"))
+        return res["plan"]
+
+    def _template_deferred(self, task_vars, plan):
+        """``sandbox`` and ``inference`` templated now, with a new plan as ``blueprint_plan``."""
+        templar = self._templar
+        if plan is not None:
+            templar = templar.copy_with_new_env(available_variables=dict(task_vars, blueprint_plan=plan))
+        out = {}
+        for name in DEFERRED_ARGS:
+            value = templar.template(self._task.args.get(name))
+            if value is not None and not isinstance(value, dict):
+                raise InputError(name, "expected a mapping, got %s" % type(value).__name__)
+            out[name] = value
+        return out
 
     # ------------------------------------------------------------------ desired state
     @staticmethod

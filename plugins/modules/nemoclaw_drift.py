@@ -3,7 +3,7 @@
 # Apache License 2.0 (see LICENSE)
 
 # Documentation only: the work is done by the action plugin plugins/action/nemoclaw_drift.py
-# on the controller; nothing runs on the managed host.
+# on the controller; with its option read it runs openshell_info on the managed host.
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ description:
     C(openshell), C(credentials) and C(sandbox) would converge - the gateway registration, the providers and their
     credentials, the sandbox, its running network policy and the C(inference.local) route - and reports every
     difference as a finding.
-  - This is an action plugin. The comparison runs on the controller and runs nothing on the managed host. It decides
+  - The snapshot is given (O(state)) or read by this task (O(read) - M(agentfleet.nemoclaw.openshell_info) runs on the
+    host, the task's only module execution). The blueprint plan is given (O(plan)) or planned by this task
+    (O(blueprint) - M(agentfleet.nemoclaw.nemoclaw_blueprint) on the controller, with the OpenShell version just read).
+    Read, plan and compare in one task is what makes C(playbooks/drift.yml) one task per host.
+  - This is an action plugin. The comparison runs on the controller. It decides
     with the same functions the C(openshell_*) modules use in check mode (C(compare.sandbox_actions),
     C(compare.provider_plan), C(compare.sandbox_policy_plan), C(compare.gateway_registration_differences),
     C(compare.inference_differences)), so C(playbooks/drift.yml) finds what C(site.yml --check) finds.
@@ -40,14 +44,30 @@ options:
         O(agentfleet.nemoclaw.openshell_info#module:policy_bodies=true) when present.
       - When O(sandbox) sets C(approval_mode), the snapshot must carry the sandbox's settings
         (O(agentfleet.nemoclaw.openshell_info#module:sandbox_settings=true), the default).
+      - Exactly one of O(state) and O(read) is required.
     type: dict
-    required: true
+  read:
+    description:
+      - Read the snapshot in this task - the options of M(agentfleet.nemoclaw.openshell_info), which runs on the host
+        (read-only OpenShell calls) with the subsets described for O(state). Its failure fails the task, with its message.
+      - Include V(version) in C(gather_subset) when O(blueprint) is set, so the plan is gated on the version read.
+    type: dict
+  blueprint:
+    description:
+      - Plan the blueprint in this task - the options of M(agentfleet.nemoclaw.nemoclaw_blueprint), with
+        C(openshell_version) set to the version O(read) or O(state) carries (the blueprint's own C(--version) probe runs
+        only when neither has one). The blueprint's failure fails the task (C(msg) starts with C(blueprint:), and
+        C(error_path) names the field).
+      - When set, O(sandbox) and O(inference) are templated after planning, with the new plan as the variable
+        C(blueprint_plan) (which C(sandbox_plan) and the C(sandbox_*) defaults derive from).
+      - Mutually exclusive with O(plan).
+    type: dict
   plan:
     description:
       - The blueprint plan (RV(agentfleet.nemoclaw.nemoclaw_blueprint#module:plan)). Its C(providers) are compared when
         O(plan_providers) is set, and its C(provenance) is attached to policy findings.
+      - Nothing is planned when both O(plan) and O(blueprint) are omitted.
     type: dict
-    default: {}
   plan_providers:
     description: Compare the providers of O(plan) (as the C(credentials) role creates them).
     type: bool
@@ -88,6 +108,7 @@ options:
       - The sandbox as given to M(agentfleet.nemoclaw.openshell_sandbox) - C(name), C(image), C(providers), C(policy),
         C(cpu), C(memory), C(gpu), C(env), C(labels), C(approval_mode), C(state), C(recreate), C(allow_secret_env) - and
         validated the same way. Not compared when omitted.
+      - Templated by the action, after O(blueprint) planned (so it may refer to the new plan as C(blueprint_plan)).
     type: dict
   policy:
     description:
@@ -99,6 +120,7 @@ options:
     description:
       - The C(inference.local) route (C(provider), C(model), C(timeout_secs)) as given to
         M(agentfleet.nemoclaw.openshell_inference). Not compared when omitted.
+      - Templated by the action, like O(sandbox).
     type: dict
   fail_on_change:
     description: Fail the host when drift is found (for cron and CI).
@@ -114,7 +136,7 @@ options:
 attributes:
   action:
     support: full
-    details: Runs on the controller only.
+    details: Compares on the controller; with O(read) it also runs M(agentfleet.nemoclaw.openshell_info) on the host.
   async:
     support: none
   become:
@@ -125,7 +147,8 @@ attributes:
     support: full
     details: Read-only; runs the same in check mode.
   connection:
-    support: none
+    support: full
+    details: Only O(read) (and the blueprint's version probe, when no version was read) use the connection.
   delegation:
     support: none
   diff_mode:
@@ -147,6 +170,20 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Read, plan and compare in one task (what playbooks/drift.yml does through the observe role)
+  agentfleet.nemoclaw.nemoclaw_drift:
+    read:
+      gather_subset: [version, providers, provider_records, sandbox_details, inference]
+    blueprint:
+      src: openclaw
+      tier: balanced
+    secrets: "{{ nemoclaw_secrets }}"
+    sandbox:
+      name: openclaw
+      image: "{{ blueprint_plan.sandbox.image }}"  # templated after planning
+      policy: "{{ blueprint_plan.policy }}"
+    fail_on_change: true
+
 - name: Read the whole OpenShell state of the host (one read-only module execution)
   agentfleet.nemoclaw.openshell_info:
     gather_subset: [registrations, version, providers, provider_records, sandbox_details, inference]
@@ -221,6 +258,14 @@ names:
 nemoclaw_drift:
   description: C(host) and C(findings), the marker the M(agentfleet.nemoclaw.drift_report) callback reads.
   returned: success and O(report=true)
+  type: dict
+openshell_version:
+  description: The OpenShell CLI version read by O(read) (null when the C(version) subset was not read).
+  returned: when O(read) is set
+  type: str
+blueprint:
+  description: C(digest), C(pinned), C(source) and C(msg) of the plan made by O(blueprint).
+  returned: when O(blueprint) is set
   type: dict
 msg:
   description: One-line summary.

@@ -122,7 +122,10 @@ def test_check_run_and_fast_scan_find_the_same_drift(fleet5):
     assert "| host1 | policy | openclaw |" in scan.markdown and "## Policy provenance" in scan.markdown
     assert "nvapi-" not in json.dumps(scan.report) + json.dumps(check.report) + scan.stdout + check.stdout
 
-    # cost: module executions per host
+    # cost: one task per host (read, plan and compare in nemoclaw_drift), one module execution per host
+    assert sorted(r["host"] for r in clean.results) == sorted(fleet.hosts), [r["task"] for r in clean.results]
+    assert set(r["task"].split(" : ")[-1] for r in clean.results) == {
+        "Read the host's OpenShell state once and compare it with the plan"}
     assert set(scan.executions.values()) == {1}, scan.executions
     assert set(clean.executions.values()) == {1}, clean.executions
     print("\nmodule executions per host: playbooks/drift.yml %s, site.yml --check %s" % (
@@ -133,3 +136,12 @@ def test_check_run_and_fast_scan_find_the_same_drift(fleet5):
     # 9 on a host in sync (the table of docs/performance.md), one more where a module has to run for
     # a drifted resource. It was 12-13 before the gateway files, setup and the lock probe were cut.
     assert max(check.executions.values()) <= 10, check.executions
+
+    # a blueprint the scan cannot plan fails every host, names the field, and changes nothing
+    bad = _run(fleet, "bad-digest", "playbooks/drift.yml", extra_vars={"blueprint_digest": "sha256:1234"}, count=False)
+    assert bad.rc != 0
+    failed = [r for r in bad.results if r["status"] == "failed"]
+    assert len(failed) == len(fleet.hosts), bad.stdout[-3000:]
+    assert all(r["result"]["msg"].startswith("blueprint: ") and r["result"]["error_path"] == "digest"
+               for r in failed), failed[0]["result"]
+    assert bad.mutating == []

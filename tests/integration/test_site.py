@@ -125,7 +125,7 @@ def test_rollout_drift_check_repair(demo):
     ran = set(r["task"].split(" : ")[-1] for r in results if r["status"] != "skipped")
     assert {"Converge the sandbox", "Converge the running policy", "Route inference.local"} & ran == set(), sorted(ran)
     assert [r for r in results if r["task"].endswith("Providers of the blueprint plan") and r["status"] != "skipped"] == []
-    assert "Read the whole OpenShell state of the host (one read-only module execution)" in ran
+    assert "Read the host's OpenShell state once and compare it with the plan" in ran
     assert [c["argv"] for c in calls if not is_read_only(c["argv"])] == []
     # The GPU facts came with the preflight's execution and were judged on the controller.
     gpu = [r["result"] for r in results if r["task"].endswith("Gather NVIDIA GPU facts and evaluate the GPU checks")]
