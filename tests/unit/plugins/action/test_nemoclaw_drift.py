@@ -50,3 +50,34 @@ def test_gateway_compared_without_registrations_is_refused():
     with pytest.raises(InputError) as exc:
         ActionModule.desired(a)
     assert "registrations" in str(exc.value)
+
+
+class _Reader(ActionModule):
+    """Only what ``_read`` uses: ``_execute_module`` answers with a canned module result."""
+
+    def __init__(self, answer):  # pylint: disable=super-init-not-called
+        self.answer = answer
+        self.calls = []
+
+    def _execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
+        self.calls.append((module_name, module_args))
+        return self.answer
+
+
+def test_read_runs_openshell_info_with_the_read_options():
+    reader = _Reader({"changed": False, "openshell": {"version": "0.0.110", "providers": []}, "warnings": ["w"]})
+    done = {}
+    state = reader._read({"gather_subset": ["version"]}, {}, done)
+    assert reader.calls == [("agentfleet.nemoclaw.openshell_info", {"gather_subset": ["version"]})]
+    assert state == {"version": "0.0.110", "providers": []}
+    assert done == {"openshell_version": "0.0.110", "warnings": ["w"]}
+
+
+def test_a_failed_read_fails_with_the_modules_message():
+    reader = _Reader({"failed": True, "msg": "gateway openshell is not reachable", "error_kind": "unavailable",
+                      "rc": 1, "stderr": "Unavailable", "cmd": ["openshell", "status"]})
+    done = {}
+    assert reader._read({}, {}, done) is None
+    assert done["failed"] is True
+    assert done["msg"] == "reading the OpenShell state failed: gateway openshell is not reachable"
+    assert done["read"] == {"error_kind": "unavailable", "rc": 1, "stderr": "Unavailable"}
