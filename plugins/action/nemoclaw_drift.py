@@ -55,6 +55,12 @@ INFO_MODULE = "agentfleet.nemoclaw.openshell_info"
 BLUEPRINT_ACTION = "agentfleet.nemoclaw.nemoclaw_blueprint"
 
 
+def _carry_warnings(done, res):
+    """The warnings of a module or action run inside this one become this task's."""
+    if res.get("warnings"):
+        done["warnings"] = list(done.get("warnings") or []) + list(res["warnings"])
+
+
 class _Params(object):
     """What ``converge.sandbox_spec``/``load_policy_param`` read: ``ctx.params``."""
 
@@ -85,7 +91,8 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         host = task_vars.get("inventory_hostname")
         done = {"changed": False}
-        # Every option is checked before the host is read; sandbox and inference (not yet templated) after.
+        # This action's options are checked before the host is read; sandbox and inference (not yet templated)
+        # after planning; the blueprint options by nemoclaw_blueprint, after the read (it needs the version).
         _validation, args = self.validate_argument_spec(
             argument_spec=dict(ARGUMENT_SPEC, **dict((name, dict(type="raw")) for name in DEFERRED_ARGS)),
             mutually_exclusive=[("state", "read"), ("plan", "blueprint")],
@@ -136,8 +143,7 @@ class ActionModule(ActionBase):
     def _read(self, read, task_vars, done):
         """Run openshell_info on the host; its ``openshell``, or None with ``done`` failed."""
         res = self._execute_module(module_name=INFO_MODULE, module_args=dict(read), task_vars=task_vars)
-        if res.get("warnings"):
-            done["warnings"] = list(done.get("warnings") or []) + list(res["warnings"])
+        _carry_warnings(done, res)
         if res.get("failed") or "openshell" not in res:
             done.update(failed=True, msg="reading the OpenShell state failed: %s" % (res.get("msg") or "no state returned"),
                         read=dict((k, res[k]) for k in ("error_kind", "rc", "stderr") if k in res))
@@ -156,8 +162,7 @@ class ActionModule(ActionBase):
             BLUEPRINT_ACTION, task=task, connection=self._connection, play_context=self._play_context,
             loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
         res = action.run(task_vars=task_vars)
-        if res.get("warnings"):
-            done["warnings"] = list(done.get("warnings") or []) + list(res["warnings"])
+        _carry_warnings(done, res)
         if res.get("failed"):
             done.update(failed=True, msg="blueprint: %s" % res.get("msg"), error_path=res.get("error_path"))
             return None

@@ -263,6 +263,10 @@ openshell_version:
   description: The OpenShell CLI version read by O(read) (null when the C(version) subset was not read).
   returned: when O(read) is set
   type: str
+read:
+  description: C(error_kind), C(rc) and C(stderr) of the failed M(agentfleet.nemoclaw.openshell_info) run.
+  returned: when the read of O(read) failed
+  type: dict
 blueprint:
   description: C(digest), C(pinned), C(source) and C(msg) of the plan made by O(blueprint).
   returned: when O(blueprint) is set
