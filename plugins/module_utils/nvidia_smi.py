@@ -39,7 +39,7 @@ QUERY_FIELDS = (
 )
 
 UNKNOWN_VALUES = frozenset(("", "n/a", "[n/a]", "not supported", "[not supported]", "unknown", "[unknown error]",
-                            "[insufficient permissions]", "insufficient permissions"))
+                            "[insufficient permissions]", "insufficient permissions", "err!", "[err!]"))
 
 # NVML return codes that nvidia-smi uses as exit codes, and the texts it prints.
 PROBLEMS = (
@@ -57,6 +57,10 @@ PROBLEMS = (
 )
 
 NO_DEVICES_TEXT = "no devices were found"
+# "Failed to initialize NVML: No supported GPUs were found" (exit 6 or 9): the driver is
+# there and answered, but there is no GPU it drives (none at all, or only older ones).
+NO_DEVICES_TEXTS = (NO_DEVICES_TEXT, "no supported gpus were found", "no supported gpu was found",
+                    "no supported gpus found")
 NO_DEVICES_RC = 6  # NVML_ERROR_NOT_FOUND
 
 
@@ -240,39 +244,93 @@ def parse_xml(text):
 
 # --------------------------------------------------------------------------- plain table
 
-_PLAIN_HEADER = re.compile(r"Driver Version:\s*(\S+)\s+CUDA Version:\s*(\S+)")
-_PLAIN_ROW1 = re.compile(r"^\|\s+(\d+)\s+(.+?)\s+(On|Off)\s+\|\s+(\S+)\s+(?:On|Off)\s+\|")
+_PLAIN_HEADER = re.compile(r"Driver Version:\s*(\S+)(?:\s+CUDA Version:\s*(\S+))?")
+_PLAIN_HEAD_END = re.compile(r"^\|=+(?:[+|]=+)*\|\s*$")  # |=====+=====+=====| under the column names
+_PLAIN_RULE = re.compile(r"^[+|]-+(?:[+|]-+)*[+|]\s*$")  # +-----+-----+-----+ between GPUs
+_PLAIN_GPU = re.compile(r"^(\d+)\s+(.+?)\s+(\S+)$")  # "0  NVIDIA H100 80GB HBM3          On"
+_PLAIN_BUS = re.compile(r"^(\S+)\s+(\S+)$")  # "00000000:18:00.0 Off" (Bus-Id, Disp.A)
 _PLAIN_MEM = re.compile(r"(\d+)MiB\s*/\s*(\d+)MiB")
+# The Persistence-M column: On/Off on Linux; the driver model (WDDM, TCC, MCDM) on Windows,
+# where persistence does not apply; N/A on Jetson and other integrated parts.
+_PLAIN_PERSISTENCE = frozenset(("on", "off", "wddm", "tcc", "mcdm", "n/a", "err!"))
 
 
 def _cells(line):
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
+def _plain_mig(cell):
+    """The MIG M. cell -> ``(current, pending)``. A pending change is shown as the
+    pending mode marked with ``*`` (``Enabled*`` after ``nvidia-smi -mig 1`` until the
+    GPU is reset), so the current mode is then the other one."""
+    value = _clean(cell)
+    if value is None or not value.endswith("*"):
+        mode = _mig(value)
+        return mode, mode
+    pending = _mig(value[:-1])
+    current = {"Enabled": "Disabled", "Disabled": "Enabled"}.get(pending)
+    return current, pending
+
+
+def _plain_gpu(block):
+    """One GPU of the table: its 2 (older drivers) or 3 lines ``[(line number, text), ...]``."""
+    number, first = block[0]
+    cells = _cells(first)
+    row = _PLAIN_GPU.match(cells[0]) if len(cells) >= 3 else None
+    if row is None or row.group(3).lower() not in _PLAIN_PERSISTENCE:
+        raise ParseError("nvidia-smi table line %d is not a GPU row (index, name, Persistence-M | Bus-Id Disp.A | ...):"
+                         " %r" % (number, first.strip()))
+    bus = _PLAIN_BUS.match(cells[1])
+    if bus is None:
+        raise ParseError("nvidia-smi table line %d has no 'Bus-Id Disp.A' cell: %r" % (number, first.strip()))
+    if len(block) < 2:
+        raise ParseError("nvidia-smi table line %d: GPU %s has no memory line" % (number, row.group(1)))
+    number2, second = block[1]
+    cells2 = _cells(second)
+    if len(cells2) < 2:
+        raise ParseError("nvidia-smi table line %d is not the memory line of GPU %s: %r"
+                         % (number2, row.group(1), second.strip()))
+    mem = _PLAIN_MEM.search(cells2[1])
+    mig_mode = mig_pending = None
+    if len(block) >= 3:
+        mig_mode, mig_pending = _plain_mig(_cells(block[2][1])[-1])
+    return new_gpu(index=int(row.group(1)), name=row.group(2).strip(), pci_bus_id=_clean(bus.group(1)),
+                   persistence_mode=_on_off(row.group(3)), memory_total_mib=int(mem.group(2)) if mem else None,
+                   mig_mode=mig_mode, mig_pending=mig_pending)
+
+
 def parse_plain(text):
-    """Parse the table printed by a bare ``nvidia-smi`` (driver 5xx layout)."""
+    """Parse the table printed by a bare ``nvidia-smi`` (Linux, Windows and Jetson forms,
+    drivers with and without the ``MIG M.`` row).
+
+    Every block of the GPU table (the lines between ``+---+`` rules, after the
+    ``|===|`` line) is one GPU; a block that is not a GPU raises :class:`ParseError`
+    naming its line, so a GPU is never silently left out. ``CUDA Version: ERR!`` and
+    other unknown values are None.
+    """
     if text is None or not text.strip():
         raise ParseError("empty nvidia-smi output")
     m = _PLAIN_HEADER.search(text)
     if not m:
-        raise ParseError("no 'Driver Version: ... CUDA Version: ...' line in nvidia-smi output")
+        raise ParseError("no 'Driver Version: ...' line in nvidia-smi output")
     lines = text.splitlines()
-    gpus = []
-    i = 0
-    while i < len(lines):
-        row = _PLAIN_ROW1.match(lines[i])
-        if row and i + 2 < len(lines):
-            mem = _PLAIN_MEM.search(lines[i + 1])
-            mig_cell = _cells(lines[i + 2])[-1] if lines[i + 2].startswith("|") else None
-            gpus.append(new_gpu(
-                index=int(row.group(1)), name=row.group(2).strip(), pci_bus_id=row.group(4),
-                persistence_mode=_on_off(row.group(3)),
-                memory_total_mib=int(mem.group(2)) if mem else None,
-                mig_mode=_mig(mig_cell),
-            ))
-            i += 3
+    start = next((n for n, line in enumerate(lines) if _PLAIN_HEAD_END.match(line.strip())), None)
+    if start is None:
+        raise ParseError("no GPU table (a '|====|' line under the column names) in nvidia-smi output")
+    blocks, block = [], []
+    for n in range(start + 1, len(lines)):
+        line = lines[n].strip()
+        if not line or line[0] not in "|+":
+            break  # the end of the GPU table (the MIG devices and processes tables follow)
+        if _PLAIN_RULE.match(line):
+            if block:
+                blocks.append(block)
+            block = []
             continue
-        i += 1
+        block.append((n + 1, lines[n]))
+    if block:
+        blocks.append(block)
+    gpus = [_plain_gpu(b) for b in blocks]
     return _facts(driver=m.group(1), cuda=m.group(2), gpus=gpus, source="plain")
 
 
@@ -374,7 +432,8 @@ def driver_problem(rc, stdout="", stderr="", found=True):
     Returns ``{"kind", "rc", "message", "detail"}``; ``kind`` is one of
     ``not_installed``, ``driver_not_loaded``, ``nvml_not_found``, ``gpu_lost``,
     ``no_permission``, ``no_devices``, ``error``. ``no_devices`` means the
-    driver answered and found no GPU.
+    driver answered and found no GPU ("No devices were found", "No supported GPUs
+    were found"), whatever the exit code.
     """
     text = "\n".join(t for t in (stdout, stderr) if t).strip()
     low = text.lower()
@@ -382,11 +441,15 @@ def driver_problem(rc, stdout="", stderr="", found=True):
     if not found or rc == 127:
         return {"kind": "not_installed", "rc": rc, "detail": detail,
                 "message": "nvidia-smi is not installed (no NVIDIA driver on this host)"}
-    if rc == 0 and NO_DEVICES_TEXT not in low:
+    no_devices = any(t in low for t in NO_DEVICES_TEXTS)
+    if rc == 0 and not no_devices:
         return None
-    if NO_DEVICES_TEXT in low or rc == NO_DEVICES_RC:
+    # Before the driver problems: "No supported GPUs were found" comes with exit 9, the
+    # code of a driver that is not loaded.
+    if no_devices or rc == NO_DEVICES_RC:
         return {"kind": "no_devices", "rc": rc, "detail": detail,
-                "message": "the NVIDIA driver answered but found no GPU"}
+                "message": "the NVIDIA driver answered but found no %sGPU"
+                           % ("supported " if "supported" in low else "")}
     for kind, codes, fragments, explanation in PROBLEMS:
         if rc in codes or any(f in low for f in fragments):
             return {"kind": kind, "rc": rc, "detail": detail,

@@ -133,6 +133,8 @@ ansible_facts:
           description:
             - Null, or why the driver did not answer C({kind, rc, message, detail}). C(kind) is one of C(not_installed),
               C(driver_not_loaded), C(nvml_not_found), C(gpu_lost), C(no_permission), C(no_devices), C(timeout), C(error).
+            - C(no_devices) ("No devices were found", "No supported GPUs were found") means the driver answered and
+              drives no GPU; the host is then judged as GPU-less (C(gpu.driver) passes, C(gpu.count) checks the count).
           type: dict
         driver_version:
           description: NVIDIA driver version, or null.

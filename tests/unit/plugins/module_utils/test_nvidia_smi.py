@@ -97,6 +97,114 @@ def test_plain_consumer_cards_have_no_mig():
     assert [g["mig_mode"] for g in h100["gpus"]] == ["Disabled"] * 8 and h100["gpus"][7]["pci_bus_id"] == "00000000:DB:00.0"
 
 
+def _plain_edit(rel, *edits):
+    """A real plain table with ``(old, new[, count])`` text replacements; each must apply."""
+    text = _read(rel)
+    for edit in edits:
+        old, new = edit[0], edit[1]
+        assert old in text, old
+        text = text.replace(old, new, *edit[2:])
+    return text
+
+
+H100_PLAIN = "plain/h100-sxm-80gb-x8_driver-565.57.01.txt"
+RTX3090_PLAIN = "plain/geforce-rtx-3090-x2_driver-560.35.03.txt"
+
+
+@needs_shared
+@pytest.mark.parametrize("mode", ["WDDM", "TCC", "MCDM", "N/A"])
+def test_plain_persistence_column_without_on_off_keeps_every_gpu(mode):
+    # Windows prints the driver model in that column, Jetson N/A: persistence is unknown, the GPU is there.
+    text = _plain_edit(RTX3090_PLAIN, ("GPU  Name                 Persistence-M", "GPU  Name                  TCC/WDDM    "),
+                       ("NVIDIA GeForce RTX 3090        On  |", "NVIDIA GeForce RTX 3090      %4s  |" % mode))
+    facts = smi.parse_plain(text)
+    assert [g["index"] for g in facts["gpus"]] == [0, 1]
+    assert [g["persistence_mode"] for g in facts["gpus"]] == [None, None]
+    assert facts["gpus"][1]["pci_bus_id"] == "00000000:81:00.0" and facts["gpus"][1]["memory_total_mib"] == 24576
+
+
+@needs_shared
+def test_plain_jetson_row_with_unknown_bus_and_memory():
+    text = _plain_edit(RTX3090_PLAIN,
+                       ("NVIDIA GeForce RTX 3090        On  |   00000000:41:00.0 Off |",
+                        "Orin (nvgpu)                  N/A  | N/A              N/A   |"),
+                       ("|       2MiB /  24576MiB |", "| Not Supported          |", 1))
+    gpu = smi.parse_plain(text)["gpus"][0]
+    assert (gpu["name"], gpu["pci_bus_id"], gpu["memory_total_mib"], gpu["persistence_mode"]) == \
+        ("Orin (nvgpu)", None, None, None)
+
+
+@needs_shared
+@pytest.mark.parametrize("cell,current,pending", [
+    ("Enabled*", "Disabled", "Enabled"),   # nvidia-smi -mig 1, GPU not yet reset
+    ("Disabled*", "Enabled", "Disabled"),  # nvidia-smi -mig 0, GPU not yet reset
+    ("Enabled", "Enabled", "Enabled"),
+])
+def test_plain_pending_mig_mode(cell, current, pending):
+    text = _plain_edit(H100_PLAIN, ("|             Disabled |", "|%21s |" % cell, 1))
+    facts = smi.merge(smi.parse_plain(text))
+    assert facts["count"] == 8
+    gpu = facts["gpus"][0]
+    assert (gpu["mig_mode"], gpu["mig_pending"], gpu["mig_enabled"]) == (current, pending, current == "Enabled")
+    assert [g["mig_mode"] for g in facts["gpus"][1:]] == ["Disabled"] * 7
+
+
+@needs_shared
+def test_plain_cuda_version_err_is_unknown():
+    text = _plain_edit(H100_PLAIN, ("CUDA Version: 12.7  ", "CUDA Version: ERR!  "))
+    facts = smi.parse_plain(text)
+    assert facts["driver_version"] == "565.57.01" and facts["cuda_version"] is None and len(facts["gpus"]) == 8
+
+
+def test_plain_older_layout_without_mig_row_and_cuda_version():
+    text = (
+        "+-----------------------------------------------------------------------------+\n"
+        "| NVIDIA-SMI 384.130                Driver Version: 384.130                   |\n"
+        "|-------------------------------+----------------------+----------------------+\n"
+        "| GPU  Name        Persistence-M| Bus-Id        Disp.A | Volatile Uncorr. ECC |\n"
+        "| Fan  Temp  Perf  Pwr:Usage/Cap|         Memory-Usage | GPU-Util  Compute M. |\n"
+        "|===============================+======================+======================|\n"
+        "|   0  Tesla K80           Off  | 0000:00:1E.0     Off |                    0 |\n"
+        "| N/A   45C    P0    72W / 149W |      0MiB / 11439MiB |    100%      Default |\n"
+        "+-------------------------------+----------------------+----------------------+\n")
+    facts = smi.parse_plain(text)
+    assert facts["cuda_version"] is None and facts["driver_version"] == "384.130"
+    gpu = facts["gpus"][0]
+    assert (gpu["name"], gpu["memory_total_mib"], gpu["mig_mode"], gpu["persistence_mode"]) == ("Tesla K80", 11439, None, False)
+
+
+@needs_shared
+@pytest.mark.parametrize("old,new,line", [
+    # the Persistence-M value lost: the last word of the name is no persistence mode
+    ("|   3  NVIDIA H100 80GB HBM3          On  |", "|   3  NVIDIA H100 80GB HBM3              |", 20),
+    # the index lost
+    ("|   5  NVIDIA H100 80GB HBM3          On  |", "|      NVIDIA H100 80GB HBM3          On  |", 28),
+    # the Bus-Id cell cut
+    ("|   6  NVIDIA H100 80GB HBM3          On  |   00000000:BA:00.0 Off |",
+     "|   6  NVIDIA H100 80GB HBM3          On  |                        |", 32),
+])
+def test_plain_mangled_gpu_row_raises_naming_the_line(old, new, line):
+    text = _plain_edit(H100_PLAIN, (old, new))
+    with pytest.raises(smi.ParseError) as exc:
+        smi.parse_plain(text)
+    assert "line %d " % line in str(exc.value)
+
+
+@needs_shared
+def test_plain_gpu_block_without_its_first_line_raises():
+    lines = _read(H100_PLAIN).splitlines(True)
+    del lines[7]  # GPU 0's first line: its memory and MIG lines are left alone
+    with pytest.raises(smi.ParseError) as exc:
+        smi.parse_plain("".join(lines))
+    assert "line 8 is not a GPU row" in str(exc.value)
+
+
+@pytest.mark.parametrize("text", ["", "No devices were found\n", "| NVIDIA-SMI 1  Driver Version: 1 |\n"])
+def test_plain_bad(text):
+    with pytest.raises(smi.ParseError):
+        smi.parse_plain(text)
+
+
 @needs_shared
 def test_list_mig_profiles():
     gpu = smi.parse_list(_read("list/h100-80gb-hbm3-x8_mig-1g.10gb-x7-per-gpu_L.txt"))["gpus"][0]
@@ -161,6 +269,11 @@ def test_xml_does_not_resolve_entities():
     (None, "", False, "not_installed"),
     (127, "", True, "not_installed"),
     (6, "No devices were found\n", True, "no_devices"),
+    (6, "Failed to initialize NVML: No supported GPUs were found\n", True, "no_devices"),
+    (9, "Failed to initialize NVML: No supported GPUs were found\n", True, "no_devices"),
+    (9, "No supported GPUs were found\n", True, "no_devices"),
+    (1, "NVIDIA-SMI has failed because no supported GPUs were found.", True, "no_devices"),
+    (9, "Failed to initialize NVML: Driver/library version mismatch", True, "driver_not_loaded"),
     (12, "NVIDIA-SMI couldn't find libnvidia-ml.so library in your system.", True, "nvml_not_found"),
     (15, "Unable to determine the device handle for GPU0000:3B:00.0: GPU is lost.", True, "gpu_lost"),
     (3, "something else", True, "error"),
@@ -169,6 +282,17 @@ def test_xml_does_not_resolve_entities():
 def test_driver_problem_kinds(rc, out, found, kind):
     problem = smi.driver_problem(rc, out, "", found=found)
     assert (problem or {}).get("kind") == kind
+    # stderr is read the same way
+    assert (smi.driver_problem(rc, "", out, found=found) or {}).get("kind") == kind
+
+
+def test_no_supported_gpus_is_no_devices_and_a_gpu_less_host():
+    problem = smi.driver_problem(9, "", "Failed to initialize NVML: No supported GPUs were found\n")
+    assert problem["message"] == "the NVIDIA driver answered but found no supported GPU"
+    assert problem["detail"] == "Failed to initialize NVML: No supported GPUs were found"
+    checks = smi.gpu_checks(_facts(count=0, problem=problem, toolkit=False))
+    assert _st(checks) == ["pass"] * 5
+    assert _st(smi.gpu_checks(_facts(count=0, problem=problem, toolkit=False), required_count=1))[:2] == ["pass", "fail"]
 
 
 @pytest.mark.parametrize("have,want,ok", [

@@ -62,6 +62,29 @@ def test_no_driver_fails_when_gpus_required(monkeypatch):
     assert out.result["report"]["failed"][:2] == ["gpu.driver", "gpu.count"]
 
 
+@pytest.mark.parametrize("rc", [6, 9])
+def test_no_supported_gpus_is_a_gpu_less_host(monkeypatch, tmp_path, rc):
+    # "Failed to initialize NVML: No supported GPUs were found": the driver answered, it drives no GPU.
+    text = "Failed to initialize NVML: No supported GPUs were found\n"
+    case = tmp_path / "fake-cli.json"
+    case.write_text(json.dumps({"answers": [{"match": "--format=csv,nounits", "rc": rc, "stdout": text},
+                                            {"match": "-x", "rc": rc, "stdout": text}]}))
+    monkeypatch.setenv("FAKE_CLI_CASE", str(case))
+    out = run_main(nvidia_gpu_facts.main, {"nvidia_smi_path": str(FAKE), "root": str(tmp_path)})
+    facts = out.result["ansible_facts"]["nvidia_gpu"]
+    assert facts["problem"]["kind"] == "no_devices" and facts["problem"]["rc"] == rc
+    assert facts["driver_answered"] is True and facts["count"] == 0
+    assert [c["rc"] for c in out.result["commands"]] == [rc]  # no XML call after it
+    assert statuses(out.result) == dict.fromkeys(
+        ("gpu.driver", "gpu.count", "gpu.driver_version", "gpu.mig", "gpu.container_toolkit"), "pass")
+    assert not out.failed and out.result["report"]["passed"] is True
+    req = run_main(nvidia_gpu_facts.main, {"nvidia_smi_path": str(FAKE), "root": str(tmp_path), "required_count": 1,
+                                           "fail_on_error": True})
+    assert req.failed and req.result["report"]["failed"] == ["gpu.count", "gpu.container_toolkit"]
+    assert statuses(req.result)["gpu.driver"] == "pass"
+    assert "0 GPU(s) found, 1 required" in req.result["msg"]
+
+
 @needs_shared
 def test_driver_not_loaded_is_a_clear_problem(monkeypatch):
     out = run(monkeypatch, "gpu-driver-not-loaded")
