@@ -1,0 +1,786 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+#
+# PRIVATE: internal API of agentfleet.nemoclaw, may change without notice.
+"""Apply a host's plan (``plan.py``): read OpenShell once, compare, act in dependency order.
+
+:class:`Applier` converges every agent of one host through the ``openshell`` client:
+
+1. finish what a killed run left (the replacement journal: a backup that was not restored yet);
+2. read: the CLI version (gated against every agent's blueprint), providers, the inference route,
+   each planned sandbox (its policy comes with it) and the attachments of the sandboxes that stay;
+3. decide, with the pure functions of ``compare``/``policy``, per provider, route and agent; an
+   agent that must be replaced with ``on_replace: refuse`` fails the run here, before any write;
+4. unless in check mode, act: providers, the route, then per agent (replacement with backup and
+   restore, attachments, lifecycle, approval mode, the running policy), then health commands.
+
+A replacement with ``on_replace: preserve`` is journalled on the host
+(``<state_dir>/journal/<gateway>/<agent>.json``): backed up → deleting → deleted → created →
+restored → done. The backup is written (0600 in a 0700 directory) and its manifest of paths and
+checksums recorded before the delete; a run that dies after that is finished by the next one,
+which restores the backup before it does anything else with that agent. Backup contents never
+enter the result.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import tarfile
+import time
+
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import BlueprintError, check_version_gate
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import AGENT_HOME
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.statefile import StateFile, write_atomic
+
+SECRET_CHANGED = "<changed>"
+SPEC_FIELDS = ("image", "cpu", "memory", "gpu", "env")
+JOURNAL_STEPS = ("backed_up", "deleting", "deleted", "created", "restored")
+# Restores go through `sandbox exec` standard input, which the CLI caps at 4 MiB: base64 in chunks below it.
+RESTORE_CHUNK = 3 * 1024 * 1024
+_TAR_RC = "agentfleet-tar-rc="
+# Archive the existing paths among "$@" (relative to the agent home), patterns to leave out on
+# standard input; tar's exit status goes to stderr (POSIX sh has no pipefail).
+BACKUP_SCRIPT = (
+    'n=$#; for p in "$@"; do if [ -e "$p" ]; then set -- "$@" "$p"; fi; done; shift "$n"; '
+    'if [ "$#" -eq 0 ]; then set -- --files-from=/dev/null; fi; '
+    '{ tar -czf - -X /dev/stdin "$@"; echo "' + _TAR_RC + '$?" >&2; } | base64'
+)
+RESTORE_APPEND = 'cat >> "$1"'
+RESTORE_SCRIPT = 'base64 -d < "$1" | tar -xzf - && rm -f "$1"'
+RESTORE_TMP = "./.agentfleet-restore.b64"
+
+
+class ApplyError(OpenShellError):
+    """A step of the apply failed; the message names the agent and the step."""
+
+
+class RefusedError(ValueError):
+    """The plan cannot be applied as asked (``on_replace: refuse``, a version gate): nothing was changed."""
+
+
+# --------------------------------------------------------------------------
+# Pure decisions
+# --------------------------------------------------------------------------
+
+def spec_of(sandbox):
+    """The fields of a planned sandbox that OpenShell fixes at creation."""
+    return dict((k, sandbox.get(k)) for k in SPEC_FIELDS)
+
+
+def _show(value):
+    if value is None or value is False:
+        return "none" if value is None else "false"
+    if value is True:
+        return "true"
+    return str(value)
+
+
+def spec_differences(before, after):
+    """``[{"field", "before", "after"}]`` of two sandbox specs; env compared key by key."""
+    out = []
+    for field in SPEC_FIELDS:
+        if field == "env":
+            b, a = before.get("env") or {}, after.get("env") or {}
+            for key in sorted(set(b) | set(a)):
+                if b.get(key) != a.get(key):
+                    out.append({"field": "env.%s" % key, "before": b.get(key), "after": a.get(key)})
+        elif (before.get(field) or None) != (after.get(field) or None):
+            out.append({"field": field, "before": before.get(field), "after": after.get(field)})
+    return out
+
+
+def label_differences(current_labels, desired_labels):
+    cur = compare.user_labels(current_labels)
+    want = dict((k, str(v)) for k, v in (desired_labels or {}).items())
+    return [{"field": "labels.%s" % k, "before": cur.get(k), "after": want.get(k)}
+            for k in sorted(set(cur) | set(want)) if cur.get(k) != want.get(k)]
+
+
+def replacement_reasons(current, agent, record, static_problems=()):
+    """Why the sandbox of ``agent`` must be replaced: a list of differences (empty: it stays).
+
+    The fields OpenShell does not report back (image, resources, env) are compared with the
+    host's record of what was applied when its fingerprint still matches the sandbox's
+    ``agentfleet.nemoclaw/spec`` label; otherwise the label alone tells that they changed.
+    """
+    sandbox = agent["sandbox"]
+    labels = current.get("labels") or {}
+    recorded = labels.get(compare.LABEL_SPEC)
+    desired_fp = compare.sandbox_spec_fingerprint(sandbox)
+    out = []
+    if recorded is None:
+        out.append({"field": "spec", "before": "unknown (no %s label: not created by this collection)" % compare.LABEL_SPEC,
+                    "after": desired_fp})
+    elif recorded != desired_fp:
+        if record and record.get("fingerprint") == recorded and record.get("spec"):
+            out.extend(spec_differences(record["spec"], spec_of(sandbox)))
+        if not out:
+            out.append({"field": "spec", "before": "fingerprint %s (image, gpu, cpu, memory or env; no record of the values)" % recorded,
+                        "after": "fingerprint %s" % desired_fp})
+    out.extend(label_differences(labels, sandbox.get("labels")))
+    out.extend({"field": "policy (static)", "before": None, "after": p} for p in static_problems)
+    if current.get("phase") == "Error":
+        out.append({"field": "phase", "before": "Error", "after": "Ready"})
+    if agent.get("recreate"):
+        out.append({"field": "recreate", "before": None, "after": True})
+    return out
+
+
+def lifecycle_action(phase, state):
+    """``start``/``stop`` needed to reach ``state`` from ``phase`` (``Completed`` counts as stopped)."""
+    if phase == "Completed":
+        phase = "Stopped"
+    return compare.phase_action(phase, state)
+
+
+def check_versions(version, agents):
+    """Refuse before any write when the host's OpenShell is outside an agent's blueprint range."""
+    for agent in agents:
+        gate = agent.get("openshell") or {}
+        try:
+            check_version_gate(version, gate.get("min"), gate.get("max"), "openshell_version")
+        except BlueprintError as exc:
+            raise RefusedError("%s: blueprint %s %s supports OpenShell %s to %s; this host has %s (%s)"
+                               % (agent["path"], agent["blueprint"]["name"], agent["blueprint"]["version"],
+                                  gate.get("min") or "any", gate.get("max") or "any", version, exc.reason))
+
+
+def manifest_of(archive_bytes):
+    """``{path: sha256}`` of the regular files of a tar.gz (paths without a leading ``./``)."""
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(archive_bytes), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if not member.isfile():
+                continue
+            name = member.name[2:] if member.name.startswith("./") else member.name
+            fh = tar.extractfile(member)
+            out[name] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def manifest_problems(expected, actual):
+    """Paths of ``expected`` that are missing from or differ in ``actual``."""
+    missing = sorted(p for p in expected if p not in actual)
+    differ = sorted(p for p in expected if p in actual and actual[p] != expected[p])
+    return missing, differ
+
+
+def relative_paths(paths):
+    """Backup paths below the agent home as ``./x`` arguments (never an option to tar)."""
+    out = []
+    for path in paths:
+        rel = path[len(AGENT_HOME):].lstrip("/")
+        out.append("./" + rel if rel else ".")
+    return out
+
+
+# --------------------------------------------------------------------------
+# Host-side records: what was applied, the replacement journal, backups
+# --------------------------------------------------------------------------
+
+def _slug(text):
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(text or "default"))
+
+
+class HostRecords(object):
+    """Files under ``state_dir``: ``applied/<gateway>.json``, ``journal/<gateway>/<agent>.json``, ``backups/``."""
+
+    def __init__(self, state_dir, gateway, readonly):
+        self.root = os.path.expanduser(state_dir)
+        self.gateway = _slug(gateway)
+        self.readonly = readonly
+
+    @property
+    def applied_path(self):
+        return os.path.join(self.root, "applied", self.gateway + ".json")
+
+    def journal_dir(self):
+        return os.path.join(self.root, "journal", self.gateway)
+
+    def backup_dir(self, agent):
+        return os.path.join(self.root, "backups", self.gateway, _slug(agent))
+
+    def applied(self):
+        with StateFile(self.applied_path, readonly=True) as sf:
+            return (sf.read().get("agents") or {})
+
+    def record_applied(self, name, entry):
+        with StateFile(self.applied_path) as sf:
+            data = sf.read()
+            agents = data.setdefault("agents", {})
+            if entry is None:
+                agents.pop(name, None)
+            else:
+                previous = agents.get(name)
+                if previous and previous.get("plan_digest") != entry.get("plan_digest"):
+                    entry["previous"] = dict((k, v) for k, v in previous.items() if k != "previous")
+                elif previous and previous.get("previous"):
+                    entry["previous"] = previous["previous"]
+                agents[name] = entry
+            sf.write(data)
+
+    def journals(self):
+        out = {}
+        directory = self.journal_dir()
+        if not os.path.isdir(directory):
+            return out
+        for fname in sorted(os.listdir(directory)):
+            if not fname.endswith(".json"):
+                continue
+            try:
+                with open(os.path.join(directory, fname)) as fh:
+                    doc = json.load(fh)
+            except (IOError, OSError, ValueError):
+                continue
+            if isinstance(doc, dict) and doc.get("agent") and doc.get("step") in JOURNAL_STEPS:
+                out[doc["agent"]] = doc
+        return out
+
+    def write_journal(self, doc):
+        directory = self.journal_dir()
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o700)
+        doc = dict(doc, updated_at=time.time())
+        write_atomic(os.path.join(directory, _slug(doc["agent"]) + ".json"), json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+    def close_journal(self, agent):
+        path = os.path.join(self.journal_dir(), _slug(agent) + ".json")
+        if os.path.exists(path):
+            os.unlink(path)
+
+    def save_backup(self, agent, archive, manifest, reason):
+        directory = self.backup_dir(agent)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o700)
+        os.chmod(directory, 0o700)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-%06d" % (int(time.time() * 1e6) % 1000000)
+        base = os.path.join(directory, "%s-%s" % (stamp, _slug(reason)))
+        fd = os.open(base + ".tar.gz", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(archive)
+            fh.flush()
+            os.fsync(fh.fileno())
+        write_atomic(base + ".manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        return base + ".tar.gz"
+
+    def prune_backups(self, agent, keep, protect=()):
+        directory = self.backup_dir(agent)
+        if not os.path.isdir(directory):
+            return []
+        archives = sorted(f for f in os.listdir(directory) if f.endswith(".tar.gz"))
+        removed = []
+        for fname in archives[:-keep] if keep > 0 else archives:
+            full = os.path.join(directory, fname)
+            if full in protect:
+                continue
+            os.unlink(full)
+            manifest = full[:-len(".tar.gz")] + ".manifest.json"
+            if os.path.exists(manifest):
+                os.unlink(manifest)
+            removed.append(full)
+        return removed
+
+
+def load_manifest(archive_path):
+    with open(archive_path[:-len(".tar.gz")] + ".manifest.json") as fh:
+        return json.load(fh)
+
+
+# --------------------------------------------------------------------------
+# The applier
+# --------------------------------------------------------------------------
+
+class Applier(object):
+    """Converge one host to ``plan``. ``secrets``: values by ``nemoclaw_secrets`` name (never returned)."""
+
+    def __init__(self, client, plan, secrets, check_mode=False, state_dir="~/.local/state/agentfleet-nemoclaw",
+                 provider_state_file=None, write_temp_json=None, warn=None, update_credentials="on_change",
+                 wait_timeout=300, policy_wait_timeout=60, health_timeout=60, exec_timeout=600, sleep=time.sleep):
+        self.client = client
+        self.plan = plan
+        self.secrets = secrets or {}
+        self.check_mode = check_mode
+        self.records = HostRecords(state_dir, client.gateway or client.gateway_endpoint or "active", readonly=check_mode)
+        self.provider_state_file = provider_state_file or os.path.join(os.path.expanduser(state_dir), "providers.json")
+        self.write_temp_json = write_temp_json
+        self.warn = warn or (lambda msg: None)
+        self.update_credentials = update_credentials
+        self.wait_timeout = wait_timeout
+        self.policy_wait_timeout = policy_wait_timeout
+        self.health_timeout = health_timeout
+        self.exec_timeout = exec_timeout
+        self.sleep = sleep
+        self.result = {"changed": False, "agents": {}, "providers": {}, "inference": {}, "resumed": [], "failures": []}
+
+    # -- entry point ------------------------------------------------------
+    def run(self):
+        agents = self.plan.get("agents") or []
+        present = [a for a in agents if a["state"] != "absent"]
+        version = self.client.version()
+        self.result["openshell_version"] = version
+        check_versions(version, present)
+        journals = self.records.journals()
+        planned = dict((a["name"], a) for a in agents)
+        for name in sorted(journals):
+            self._resume(journals[name], planned.get(name))
+
+        current = dict((a["name"], self.client.sandbox_get(a["name"])) for a in agents)
+        records = self.records.applied()
+        decisions = [self._decide(a, current[a["name"]], records.get(a["name"])) for a in agents]
+        refused = [d for d in decisions if d["refused"]]
+        if refused:
+            raise RefusedError("; ".join(
+                "%s.on_replace is refuse and sandbox %s must be replaced: %s" % (
+                    d["agent"]["path"], d["agent"]["name"], ", ".join(x["field"] for x in d["differences"]))
+                for d in refused))
+        provider_steps = self._decide_providers()
+        route_step = self._decide_route()
+
+        self._act_providers(provider_steps)
+        self._act_route(route_step)
+        for decision in decisions:
+            self._act_agent(decision)
+        self._health(decisions)
+        self.result["changed"] = bool(
+            any(r["changed"] for r in self.result["agents"].values())
+            or any(r["changed"] for r in self.result["providers"].values())
+            or self.result["inference"].get("changed") or self.result["resumed"])
+        if self.result["failures"]:
+            raise ApplyError("; ".join(self.result["failures"]))
+        return self.result
+
+    # -- resume -------------------------------------------------------------
+    def _resume(self, journal, agent):
+        name = journal["agent"]
+        current = self.client.sandbox_get(name)
+        step = journal["step"]
+        if step == "backed_up" or (step == "deleting" and current is not None and current.get("id") == journal.get("old_id")
+                                   and current.get("phase") != "Deleting"):
+            # Nothing was deleted: the sandbox still holds the agent's state.
+            if not self.check_mode:
+                self.records.close_journal(name)
+            return
+        entry = {"agent": name, "backup": journal["backup"], "step": step}
+        self.result["resumed"].append(entry)
+        if agent is None or agent["state"] == "absent":
+            self.warn("agent %s: a replacement left unfinished restored nothing, because the agent is no longer "
+                      "planned on this host; its backup is kept at %s" % (name, journal["backup"]))
+            entry["action"] = "kept backup"
+            if not self.check_mode:
+                self.records.close_journal(name)
+            return
+        entry["action"] = "restore"
+        if self.check_mode:
+            return
+        if current is not None and current.get("phase") == "Deleting":
+            current = self._wait_gone(name)
+        if current is None:
+            self._create(agent)
+            self.records.write_journal(dict(journal, step="created"))
+        self._wait_ready(name)
+        self._restore(agent, journal["backup"])
+        self.records.write_journal(dict(journal, step="restored"))
+        self._verify(agent, journal["backup"])
+        self.records.close_journal(name)
+
+    # -- decisions ----------------------------------------------------------
+    def _decide(self, agent, current, record):
+        d = {"agent": agent, "current": current, "actions": [], "differences": [], "replace": False,
+             "refused": False, "policy": None}
+        name = agent["name"]
+        if agent["state"] == "absent":
+            if current is not None:
+                d["actions"] = (["backup"] if agent["on_replace"] != "discard" else []) + ["delete"]
+                d["differences"] = [{"field": "state", "before": current.get("phase"), "after": "absent"}]
+            return d
+        if current is None:
+            d["actions"] = ["create"] + (["stop"] if agent["state"] == "stopped" else [])
+            d["differences"] = [{"field": "state", "before": "absent", "after": agent["state"]}]
+            return d
+        pol = compare.policylib()
+        desired_policy = pol.normalize_policy(agent["policy"])
+        static_problems = pol.static_violations(current.get("policy") or {}, desired_policy)
+        reasons = replacement_reasons(current, agent, record, static_problems)
+        if reasons:
+            d["differences"] = reasons
+            d["replace"] = True
+            if agent["on_replace"] == "refuse":
+                d["refused"] = True
+                return d
+            backup = agent["on_replace"] == "preserve"
+            d["actions"] = (["backup"] if backup else []) + ["delete", "create"] + (["restore"] if backup else []) \
+                + (["stop"] if agent["state"] == "stopped" else [])
+            return d
+        attached = self.client.sandbox_providers(name)
+        attach, detach = compare.provider_attachment_changes(attached, agent["sandbox"]["providers"])
+        d["actions"] += ["attach:%s" % x for x in attach] + ["detach:%s" % x for x in detach]
+        d["differences"] += [{"field": "providers", "before": sorted(attached), "after": agent["sandbox"]["providers"]}] \
+            if attach or detach else []
+        step = lifecycle_action(current.get("phase"), agent["state"])
+        if step:
+            d["actions"].append(step)
+            d["differences"].append({"field": "phase", "before": current.get("phase"),
+                                     "after": "Ready" if step == "start" else "Stopped"})
+        mode = agent["sandbox"].get("approval_mode")
+        if mode and compare.approval_mode_differs(self.client.settings_get(name), mode):
+            d["actions"].append("approval_mode")
+            d["differences"].append({"field": "approval_mode", "before": None, "after": mode})
+        policy = compare.sandbox_policy_plan(current.get("policy"), desired_policy)
+        if policy["changed"]:
+            d["actions"].append("policy")
+            d["policy"] = policy
+            d["differences"].extend(policy_fields(policy["policy_diff"]))
+        return d
+
+    def _decide_providers(self):
+        steps = []
+        providers = self.plan.get("providers") or []
+        if not providers:
+            return steps
+        current = dict((p.get("name"), p) for p in self.client.provider_list())
+        with StateFile(self.provider_state_file, readonly=True) as sf:
+            data = sf.read()
+        for prov in providers:
+            credentials = self._credential_values(prov)
+            desired = {"name": prov["name"], "type": prov["type"], "credential_keys": sorted(credentials),
+                       "config": prov["config"]}
+            key = compare.provider_state_key(self.client.gateway, self.client.gateway_endpoint, self.client.workspace,
+                                             prov["name"])
+            record = (data.get("providers") or {}).get(key)
+            fingerprints = compare.provider_fingerprints(data["salt"], prov["type"], credentials, prov["config"])
+            decision = compare.provider_plan(current.get(prov["name"]), desired, record, fingerprints,
+                                             self.update_credentials)
+            steps.append({"provider": prov, "credentials": credentials, "decision": decision, "key": key})
+        return steps
+
+    def _credential_values(self, prov):
+        out = {}
+        for cred in prov["credentials"]:
+            out[cred["key"]] = self.secrets[cred["env"]] if cred["source"] == "given" else str(cred.get("default"))
+        return out
+
+    def _decide_route(self):
+        want = self.plan.get("inference")
+        if not want:
+            return None
+        current = self.client.inference_get().get("user")
+        diffs = compare.inference_differences(current, want["provider"], want["model"], want.get("timeout_secs"))
+        return {"want": want, "current": current, "differences": diffs}
+
+    # -- actions ------------------------------------------------------------
+    def _act_providers(self, steps):
+        if not steps:
+            return
+        state_data = None
+        sf = None if self.check_mode else StateFile(self.provider_state_file)
+        try:
+            if sf is not None:
+                sf.__enter__()
+                state_data = sf.read()
+            for step in steps:
+                prov, decision = step["provider"], step["decision"]
+                out = {"changed": decision["write"], "action": decision["action"], "reasons": decision["reasons"],
+                       "credentials": dict((k, SECRET_CHANGED) for k in decision["changed_keys"])}
+                self.result["providers"][prov["name"]] = out
+                if not decision["write"] or self.check_mode:
+                    continue
+                creds = step["credentials"]
+                if decision["action"] == "create":
+                    self.client.provider_create(prov["name"], prov["type"], creds, prov["config"])
+                elif decision["action"] == "type_conflict":
+                    raise ApplyError("provider %s exists with another type (%s); OpenShell cannot change a provider's "
+                                     "type: delete it or use another name" % (prov["name"], "; ".join(decision["reasons"])))
+                else:
+                    self.client.provider_update(prov["name"], dict((k, creds[k]) for k in decision["changed_keys"]),
+                                                prov["config"], decision["removed_keys"])
+                now = self.client.provider_find(prov["name"])
+                salt = state_data["salt"]
+                state_data.setdefault("providers", {})[step["key"]] = {
+                    "fingerprints": compare.provider_fingerprints(salt, prov["type"], creds, prov["config"]),
+                    "resource_version": (now or {}).get("resource_version"),
+                    "type": prov["type"],
+                }
+                sf.write(state_data)
+        finally:
+            if sf is not None:
+                sf.__exit__(None, None, None)
+
+    def _act_route(self, step):
+        if step is None:
+            return
+        want = step["want"]
+        out = {"changed": bool(step["differences"]), "route": "inference.local",
+               "differences": [{"field": f, "before": (step["current"] or {}).get(f if f != "timeout" else "timeout"),
+                                "after": want.get("timeout_secs") if f == "timeout" else want.get(f)}
+                               for f in step["differences"] if f != "absent"]}
+        if "absent" in step["differences"]:
+            out["differences"] = [{"field": "route", "before": None, "after": "%s/%s" % (want["provider"], want["model"])}]
+        self.result["inference"] = out
+        if out["changed"] and not self.check_mode:
+            self.client.inference_set(want["provider"], want["model"], timeout=want.get("timeout_secs"))
+
+    def _act_agent(self, d):
+        agent = d["agent"]
+        name = agent["name"]
+        out = {"changed": bool(d["actions"]), "actions": list(d["actions"]), "differences": d["differences"],
+               "replace": d["replace"], "state": agent["state"]}
+        if agent.get("blueprint"):
+            out["blueprint"] = "%s %s" % (agent["blueprint"]["name"], agent["blueprint"]["version"])
+        self.result["agents"][name] = out
+        if self.check_mode:
+            return
+        try:
+            if agent["state"] == "absent":
+                if d["actions"]:
+                    if "backup" in d["actions"]:
+                        out["backup"] = self._backup_current(agent, d["current"], "remove")
+                    self.client.sandbox_delete(name)
+                    self.records.record_applied(name, None)
+                return
+            if "create" in d["actions"] and d["replace"]:
+                self._replace(agent, d, out)
+            elif "create" in d["actions"]:
+                self._create(agent)
+            for action in d["actions"]:
+                if action.startswith("attach:"):
+                    self.client.sandbox_provider_attach(name, action.split(":", 1)[1])
+                elif action.startswith("detach:"):
+                    self.client.sandbox_provider_detach(name, action.split(":", 1)[1])
+                elif action == "start":
+                    self.client.sandbox_start(name)
+                elif action == "stop":
+                    self.client.sandbox_stop(name)
+                elif action == "approval_mode":
+                    self.client.settings_set(name, "proposal_approval_mode", agent["sandbox"]["approval_mode"])
+                elif action == "policy":
+                    path = self.write_temp_json("policy-%s.json" % name, d["policy"]["merged"])
+                    applied = self.client.policy_set(name, path, wait=agent["state"] == "running",
+                                                     timeout=self.policy_wait_timeout)
+                    out["policy_version"] = applied.get("version")
+            if d["actions"] or not self._recorded(name, agent):
+                self._record(agent)
+        except OpenShellError as exc:
+            out["failed"] = True
+            self.result["failures"].append("agent %s: %s" % (name, exc.message))
+            raise
+
+    def _recorded(self, name, agent):
+        return (self.records.applied().get(name) or {}).get("plan_digest") == agent["plan_digest"]
+
+    def _record(self, agent):
+        obj = self.client.sandbox_get(agent["name"]) or {}
+        self.records.record_applied(agent["name"], {
+            "plan_digest": agent["plan_digest"], "spec": spec_of(agent["sandbox"]),
+            "fingerprint": compare.sandbox_spec_fingerprint(agent["sandbox"]), "sandbox_id": obj.get("id"),
+            "blueprint": agent["blueprint"], "applied_at": time.time(), "agent": agent,
+        })
+
+    def _create(self, agent):
+        sandbox = agent["sandbox"]
+        policy_file = self.write_temp_json("create-%s.json" % agent["name"], agent["policy"])
+        spec = dict(sandbox, labels=compare.sandbox_labels(sandbox))
+        self.client.sandbox_create(spec, policy_file)
+        if agent["state"] == "stopped":
+            self._wait_ready(agent["name"])
+            self.client.sandbox_stop(agent["name"])
+
+    def _replace(self, agent, d, out):
+        name = agent["name"]
+        current = d["current"]
+        journal = None
+        if "backup" in d["actions"]:
+            archive = self._backup_current(agent, current, "replace")
+            out["backup"] = archive
+            journal = {"agent": name, "backup": archive, "old_id": current.get("id"), "step": "backed_up",
+                       "plan_digest": agent["plan_digest"]}
+            self.records.write_journal(journal)
+            self.records.write_journal(dict(journal, step="deleting"))
+        self.client.sandbox_delete(name)
+        self._wait_gone(name)
+        if journal:
+            self.records.write_journal(dict(journal, step="deleted"))
+        self._create(dict(agent, state="running"))
+        if journal:
+            self.records.write_journal(dict(journal, step="created"))
+            self._wait_ready(name)
+            self._restore(agent, archive)
+            self.records.write_journal(dict(journal, step="restored"))
+            out["restored"] = self._verify(agent, archive)
+            self.records.close_journal(name)
+            self.records.prune_backups(name, agent["backup"]["keep"])
+        d["actions"] = [a for a in d["actions"] if a != "stop"] + (["stop"] if agent["state"] == "stopped" else [])
+
+    # -- backup / restore ---------------------------------------------------
+    def _archive(self, agent):
+        """Archive the agent's backup paths inside the sandbox; returns the tar.gz bytes."""
+        bk = agent["backup"]
+        rc, out, err = self.client.sandbox_exec(
+            agent["name"], ["sh", "-c", BACKUP_SCRIPT, "sh"] + relative_paths(bk["paths"]), workdir=AGENT_HOME,
+            timeout=self.exec_timeout, data="".join(p + "\n" for p in bk["exclude"]))
+        tar_rc = None
+        for line in (err or "").splitlines():
+            if line.startswith(_TAR_RC):
+                tar_rc = line[len(_TAR_RC):].strip()
+        if rc != 0 or tar_rc not in ("0", "1"):
+            detail = [ln for ln in (err or "").splitlines() if not ln.startswith(_TAR_RC)]
+            raise ApplyError("agent %s: backup of %s failed inside the sandbox (exit %s, tar %s)%s; nothing was deleted"
+                             % (agent["name"], ", ".join(bk["paths"]), rc, tar_rc,
+                                ": " + detail[-1][:300] if detail else ""))
+        try:
+            return base64.b64decode("".join(out.split()), validate=True)
+        except (ValueError, TypeError):
+            raise ApplyError("agent %s: the backup read from the sandbox is not valid base64; nothing was deleted" % agent["name"])
+
+    def _backup_current(self, agent, current, reason):
+        name = agent["name"]
+        if current.get("phase") in ("Stopped", "Completed"):
+            self.client.sandbox_start(name)
+            self._wait_ready(name)
+        elif current.get("phase") != "Ready":
+            raise ApplyError("agent %s: cannot back up a sandbox in phase %s, so it was not replaced; set on_replace: "
+                             "discard in %s to replace it without a backup" % (name, current.get("phase"), agent["path"]))
+        archive = self._archive(agent)
+        try:
+            manifest = manifest_of(archive)
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ApplyError("agent %s: the backup is not a readable archive (%s); nothing was deleted" % (name, exc))
+        return self.records.save_backup(name, archive, manifest, reason)
+
+    def _restore(self, agent, archive_path):
+        name = agent["name"]
+        with open(archive_path, "rb") as fh:
+            encoded = base64.b64encode(fh.read()).decode("ascii")
+        self._exec_ok(agent, ["sh", "-c", 'rm -f "$1"', "sh", RESTORE_TMP], "restore")
+        for start in range(0, max(len(encoded), 1), RESTORE_CHUNK):
+            self._exec_ok(agent, ["sh", "-c", RESTORE_APPEND, "sh", RESTORE_TMP], "restore",
+                          data=encoded[start:start + RESTORE_CHUNK])
+        self._exec_ok(agent, ["sh", "-c", RESTORE_SCRIPT, "sh", RESTORE_TMP], "restore")
+
+    def _verify(self, agent, archive_path):
+        expected = load_manifest(archive_path)
+        actual = manifest_of(self._archive(agent))
+        missing, differ = manifest_problems(expected, actual)
+        if missing or differ:
+            raise ApplyError("agent %s: the restore of %s did not verify: %d files missing (%s), %d differ (%s); the "
+                             "backup is kept and the next run restores it again"
+                             % (agent["name"], archive_path, len(missing), ", ".join(missing[:5]), len(differ),
+                                ", ".join(differ[:5])))
+        return {"files": len(expected), "verified": True}
+
+    def _exec_ok(self, agent, command, what, data=None):
+        rc, _out, err = self.client.sandbox_exec(agent["name"], command, workdir=AGENT_HOME, timeout=self.exec_timeout,
+                                                 data=data)
+        if rc != 0:
+            raise ApplyError("agent %s: %s failed inside the sandbox (exit %s): %s"
+                             % (agent["name"], what, rc, (err or "").strip()[-300:]))
+
+    # -- waiting ------------------------------------------------------------
+    def _poll(self, name, done):
+        deadline = time.time() + self.wait_timeout
+        obj = self.client.sandbox_get(name)
+        while not done(obj) and time.time() < deadline:
+            self.sleep(0.5)
+            obj = self.client.sandbox_get(name)
+        return obj
+
+    def _wait_ready(self, name):
+        obj = self._poll(name, lambda o: o is None or o.get("phase") in ("Ready", "Error", "Completed"))
+        if obj is None or obj.get("phase") != "Ready":
+            raise ApplyError("agent %s: the sandbox did not become Ready within %ss (phase: %s)"
+                             % (name, self.wait_timeout, (obj or {}).get("phase", "deleted")))
+        return obj
+
+    def _wait_gone(self, name):
+        obj = self._poll(name, lambda o: o is None)
+        if obj is not None:
+            raise ApplyError("agent %s: the sandbox was not deleted within %ss (phase: %s)"
+                             % (name, self.wait_timeout, obj.get("phase")))
+        return None
+
+    # -- health -------------------------------------------------------------
+    def _health(self, decisions):
+        for d in decisions:
+            agent = d["agent"]
+            if self.check_mode or agent["state"] != "running" or not d["actions"] or not agent.get("health_command"):
+                continue
+            rc, out, err = self.client.sandbox_exec(agent["name"], agent["health_command"], timeout=self.health_timeout)
+            report = {"rc": rc, "command": agent["health_command"]}
+            try:
+                report["status"] = json.loads(out)
+            except ValueError:
+                report["output"] = (out or "").strip()[-300:]
+            self.result["agents"][agent["name"]]["health"] = report
+            if rc != 0:
+                self.result["failures"].append("agent %s: health check failed (exit %s): %s: %s" % (
+                    agent["name"], rc, " ".join(agent["health_command"]), ((err or out) or "").strip()[-300:]))
+
+
+def policy_fields(policy_diff):
+    """``[{"field", "before", "after"}]`` of a ``policy.policy_diff`` (network policies by key)."""
+    out = []
+    for section in ("network_policies", "network_middlewares"):
+        part = policy_diff.get(section) or {}
+        for key in part.get("added") or []:
+            out.append({"field": "policy.%s.%s" % (section, key), "before": None, "after": "added"})
+        for key in part.get("removed") or []:
+            out.append({"field": "policy.%s.%s" % (section, key), "before": "present", "after": "removed"})
+        for key in part.get("changed") or []:
+            out.append({"field": "policy.%s.%s" % (section, key), "before": "differs", "after": "as planned"})
+    return out
+
+
+def render_diff(result):
+    """Ansible diffs (one per changed resource) naming every differing field; no secret."""
+    diffs = []
+
+    def add(header, differences, note=""):
+        if not differences:
+            return
+        before = "".join("%s: %s\n" % (x["field"], _show(x["before"])) for x in differences)
+        after = "".join("%s: %s\n" % (x["field"], _show(x["after"])) for x in differences)
+        diffs.append({"before_header": header, "after_header": header + note, "before": before, "after": after})
+
+    for name in sorted(result.get("providers") or {}):
+        prov = result["providers"][name]
+        if prov["changed"]:
+            add("provider %s" % name, [{"field": r, "before": "", "after": prov["action"]} for r in prov["reasons"]])
+    route = result.get("inference") or {}
+    if route.get("changed"):
+        add("inference.local route", route["differences"])
+    for entry in result.get("resumed") or []:
+        add("agent %s" % entry["agent"], [{"field": "unfinished replacement", "before": entry["step"],
+                                           "after": "%s %s" % (entry["action"], entry["backup"])}])
+    for name in sorted(result.get("agents") or {}):
+        agent = result["agents"][name]
+        if agent["changed"]:
+            note = " (replacement: %s)" % ", ".join(a for a in agent["actions"] if a in ("backup", "delete", "create", "restore")) \
+                if agent["replace"] else ""
+            add("agent %s" % name, agent["differences"], note)
+    return diffs
+
+
+def summary(result):
+    """One line per changed thing, for the task's message."""
+    lines = []
+    for name, prov in sorted((result.get("providers") or {}).items()):
+        if prov["changed"]:
+            lines.append("provider %s: %s (%s)" % (name, prov["action"], "; ".join(prov["reasons"])))
+    route = result.get("inference") or {}
+    if route.get("changed"):
+        lines.append("inference.local: %s" % ", ".join("%s %s -> %s" % (d["field"], _show(d["before"]), _show(d["after"]))
+                                                     for d in route["differences"]))
+    for entry in result.get("resumed") or []:
+        lines.append("agent %s: finishing an interrupted replacement (%s)" % (entry["agent"], entry["action"]))
+    for name, agent in sorted((result.get("agents") or {}).items()):
+        if agent["changed"]:
+            what = "replace" if agent["replace"] else ", ".join(agent["actions"])
+            fields = ", ".join("%s %s -> %s" % (d["field"], _show(d["before"]), _show(d["after"])) for d in agent["differences"])
+            lines.append("agent %s: %s (%s)" % (name, what, fields))
+    return lines

@@ -1,0 +1,248 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+#
+# PRIVATE: internal API of agentfleet.nemoclaw, may change without notice.
+"""Desired state + blueprints -> one serialisable plan per host (made on the controller).
+
+:func:`plan_host` is the one place that maps the desired-state document (``desired.py``) to
+what the host's apply (``apply.py``) converges: per agent its sandbox spec, composed policy,
+providers, inference route, health command and backup; per host the providers and the one
+``inference.local`` route they share. Every problem is a :class:`desired.DesiredStateError`
+naming the inventory path of the value, raised before any host is touched.
+
+The plan holds no secret value: providers name the ``nemoclaw_secrets`` entries their
+credentials come from, and :func:`secrets_for` picks exactly those for the apply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import blueprint as bplib
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import (
+    AGENT_HOME,
+    DEFAULT_BACKUP_EXCLUDE,
+    DesiredStateError,
+    normalize,
+    secret_problem,
+)
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import PolicyError
+
+PLAN_FORMAT = 1
+SECRETS_VARIABLE = "nemoclaw_secrets"
+
+# Blueprint error paths that are options of the agent entry, and where they are in the entry.
+_ENTRY_PATHS = (
+    ("profile", "profile"),
+    ("tier", "tier"),
+    ("presets", "presets"),
+    ("custom_presets", "custom_presets"),
+    ("overrides", "policy_overlays"),
+    ("resource_profile", "resources.profile"),
+    ("endpoint_url", "endpoint_url"),
+    ("trusted_private_hosts", "trusted_private_hosts"),
+)
+
+
+def _entry_error(entry, exc, source):
+    """A blueprint/policy error as a desired-state error at the entry's inventory path."""
+    path = exc.path or ""
+    for prefix, key in _ENTRY_PATHS:
+        if path == prefix or path.startswith(prefix + "[") or path.startswith(prefix + "."):
+            return DesiredStateError("%s.%s%s" % (entry["path"], key, path[len(prefix):]), exc.reason)
+    if path.startswith("host_facts"):
+        return DesiredStateError("%s.resources.profile" % entry["path"], "%s (%s)" % (exc.reason, path))
+    where = "blueprint %s" % source
+    return DesiredStateError("%s.blueprint" % entry["path"], "%s: %s%s" % (where, path + ": " if path else "", exc.reason))
+
+
+def _digest(doc):
+    return "sha256:" + hashlib.sha256(compare.canonical_json(doc).encode("utf-8")).hexdigest()
+
+
+def _credentials_given(secrets):
+    return sorted(k for k in (secrets or {}) if secret_problem(k, secrets) is None)
+
+
+def _missing_secret(entry, env, secrets, what):
+    return DesiredStateError("%s.%s" % (SECRETS_VARIABLE, env), "%s (needed by %s of %s)"
+                             % (secret_problem(env, secrets) or "is not set", what, entry["path"]))
+
+
+def _agent_plan(entry, bp, secrets, host_facts):
+    """The plan of one present agent (``entry`` normalised, ``bp`` loaded and verified)."""
+    ext_agent = ((bp.ext.get("agent") or {}).get("name")) or bp.data["components"]["sandbox"].get("name")
+    if ext_agent and ext_agent != entry["agent"]:
+        raise DesiredStateError(entry["path"] + ".blueprint", "blueprint %s is for agent %r, not %r"
+                                % (bp.source, ext_agent, entry["agent"]))
+    try:
+        bplan = bplib.plan(
+            bp,
+            profile=entry["profile"],
+            tier=entry["tier"],
+            presets=entry["presets"],
+            custom_presets=entry["custom_presets"],
+            overrides=entry["policy_overlays"] or None,
+            trusted_private_hosts=entry["trusted_private_hosts"],
+            openshell_version=None,  # gated on the host by the apply, with the version it reads
+            host_facts=host_facts,
+            credentials_given=_credentials_given(secrets),
+            resource_profile=entry["resources"]["profile"],
+            endpoint_url=entry["endpoint_url"],
+        )
+    except (bplib.BlueprintError, PolicyError) as exc:
+        raise _entry_error(entry, exc, bp.source)
+
+    inference = dict(bplan["inference"])
+    if entry["model"]:
+        inference["model"] = entry["model"]
+    route = {"provider": inference["provider_name"], "model": inference["model"],
+             "timeout_secs": inference.get("timeout_secs")}
+    providers = []
+    for prov in bplan["providers"]:
+        creds = []
+        for cred in prov["credentials"]:
+            if cred["source"] == "missing":
+                raise _missing_secret(entry, cred["env"], secrets, "inference profile %s (provider %s)"
+                                      % (inference["profile"], prov["name"]))
+            creds.append(dict(cred))
+        providers.append({"name": prov["name"], "type": prov["type"], "credentials": creds,
+                          "config": dict(prov.get("config") or {}), "origin": "inference profile %s" % inference["profile"]})
+    for i, prov in enumerate(entry["providers"]):
+        for name in prov["credentials"]:
+            if secret_problem(name, secrets):
+                raise _missing_secret(entry, name, secrets, "provider %s (providers[%d])" % (prov["name"], i))
+        providers.append({"name": prov["name"], "type": prov["type"], "config": dict(prov["config"]),
+                          "credentials": [{"key": n, "env": n, "source": "given"} for n in prov["credentials"]],
+                          "origin": "providers[%d]" % i})
+    names = [p["name"] for p in providers]
+    if len(set(names)) != len(names):
+        dup = sorted(set(n for n in names if names.count(n) > 1))[0]
+        raise DesiredStateError(entry["path"] + ".providers", "provider %r is also the inference profile's provider" % dup)
+
+    res = entry["resources"]
+    labels = dict(entry["labels"])
+    labels.update(bplan["labels"])
+    sandbox = {
+        "name": entry["name"],
+        "image": bplan["sandbox"]["image"],
+        "cpu": res["cpu"] or bplan["sandbox"]["cpu"],
+        "memory": res["memory"] or bplan["sandbox"]["memory"],
+        "gpu": res["gpu"],
+        "env": dict(entry["env"]),
+        "labels": labels,
+        "providers": sorted(names),
+        "approval_mode": entry["approval_mode"],
+    }
+    backup = entry["backup"]
+    out = {
+        "name": entry["name"],
+        "path": entry["path"],
+        "agent": entry["agent"],
+        "state": entry["state"],
+        "on_replace": entry["on_replace"],
+        "recreate": entry["recreate"],
+        "blueprint": dict(bplan["blueprint"], source=bp.source),
+        "openshell": {"min": bplan["versions"]["openshell"]["min"], "max": bplan["versions"]["openshell"]["max"]},
+        "sandbox": sandbox,
+        "policy": bplan["policy"],
+        "provenance": bplan["provenance"],
+        "tier": bplan["tier"],
+        "presets": bplan["presets"],
+        "inference": inference,
+        "route": route,
+        "providers": providers,
+        "health_command": list(bplan["health_command"]) if entry["health_check"] else [],
+        "backup": backup_plan(backup),
+    }
+    out["plan_digest"] = _digest(out)
+    return out
+
+
+def backup_plan(backup):
+    """What a backup of the agent keeps: paths under the agent home, exclusions, how many kept."""
+    return {"paths": list(backup["paths"] or [AGENT_HOME]),
+            "exclude": list(DEFAULT_BACKUP_EXCLUDE if backup["exclude"] is None else backup["exclude"]),
+            "keep": backup["keep"]}
+
+
+def _absent_plan(entry):
+    return {"name": entry["name"], "path": entry["path"], "agent": entry["agent"], "state": "absent",
+            "on_replace": entry["on_replace"], "backup": backup_plan(entry["backup"])}
+
+
+def _host_providers(agents):
+    """Providers of every present agent, once each; the same name must mean the same provider."""
+    out, owner = {}, {}
+    for agent in agents:
+        for prov in agent.get("providers") or ():
+            key = dict((k, prov[k]) for k in ("type", "config"))
+            key["credentials"] = [(c["key"], c["env"], c.get("default")) for c in prov["credentials"]]
+            if prov["name"] in out:
+                if out[prov["name"]][1] != key:
+                    raise DesiredStateError(
+                        "%s.providers" % agent["path"],
+                        "provider %r differs from the one of the same name that %s uses (%s); one gateway holds one "
+                        "provider of a name" % (prov["name"], owner[prov["name"]], prov["origin"]))
+                out[prov["name"]][0]["agents"].append(agent["name"])
+                continue
+            item = dict((k, prov[k]) for k in ("name", "type", "credentials", "config"))
+            item["agents"] = [agent["name"]]
+            out[prov["name"]] = (item, key)
+            owner[prov["name"]] = agent["path"]
+    return [out[name][0] for name in sorted(out)]
+
+
+def _host_route(agents):
+    """The one ``inference.local`` route of the gateway; agents that need different ones are refused."""
+    route, first = None, None
+    for agent in agents:
+        if route is None:
+            route, first = agent["route"], agent
+        elif agent["route"] != route:
+            raise DesiredStateError(
+                "%s.profile" % agent["path"],
+                "needs inference route %s/%s but %s needs %s/%s; OpenShell has one inference.local route per gateway, "
+                "so agents on one host must share it (same profile and model)"
+                % (agent["route"]["provider"], agent["route"]["model"], first["path"], route["provider"], route["model"]))
+    if route is None:
+        return None
+    return dict(route, agents=[a["name"] for a in agents])
+
+
+def plan_host(agents, secrets, load_blueprint, host_facts=None):
+    """The host's plan from its ``nemoclaw_agents`` and ``nemoclaw_secrets``.
+
+    :param load_blueprint: ``callable(entry) -> Blueprint``: resolves ``entry["blueprint"]``
+        (None: the collection's blueprint of ``entry["agent"]``) and verifies its pin, raising
+        ``DesiredStateError`` at ``entry["path"] + ".blueprint"``/``".blueprint_digest"``.
+    :param host_facts: ``{"cpus", "memory_mb"}`` for a resource profile in percent, or None.
+    """
+    entries = normalize(agents)
+    planned = []
+    for entry in entries:
+        if entry["state"] == "absent":
+            planned.append(_absent_plan(entry))
+            continue
+        planned.append(_agent_plan(entry, load_blueprint(entry), secrets, host_facts))
+    present = [a for a in planned if a["state"] != "absent"]
+    plan = {
+        "format": PLAN_FORMAT,
+        "agents": planned,
+        "providers": _host_providers(present),
+        "inference": _host_route(present),
+    }
+    plan["plan_digest"] = _digest(plan)
+    return plan
+
+
+def secrets_for(plan, secrets):
+    """The values the apply needs, by ``nemoclaw_secrets`` name; nothing else leaves the controller."""
+    out = {}
+    for prov in plan.get("providers") or ():
+        for cred in prov["credentials"]:
+            if cred["source"] == "given":
+                out[cred["env"]] = str(secrets[cred["env"]])
+    return out

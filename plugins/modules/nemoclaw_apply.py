@@ -1,0 +1,255 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nemoclaw_apply
+short_description: Converge every agent of a host to its desired state (nemoclaw_agents), or report the drift
+version_added: 0.2.0
+description:
+  - Plans the host's desired-state document O(agents) (the C(nemoclaw_agents) variable, see C(docs/desired-state.md)) on
+    the controller, then converges the host's agent layer in one module execution on the host.
+  - "On the controller (action plugin): the whole document is validated, blueprints are resolved and digest-verified,
+    policies composed with provenance, and every secret the agents need is checked in O(secrets), before the host is
+    touched. Errors name the inventory path of the value (C(nemoclaw_agents[assistant].resources.memory))."
+  - "On the host: OpenShell is read once (version, providers, inference route, each agent's sandbox with its policy),
+    compared, and only the differences are acted on, in dependency order: providers, the C(inference.local) route, then
+    per agent the sandbox (creation, replacement, provider attachments, start/stop, approval mode) and its running
+    policy; the blueprint's health command runs in every agent that changed."
+  - A sandbox whose image, resources or environment changed must be replaced. With C(on_replace=preserve) (the default)
+    the agent's home is backed up to the host first (0600 files in a 0700 directory, credential files left out), the
+    replacement is journalled on the host, and the backup is restored into the new sandbox and verified against its
+    manifest of checksums. Nothing is deleted when the backup fails. A run killed at any step is finished by the next
+    run, which restores the backup before anything else. C(on_replace=refuse) fails before any change, naming the fields.
+  - Check mode makes no mutating call and reports what a real run would do, per agent and per resource; with C(--diff)
+    every differing field is named (C(memory 8Gi -> 16Gi)), and a replacement says so. This is the drift check of
+    C(playbooks/drift.yml) and C(site.yml --check --diff).
+author:
+  - agentfleet.nemoclaw contributors (@agentfleet)
+extends_documentation_fragment:
+  - agentfleet.nemoclaw.openshell
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  check_mode:
+    support: full
+    details: Reads and compares; no mutating OpenShell call and no file written on the host.
+  diff_mode:
+    support: full
+    details: One diff per changed provider, route and agent, naming every field; credentials appear only as C(<changed>).
+  idempotent:
+    support: full
+    details: A second run with the same desired state reports C(changed=false) and makes no mutating OpenShell call.
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  platform:
+    platforms: posix
+options:
+  agents:
+    description:
+      - The host's desired-state document, a list with one entry per agent (= one sandbox), normally
+        C({{ nemoclaw_agents }}). The keys, their defaults and rules are in C(docs/desired-state.md).
+      - Planned by the action plugin on the controller. Exactly one of O(agents) and O(plan) is required.
+    type: list
+    elements: raw
+  plan:
+    description:
+      - A plan made before (the C(plan) return value of an earlier run), applied as it is.
+    type: dict
+  secrets:
+    description:
+      - Credential values by name, normally C({{ nemoclaw_secrets }}) (Ansible Vault). Only the values the plan's
+        providers need reach the host, in the module's arguments; they are passed to the CLI through its environment.
+    type: dict
+    default: {}
+  host_facts:
+    description:
+      - "C({cpus, memory_mb}) of the host, for a blueprint resource profile given in percent. Default: the preflight
+        role's C(preflight_host_size), else gathered facts."
+    type: dict
+  update_credentials:
+    description:
+      - When provider credentials are written - V(on_change) (fingerprints on the host tell), V(always) or V(on_create).
+    type: str
+    choices: [on_change, always, on_create]
+    default: on_change
+  state_dir:
+    description:
+      - Directory on the host for what the apply keeps - provider fingerprints, the record of what was applied, the
+        replacement journal and the backups (C(backups/<gateway>/<agent>/)).
+    type: str
+    default: ~/.local/state/agentfleet-nemoclaw
+  wait_timeout:
+    description: Seconds a sandbox may take to become Ready or to be deleted.
+    type: int
+    default: 300
+  policy_wait_timeout:
+    description: Seconds a running sandbox may take to load a new policy revision.
+    type: int
+    default: 60
+  health_timeout:
+    description: Seconds the blueprint's health command may run.
+    type: int
+    default: 60
+  fail_on_change:
+    description: In check mode, fail the task when the host differs from its desired state.
+    type: bool
+    default: false
+  report:
+    description:
+      - In check mode, return the differences as C(nemoclaw_drift) findings for the C(agentfleet.nemoclaw.drift_report)
+        callback.
+    type: bool
+    default: true
+notes:
+  - The module part refuses O(agents); it is always planned on the controller by the action plugin.
+seealso:
+  - module: agentfleet.nemoclaw.openshell_sandbox
+  - module: agentfleet.nemoclaw.openshell_policy
+"""
+
+EXAMPLES = r"""
+- name: Converge the host's agents
+  agentfleet.nemoclaw.nemoclaw_apply:
+    agents: "{{ nemoclaw_agents }}"
+    secrets: "{{ nemoclaw_secrets }}"
+    gateway: openshell
+  no_log: false  # secrets is no_log; the result carries none
+
+- name: Drift of the host's agents (nothing is changed)
+  agentfleet.nemoclaw.nemoclaw_apply:
+    agents: "{{ nemoclaw_agents }}"
+    secrets: "{{ nemoclaw_secrets }}"
+  check_mode: true
+  register: drift
+"""
+
+RETURN = r"""
+agents:
+  description: Per agent, what differed and what was (or would be) done.
+  returned: success
+  type: dict
+  sample:
+    assistant:
+      changed: true
+      replace: true
+      actions: [backup, delete, create, restore]
+      differences: [{field: memory, before: 8Gi, after: 16Gi}]
+      backup: /home/u/.local/state/agentfleet-nemoclaw/backups/openshell/assistant/20261205T100000-000001-replace.tar.gz
+      restored: {files: 12, verified: true}
+providers:
+  description: Per provider of the plan, the action (none, create, update) and its reasons; credentials only as C(<changed>).
+  returned: success
+  type: dict
+inference:
+  description: The C(inference.local) route - whether it changed and the differing fields.
+  returned: success
+  type: dict
+resumed:
+  description: Replacements a killed run had left unfinished and this run finished (agent, journal step, backup).
+  returned: success
+  type: list
+  elements: dict
+openshell_version:
+  description: The OpenShell CLI version read on the host (gated against every agent's blueprint).
+  returned: success
+  type: str
+summary:
+  description: One line per change, as in the task's message.
+  returned: success
+  type: list
+  elements: str
+plan_digest:
+  description: Digest of the plan that was applied.
+  returned: always
+  type: str
+nemoclaw_drift:
+  description: In check mode with O(report), the differences as findings for the drift_report callback.
+  returned: check mode
+  type: dict
+error_path:
+  description: The inventory path of the value that was refused, when the desired state is invalid.
+  returned: failure
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import apply as applylib  # noqa: E402
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import (  # noqa: E402
+    Context,
+    InputError,
+    argument_spec,
+    client_for,
+)
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError  # noqa: E402
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            agents=dict(type="list", elements="raw"),
+            plan=dict(type="dict"),
+            secrets=dict(type="dict", default={}, no_log=True),
+            host_facts=dict(type="dict"),
+            update_credentials=dict(type="str", default="on_change", choices=["on_change", "always", "on_create"]),
+            state_dir=dict(type="str", default="~/.local/state/agentfleet-nemoclaw"),
+            wait_timeout=dict(type="int", default=300),
+            policy_wait_timeout=dict(type="int", default=60),
+            health_timeout=dict(type="int", default=60),
+            fail_on_change=dict(type="bool", default=False),
+            report=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["plan"] is None:
+        module.fail_json(msg="agents: the desired state is planned on the controller by the nemoclaw_apply action; "
+                             "run the module as agentfleet.nemoclaw.nemoclaw_apply (not through a raw module call)")
+    for value in (p["secrets"] or {}).values():
+        module.no_log_values.add(str(value))
+    client = None
+    ctx = None
+    try:
+        client = client_for(module)
+        ctx = Context(module, client)
+        applier = applylib.Applier(
+            client, p["plan"], p["secrets"], check_mode=module.check_mode, state_dir=p["state_dir"],
+            write_temp_json=ctx.write_temp_json, warn=module.warn, update_credentials=p["update_credentials"],
+            wait_timeout=p["wait_timeout"], policy_wait_timeout=p["policy_wait_timeout"],
+            health_timeout=p["health_timeout"])
+        try:
+            result = applier.run()
+        except (OpenShellError, applylib.RefusedError) as exc:
+            partial = applier.result
+            extra = exc.to_result() if isinstance(exc, OpenShellError) else {"error_kind": "refused"}
+            extra.pop("cmd", None)
+            extra.update(dict((k, partial[k]) for k in ("agents", "providers", "inference", "resumed", "openshell_version")
+                              if k in partial))
+            module.fail_json(msg=str(exc), changed=bool(client.mutating_calls), commands=client.call_log(), **extra)
+    except InputError as exc:
+        module.fail_json(msg=str(exc), error_kind="invalid_input", field=exc.field, commands=[])
+    except OpenShellError as exc:
+        extra = exc.to_result()
+        extra.pop("cmd", None)
+        module.fail_json(msg=str(exc), commands=client.call_log() if client else [], **extra)
+    finally:
+        if ctx is not None:
+            ctx.cleanup()
+    result["summary"] = applylib.summary(result)
+    result["commands"] = client.call_log()
+    if module._diff:
+        result["diff"] = applylib.render_diff(result)
+    result["msg"] = "; ".join(result["summary"]) or "%d agents in their desired state" % len(p["plan"].get("agents") or [])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
