@@ -24,9 +24,13 @@ import time
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError, check_name
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import (
+    CliNotFound,
+    GatewayNotConfigured,
+    GatewayUnreachable,
     NotFound,
     OpenShellError,
     Precondition,
+    Unavailable,
     classify,
     error_message,
 )
@@ -553,11 +557,31 @@ def _matchers(field, items):
 
 
 def chunk_view(chunk, reason=None):
-    keys = ("id", "rule", "binary", "binaries", "endpoints", "security", "confidence", "hits", "first_seen", "last_seen", "status")
+    keys = ("id", "rule", "binary", "binaries", "endpoints", "security", "confidence", "hits", "first_seen", "last_seen",
+            "status", "application", "candidate")
     view = dict((k, chunk.get(k)) for k in keys)
     if reason:
         view["reason"] = reason
     return view
+
+
+# Failures no other chunk of a batch would escape (the gateway or the CLI itself): the batch stops.
+BATCH_FATAL = (GatewayUnreachable, GatewayNotConfigured, CliNotFound, Unavailable)
+
+
+class ChunksFailed(OpenShellError):
+    """Some chunks of an approval batch could not be decided; the others were. Carries the task's result."""
+
+    kind = "chunks_failed"
+
+    def __init__(self, message, result):
+        super(ChunksFailed, self).__init__(message)
+        self.result = result
+
+    def to_result(self):
+        out = dict(self.result)
+        out.update(super(ChunksFailed, self).to_result())
+        return out
 
 
 def converge_approval(ctx):
@@ -613,8 +637,8 @@ def converge_approval(ctx):
                   "approved": [view(c, r) for c, r in decisions["approve"]],
                   "rejected": [view(c, r) for c, r in decisions["reject"]],
                   "left": [view(c, r) for c, r in decisions["leave"]],
-                  "expired": expired, "sla_seconds": sla, "state_file": os.path.expanduser(state_path),
-                  "now": now}
+                  "failures": [], "expired": expired, "sla_seconds": sla,
+                  "state_file": os.path.expanduser(state_path), "now": now}
         result["diff"] = {"before": {"pending": sorted(c["id"] for c in pending)},
                           "after": {"pending": sorted(c["id"] for c, _r in decisions["leave"]),
                                     "approved": sorted(c["id"] for c, _r in decisions["approve"]),
@@ -635,12 +659,50 @@ def converge_approval(ctx):
 
         # Record every pending id before acting, so a failed call keeps first-seen times.
         save(seen)
+        # Every chunk of the batch is tried: one the gateway refuses (its proposal changed or no longer
+        # applies, it was decided meanwhile) is reported and the task fails after the others were decided.
+        failures = []
+
+        def decide(action, chunk, reason, call):
+            try:
+                call()
+            except BATCH_FATAL:
+                raise
+            except OpenShellError as exc:
+                failure = view(chunk, reason)
+                failure.update(action=action, error_kind=exc.kind, message=exc.message, hint=exc.hint, rc=exc.rc)
+                failures.append(failure)
+
         for chunk, reason in decisions["reject"]:
-            client.rule_reject(p["sandbox"], chunk["id"], reason if reason == "older than SLA" else p.get("reason"))
-        for chunk, _reason in decisions["approve"]:
-            client.rule_approve(p["sandbox"], chunk["id"])
-        save(dict((c["id"], seen[c["id"]]) for c, _r in decisions["leave"]))
-    return result
+            decide("reject", chunk, reason, lambda c=chunk, r=reason: client.rule_reject(
+                p["sandbox"], c["id"], r if r == "older than SLA" else p.get("reason")))
+        for chunk, reason in decisions["approve"]:
+            decide("approve", chunk, reason, lambda c=chunk: client.rule_approve(p["sandbox"], c["id"]))
+        failed = set(f["id"] for f in failures)
+        still = [c for c, _r in decisions["leave"]] + [c for c in pending if c["id"] in failed]
+        save(dict((c["id"], seen[c["id"]]) for c in still))
+    result["failures"] = failures
+    if not failures:
+        return result
+    for field in ("approved", "rejected"):
+        result[field] = [v for v in result[field] if v["id"] not in failed]
+    result["changed"] = bool(result["approved"] or result["rejected"])
+    result["diff"]["after"] = {"pending": sorted(c["id"] for c in still),
+                               "approved": sorted(v["id"] for v in result["approved"]),
+                               "rejected": sorted(v["id"] for v in result["rejected"])}
+    if not ctx.diff_mode:
+        result.pop("diff")
+    hints = []
+    for f in failures:
+        if f["hint"] and f["hint"] not in hints:
+            hints.append(f["hint"])
+    named = "; ".join("%s %s (rule %s): [%s] %s" % (f["action"], f["id"], f["rule"] or "-", f["error_kind"],
+                                                    f["message"].rstrip("."))
+                      for f in failures)
+    done = len(result["approved"]) + len(result["rejected"])
+    raise ChunksFailed("%d of %d chunk decision(s) failed (%d approved, %d rejected): %s.%s" % (
+        len(failures), len(failures) + done, len(result["approved"]), len(result["rejected"]), named,
+        "".join(" %s." % h.rstrip(".") for h in hints)), result)
 
 
 # --------------------------------------------------------------------------

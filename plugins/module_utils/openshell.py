@@ -98,6 +98,18 @@ class Precondition(OpenShellError):
     kind = "precondition"
 
 
+class ProposalChanged(Precondition):
+    """``rule approve``: the proposal changed since it was fetched (review token mismatch, inputs changed)."""
+
+    kind = "proposal_changed"
+
+
+class ProposalNotApplicable(Precondition):
+    """``rule approve``: the proposed rule cannot be applied to the sandbox's current policy."""
+
+    kind = "proposal_not_applicable"
+
+
 class PolicyWaitTimeout(OpenShellError):
     kind = "policy_wait_timeout"
 
@@ -135,10 +147,57 @@ def error_message(stderr):
     return " ".join(lines)
 
 
+# tonic renders a failed RPC as ``code: '<description>', message: "<server message>"``;
+# the description names the gRPC code, whatever words the server message holds.
+GRPC_CODES = {
+    "some requested entity was not found": "NotFound",
+    "some entity that we attempted to create already exists": "AlreadyExists",
+    "client specified an invalid argument": "InvalidArgument",
+    "the system is not in a state required for the operation's execution": "FailedPrecondition",
+    "the operation was aborted": "Aborted",
+    "the service is currently unavailable": "Unavailable",
+}
+# Server messages of ``rule approve`` since OpenShell 679fe4c (FailedPrecondition, or Aborted).
+PROPOSAL_ERRORS = (
+    ("review token does not match the fetched proposal", "changed"),
+    ("proposal inputs changed", "changed"),
+    ("proposal is not applicable", "not_applicable"),
+)
+
+
+def _grpc_code(low):
+    """The gRPC code named by the first ``code: '<description>'`` of a message, or None."""
+    found = [(low.find("code: '%s'" % text), code) for text, code in GRPC_CODES.items() if "code: '%s'" % text in low]
+    return min(found)[1] if found else None
+
+
+_SERVER_MESSAGE_RE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+
+
+def server_message(msg):
+    """The server's own text of a ``code: '...', message: "..."`` report (unquoted), else ``msg``."""
+    match = _SERVER_MESSAGE_RE.search(msg or "")
+    if not match:
+        return msg
+    return re.sub(r"\\(.)", r"\1", match.group(1))
+
+
+def _proposal_error(low):
+    """The kind of the first proposal error text in a message, or None."""
+    found = [(low.find(text), kind) for text, kind in PROPOSAL_ERRORS if text in low]
+    return min(found)[1] if found else None
+
+
 def classify(rc, stderr, argv):
-    """Map a failed call to a typed error (pure; unit-tested)."""
+    """Map a failed call to a typed error (pure; unit-tested).
+
+    The gRPC code of a server answer decides before any word of its message, so a
+    precondition whose text says "not found" (an application error, a missing
+    provider) is not taken for a missing object.
+    """
     msg = error_message(stderr) or "openshell exited with %s" % rc
     low = msg.lower()
+    code = _grpc_code(low)
     where = " ".join(argv[:3])
     if rc == 2:
         return InvalidArgument("openshell rejected the command line (%s): %s" % (where, msg), rc, stderr, argv)
@@ -155,8 +214,26 @@ def classify(rc, stderr, argv):
     if low.startswith("no active gateway") or low.startswith("unknown gateway") or "no gateway configured" in low:
         return GatewayNotConfigured(msg, rc, stderr, argv,
                                     hint="Register it with agentfleet.nemoclaw.openshell_gateway or pass gateway_endpoint")
-    if "the service is currently unavailable" in low:
+    if code in (None, "FailedPrecondition", "Aborted"):
+        proposal = _proposal_error(low)
+        if proposal == "changed":
+            return ProposalChanged(server_message(msg), rc, stderr, argv,
+                                   hint="The proposal changed since it was read: review it again (openshell rule get)"
+                                        " and approve it in a later run")
+        if proposal == "not_applicable":
+            return ProposalNotApplicable(server_message(msg), rc, stderr, argv,
+                                         hint="The rule cannot be merged into the current policy; its Application:"
+                                              " line in openshell rule get says why")
+    if code == "Unavailable" or "the service is currently unavailable" in low:
         return Unavailable("the OpenShell gateway answered Unavailable: %s" % msg, rc, stderr, argv)
+    if code == "NotFound":
+        return NotFound(msg, rc, stderr, argv)
+    if code == "AlreadyExists":
+        return AlreadyExists(msg, rc, stderr, argv)
+    if code == "FailedPrecondition":
+        return Precondition(msg, rc, stderr, argv)
+    if code == "InvalidArgument":
+        return InvalidArgument(msg, rc, stderr, argv)
     if "already exists" in low:
         return AlreadyExists(msg, rc, stderr, argv)
     if "was not found" in low or "not found" in low:
@@ -261,8 +338,8 @@ def parse_rules(text):
         key, value = key.strip(), value.strip()
         if key == "Chunk":
             chunk = {"id": value, "status": "", "rule": "", "binary": "", "confidence": None,
-                     "rationale": "", "security": "", "endpoints": [], "binaries": [], "hits": 1,
-                     "first_seen": None, "last_seen": None}
+                     "rationale": "", "security": "", "prover": "", "application": "", "candidate": "",
+                     "endpoints": [], "binaries": [], "hits": 1, "first_seen": None, "last_seen": None}
             chunks.append(chunk)
             continue
         if chunk is None:
@@ -282,6 +359,14 @@ def parse_rules(text):
             chunk["rationale"] = value
         elif key == "Security":
             chunk["security"] = value
+        elif key == "Prover":
+            chunk["prover"] = value
+        elif key == "Application":
+            # Why the rule cannot be applied to the current policy (newer OpenShell).
+            chunk["application"] = value
+        elif key == "Candidate":
+            # The first 12 hex digits of the effective policy hash the approval would produce.
+            chunk["candidate"] = value
         elif key == "Endpoints":
             chunk["endpoints"] = parse_endpoints(line.partition(":")[2])
         elif key == "Binaries":

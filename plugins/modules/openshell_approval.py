@@ -17,6 +17,10 @@ description:
     O(include_security_flagged=true).
   - With O(reject_unmatched=true) every pending chunk no approve rule selects is rejected, so the queue cannot grow.
   - Approving a chunk merges its rule into the sandbox policy as a new revision.
+  - Every decided chunk is tried. When the gateway refuses one (its proposal changed since it was read, its rule is
+    no longer applicable to the current policy, it was decided meanwhile), the others are still approved or
+    rejected; the refused ones are listed in RV(failures) and stay pending, and the task fails at the end naming each
+    of them (id, rule, error kind, message). Only a gateway that cannot be reached stops the batch at once.
 author:
   - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
@@ -109,19 +113,33 @@ RETURN = r"""
 pending:
   description:
     - Pending chunks found (C(id), C(rule), C(binary), C(binaries), C(endpoints), C(security), C(confidence), C(hits),
-      C(first_seen), C(last_seen) as OpenShell shows them).
+      C(first_seen), C(last_seen) as OpenShell shows them; C(application), why the rule cannot be applied to the
+      current policy, and C(candidate), the first 12 digits of the policy hash an approval would give, both empty
+      when OpenShell shows none).
     - Each also has C(first_seen_epoch), C(first_seen_utc), C(age_seconds) and C(first_seen_source)
       (C(openshell), C(state) or C(this run)).
   returned: always
   type: list
   elements: dict
 approved:
-  description: Chunks approved (or that would be), each with the C(reason).
+  description: Chunks approved (or that would be), each with the C(reason); not those in RV(failures).
   returned: always
   type: list
   elements: dict
 rejected:
-  description: Chunks rejected (or that would be), each with the C(reason).
+  description: Chunks rejected (or that would be), each with the C(reason); not those in RV(failures).
+  returned: always
+  type: list
+  elements: dict
+failures:
+  description:
+    - Chunks whose approval or rejection the gateway refused (empty when none; the task then fails after the other
+      chunks were decided). Each is the chunk as in RV(pending) with C(reason), plus C(action) (C(approve) or
+      C(reject)), C(error_kind), C(message), C(hint) and C(rc).
+    - C(error_kind) is C(proposal_changed) (the review token no longer matches or the proposal's inputs changed;
+      review the chunk again), C(proposal_not_applicable) (the rule cannot be merged into the current policy; the
+      chunk's C(application) says why), C(not_found), C(precondition) (for instance a chunk decided meanwhile) or
+      another error kind of the collection.
   returned: always
   type: list
   elements: dict

@@ -112,7 +112,10 @@ openshell:
       type: dict
       returned: when inference is gathered
     approvals:
-      description: Per Ready sandbox, its pending network-request chunks.
+      description:
+        - Per Ready sandbox, its pending network-request chunks, in the form of the C(pending) chunks of
+          M(agentfleet.nemoclaw.openshell_approval) (with C(application), why a rule cannot be applied, when OpenShell
+          shows it).
       type: dict
       returned: when approvals is gathered
     sandbox_details:

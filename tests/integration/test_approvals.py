@@ -224,3 +224,42 @@ def test_bad_rules_and_sla_fail_naming_the_variable(fleet3, tmp_path):
     assert step.calls == []
     step = fleet3.run_site(PLAYBOOK, host_vars={"host1": {"approval_sla": "3 fortnights"}}, limit="host1")
     assert step.rc != 0 and "approval_sla: expected a duration" in step.stdout and step.calls == []
+
+
+def test_a_batch_with_one_failing_chunk_approves_the_others_and_fails_naming_it(tmp_path):
+    fleet = Fleet(tmp_path, count=1)
+    sim = fleet.first
+    try:
+        sim.ok("sandbox", "create", "--name", "openclaw", "--no-tty")
+        why = "provider 'github' not found in workspace 'default'"
+        sim.set_faults({"pending_requests": [req("c-git", "api.github.com", binary="/usr/bin/git"),
+                                             req("c-pip", "pypi.org", binary="/usr/bin/pip"),
+                                             req("c-npm", "registry.npmjs.org", binary="/usr/bin/node")],
+                        "approve_failures": [{"id": "c-pip", "error": "not_applicable", "application_error": why}]})
+        sim.ok("sandbox", "list")  # the gateway injects on its next request
+        task = {"name": "a", "agentfleet.nemoclaw.openshell_approval": {"sandbox": "openclaw", "approve_all": True},
+                "ignore_errors": True}
+        step = fleet.run([task])
+        res = step.result("a")
+        assert step.status("a") == "failed" and res["changed"] is True and res["error_kind"] == "chunks_failed"
+        assert res["msg"].startswith("1 of 3 chunk decision(s) failed (2 approved, 0 rejected): approve c-pip "
+                                     "(rule allow_pypi_org_443): [proposal_not_applicable] proposal is not applicable: "
+                                     + why + ". The rule cannot be merged")
+        assert sorted(c["id"] for c in res["approved"]) == ["c-git", "c-npm"]
+        assert [(f["id"], f["action"], f["error_kind"]) for f in res["failures"]] == [
+            ("c-pip", "approve", "proposal_not_applicable")]
+        # all three were tried, in one batch
+        assert sorted(c["argv"][-1] for c in step.mutating) == ["c-git", "c-npm", "c-pip"]
+        policy = sim.json("policy", "get", "openclaw", "--full", "-o", "json")["policy"]["network_policies"]
+        assert "allow_api_github_com_443" in policy and "allow_registry_npmjs_org_443" in policy
+        assert "allow_pypi_org_443" not in policy
+        # the chunk stays pending and shows why it cannot be applied; once the cause is gone it is approved
+        look = fleet.run([dict(task, ignore_errors=False)], check=True).result("a")
+        assert [(c["id"], c["application"]) for c in look["pending"]] == [("c-pip", why)]
+        assert look["failures"] == []
+        sim.set_faults({"pending_requests": [req("c-pip", "pypi.org", binary="/usr/bin/pip")]})
+        done = fleet.run([dict(task, ignore_errors=False)]).result("a")
+        assert [c["id"] for c in done["approved"]] == ["c-pip"] and done["failures"] == []
+    finally:
+        fleet.stop()
+    assert fleet.invalid_calls() == []

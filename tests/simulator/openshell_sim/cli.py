@@ -1518,6 +1518,10 @@ def cmd_rule_get(ctx):
         out("  %s %s" % (dimmed("Rationale:"), c["rationale"]))
         if c.get("security_notes"):
             out("  %s %s" % (dimmed("Security:"), yellow(c["security_notes"])))
+        if c.get("application_error"):
+            out("  %s %s" % (dimmed("Application:"), red(c["application_error"])))
+        if c.get("candidate_effective_policy_hash"):
+            out("  %s %s" % (dimmed("Candidate:"), c["candidate_effective_policy_hash"][:12]))
         rule = c.get("proposed_rule")
         if rule:
             out("  %s %s" % (dimmed("Endpoints:"), ", ".join(_fmt_endpoint(e) for e in rule.get("endpoints") or [])))
@@ -1535,9 +1539,11 @@ def cmd_rule_approve(ctx):
     name = ctx.sandbox_name(ctx.p.pos.get("NAME"))
     cid = ctx.p.get("--chunk-id")
     chunks = ctx.rpc_d("GetDraft", name=name, status="")["chunks"]
-    if not any(c["id"] == cid for c in chunks):
+    chunk = [c for c in chunks if c["id"] == cid]
+    if not chunk:
         raise CliError("draft chunk '%s' not found" % cid)
-    res = ctx.rpc_d("ApproveChunk", name=name, chunk_id=cid)
+    # Like the real CLI since 679fe4c: the review token of the fetched proposal goes with the approval.
+    res = ctx.rpc_d("ApproveChunk", name=name, chunk_id=cid, review_token=chunk[0].get("review_token") or "")
     out("%s Chunk approved. Policy version: %d, hash: %s"
         % (bold(green("OK")), res["policy_version"], res["policy_hash"][:12]))
     return 0

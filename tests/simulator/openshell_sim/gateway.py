@@ -857,6 +857,24 @@ esac
                               "description": "%s approved" % chunk["rule_name"]})
         return rev
 
+    # Texts of OpenShell's require_current_proposal_evaluation (crates/openshell-server/src/grpc/policy.rs).
+    APPROVE_FAILURES = {
+        "token_mismatch": "review token does not match the fetched proposal; refetch and review again",
+        "inputs_changed": "proposal inputs changed; evaluation refreshed, refetch and review again",
+        "not_applicable": "proposal is not applicable: %s",
+    }
+
+    def _approve_failure(self, sb, chunk, faults):
+        """The fault (``approve_failures``) that makes approving this chunk fail, or None."""
+        for entry in faults.get("approve_failures") or []:
+            if entry.get("id") != chunk["id"] or entry.get("sandbox", sb["name"]) != sb["name"]:
+                continue
+            kind = entry.get("error") or "not_applicable"
+            if kind not in self.APPROVE_FAILURES:
+                raise RpcError("Internal", "simulator: unknown approve_failures error %r" % kind)
+            return entry, kind
+        return None
+
     def rpc_ApproveChunk(self, req, faults):
         with self.store.tx() as t:
             sb = self._get_sb(t, req["workspace"], req["name"], faults)
@@ -865,9 +883,29 @@ esac
             chunk = [c for c in sb.get("chunks") or [] if c["id"] == req["chunk_id"]]
             if not chunk:
                 raise not_found("chunk not found")
-            rev = self._approve(t, sb, chunk[0], faults)
-            self._refresh(sb, faults)
+            if chunk[0]["status"] not in ("pending", "rejected"):
+                raise precondition("chunk status is '%s', expected 'pending' or 'rejected'" % chunk[0]["status"])
+            token = req.get("review_token")
+            if token and chunk[0].get("review_token") and token != chunk[0]["review_token"]:
+                raise precondition(self.APPROVE_FAILURES["token_mismatch"])
+            failure = self._approve_failure(sb, chunk[0], faults)
+            if failure is None:
+                chunk[0].pop("application_error", None)
+                rev = self._approve(t, sb, chunk[0], faults)
+                self._refresh(sb, faults)
+            else:
+                entry, kind = failure
+                if kind == "not_applicable":
+                    # The gateway keeps the reason on the chunk: `rule get` shows it as "Application:".
+                    chunk[0]["application_error"] = entry.get("application_error") or "simulated application error"
+                elif kind == "inputs_changed":
+                    chunk[0]["review_token"] = uuid.uuid4().hex  # the evaluation was refreshed
             t.put("sandbox", sb["workspace"], sb["name"], sb)
+        if failure is not None:
+            text = self.APPROVE_FAILURES[kind]
+            if kind == "not_applicable":
+                text %= chunk[0]["application_error"]
+            raise RpcError(entry.get("code") or "FailedPrecondition", text)
         return {"policy_version": rev["version"], "policy_hash": rev["hash"]}
 
     def rpc_RejectChunk(self, req, faults):

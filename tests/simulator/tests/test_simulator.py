@@ -511,6 +511,38 @@ def test_rules(sim_host):
     assert hist.startswith("Rule History:\n\n") and "approved [chunk-aa]" in hist and "rejected [chunk-bb]" in hist
 
 
+def test_rule_approve_failures(sim_host):
+    h = sim_host
+    mk_sandbox(h, "rf")
+    requests = [{"sandbox": "rf", "host": "h%d.example" % n, "port": 443, "id": "chunk-%d" % n} for n in range(4)]
+    h.set_faults({"pending_requests": requests, "approve_failures": [
+        {"id": "chunk-0", "error": "not_applicable", "application_error": "provider 'github' not found"},
+        {"id": "chunk-1", "error": "token_mismatch", "code": "Aborted"},
+        {"id": "chunk-2", "error": "inputs_changed"},
+    ]})
+    precondition = "code: 'The system is not in a state required for the operation's execution', message: "
+    r = h.run("rule", "approve", "rf", "--chunk-id", "chunk-0")
+    assert r.returncode == 1 and r.stdout == ""
+    assert (precondition + "\"proposal is not applicable: provider 'github' not found\"") in plain(r.stderr)
+    r = h.run("rule", "approve", "rf", "--chunk-id", "chunk-1")
+    assert r.returncode == 1 and ("code: 'The operation was aborted', message: \"review token does not match the "
+                                  "fetched proposal; refetch and review again\"") in plain(r.stderr)
+    r = h.run("rule", "approve", "rf", "--chunk-id", "chunk-2")
+    assert r.returncode == 1 and (precondition + "\"proposal inputs changed; evaluation refreshed, refetch and review "
+                                  "again\"") in plain(r.stderr)
+    h.ok("rule", "approve", "rf", "--chunk-id", "chunk-3")
+    txt = plain(h.ok("rule", "get", "rf", "--status", "pending").stdout)
+    assert "  Chunk: chunk-0\n" in txt and "  Application: provider 'github' not found\n" in txt
+    assert txt.count("Application:") == 1 and "chunk-3" not in txt
+    # The fault gone, the same chunks approve.
+    h.set_faults({"pending_requests": requests})
+    for n in range(3):
+        h.ok("rule", "approve", "rf", "--chunk-id", "chunk-%d" % n)
+    assert "Application:" not in plain(h.ok("rule", "get", "rf").stdout)
+    r = h.run("rule", "approve", "rf", "--chunk-id", "chunk-0")
+    assert r.returncode == 1 and "chunk status is 'approved', expected 'pending' or 'rejected'" in plain(r.stderr)
+
+
 # ---------------------------------------------------------------- inference & settings
 
 def test_inference(sim_host):

@@ -87,6 +87,39 @@ def test_errors_are_typed(rc, stderr, kind):
     assert "\u00d7" not in str(err) and "\u2502" not in str(err)
 
 
+PRECONDITION = "Error:   \u00d7 code: 'The system is not in a state required for the operation's execution', message: "
+
+
+@pytest.mark.parametrize("stderr,kind", [
+    (PRECONDITION + "\"proposal is not applicable: provider 'github' not found\"\n", "proposal_not_applicable"),
+    (PRECONDITION + "\"proposal is not applicable: network policy 'x' already exists with other binaries\"\n",
+     "proposal_not_applicable"),
+    (PRECONDITION + "\"review token does not match the fetched proposal; refetch and review again\"\n",
+     "proposal_changed"),
+    ("Error:   \u00d7 code: 'The operation was aborted', message: \"review token does not match the fetched proposal; "
+     "refetch and review again\"\n", "proposal_changed"),
+    (PRECONDITION + "\"proposal inputs changed; evaluation refreshed, refetch and review again\"\n", "proposal_changed"),
+    (PRECONDITION + "\"proposal inputs changed during bulk review; refetch and review again\"\n", "proposal_changed"),
+    # miette wraps long reports; the joined lines still read the same
+    ("Error:   \u00d7 code: 'The system is not in a state required for the operation's\n  \u2502 execution', message:"
+     " \"proposal is not applicable: endpoint\n  \u2502 api.github.com:443 not found in provider profile\"\n",
+     "proposal_not_applicable"),
+    # the gRPC code decides before the words of the message
+    (PRECONDITION + "\"provider 'nv' not found in workspace 'default'\"\n", "precondition"),
+    (PRECONDITION + "\"chunk status is 'approved', expected 'pending' or 'rejected'\"\n", "precondition"),
+    ("Error:   \u00d7 code: 'Client specified an invalid argument', message: \"binary '/x' not found\"\n",
+     "invalid_argument"),
+    ("Error:   \u00d7 code: 'Some requested entity was not found', message: \"chunk not found\"\n", "not_found"),
+    ("Error:   \u00d7 draft chunk 'c-9' not found\n", "not_found"),
+    ("Error:   \u00d7 provider 'nv' not found in workspace 'default'\n", "not_found"),
+])
+def test_rule_approve_errors_are_typed(stderr, kind):
+    err = os_.classify(1, stderr, ["rule", "approve", "sb", "--chunk-id", "c-1"])
+    assert err.kind == kind, str(err)
+    if kind.startswith("proposal_"):
+        assert isinstance(err, os_.Precondition) and err.hint and "\u2502" not in str(err)
+
+
 def test_error_message_joins_miette_lines():
     assert os_.error_message(MIETTE_TRANSPORT) == "transport error tcp connect error Connection refused (os error 111)"
 
@@ -203,6 +236,20 @@ def test_parse_rules():
     assert chunks[1]["security"] == "raw TCP to an unknown host"
     assert chunks[1]["endpoints"] == [{"host": "evil.example", "port": 22, "layer": "L4"}]
     assert os_.parse_rules("No network rules for sandbox 'x'\n") == []
+    assert (first["application"], first["candidate"], first["prover"]) == ("", "", "")
+
+
+def test_parse_rules_application_and_candidate_lines():
+    text = RULES.replace("  Security: raw TCP to an unknown host\n",
+                         "  Security: raw TCP to an unknown host\n"
+                         "  Prover: \x1b[36mno new reachability\x1b[0m\n"
+                         "  Application: \x1b[31mnetwork policy 'ssh' conflicts: port 22 not allowed\x1b[0m\n"
+                         "  Candidate: 3f9a0c1d2e4b\n")
+    chunks = os_.parse_rules(text)
+    assert chunks[1]["application"] == "network policy 'ssh' conflicts: port 22 not allowed"
+    assert chunks[1]["candidate"] == "3f9a0c1d2e4b" and chunks[1]["prover"] == "no new reachability"
+    assert chunks[1]["endpoints"] == [{"host": "evil.example", "port": 22, "layer": "L4"}]
+    assert chunks[0]["application"] == ""
 
 
 def test_parse_sandbox_providers_and_policy_results():
