@@ -22,14 +22,14 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint impo
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import DesiredStateError
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.plan import plan_host, secrets_for
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import PolicyError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.rollout import blueprints_of
 
 display = Display()
 
 MODULE = "agentfleet.nemoclaw.nemoclaw_apply"
 BLUEPRINT_ACTION = "agentfleet.nemoclaw.nemoclaw_blueprint"
 # Options this action uses itself; every other option goes to the module as it is.
-ACTION_ARGS = ("agents", "secrets", "host_facts", "fail_on_change", "report")
-MODULE_ARGS = ("update_credentials", "state_dir", "wait_timeout", "policy_wait_timeout", "health_timeout",
+MODULE_ARGS = ("update_credentials", "state_dir", "wait_timeout", "policy_wait_timeout", "health_timeout", "gate", "health_required",
                "gateway", "gateway_endpoint", "workspace", "openshell_path", "timeout", "retries")
 
 ARGUMENT_SPEC = dict(
@@ -39,6 +39,9 @@ ARGUMENT_SPEC = dict(
     host_facts=dict(type="dict"),
     fail_on_change=dict(type="bool", default=False),
     report=dict(type="bool", default=True),
+    gate=dict(type="bool", default=False),
+    health_required=dict(type="bool", default=True),
+    rollback=dict(type="bool", default=False),
     update_credentials=dict(type="str", default="on_change", choices=["on_change", "always", "on_create"]),
     state_dir=dict(type="str", default="~/.local/state/agentfleet-nemoclaw"),
     wait_timeout=dict(type="int", default=300),
@@ -100,6 +103,12 @@ class ActionModule(ActionBase):
             if plan is None:
                 plan = plan_host(args["agents"], args["secrets"], self._load_blueprint,
                                  host_facts=self._host_facts(args, task_vars))
+            notes = []
+            if args["rollback"]:
+                plan, notes = self._previous(plan, args, task_vars)
+                if plan is None:
+                    return notes
+                args.update(health_required=False, gate=False)
             secrets = secrets_for(plan, args["secrets"])
         except DesiredStateError as exc:
             result.update(failed=True, msg=to_native(exc), error_path=exc.path)
@@ -113,6 +122,9 @@ class ActionModule(ActionBase):
         res = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
         res.pop("invocation", None)
         res["plan_digest"] = plan.get("plan_digest")
+        if args["rollback"]:
+            res["rollback_notes"] = notes
+            res["rolled_back_to"] = blueprints_of(plan.get("agents"))
         findings = findings_of(res) if not res.get("failed") else []
         if args["report"] and self._task.check_mode:
             res["nemoclaw_drift"] = {"host": host, "findings": findings}
@@ -121,6 +133,19 @@ class ActionModule(ActionBase):
             res["msg"] = "drift on %s: %s" % (host, "; ".join(
                 "%s %s: %s" % (f["resource"], f["name"], ", ".join(f["differences"])) for f in findings))
         return res
+
+    def _previous(self, target, args, task_vars):
+        """The host's plan before ``target`` (read on the host, no OpenShell call); ``(None, failed result)`` if none."""
+        read_args = dict((k, args[k]) for k in MODULE_ARGS if args.get(k) is not None and k != "gate")
+        read_args.update(plan=target, read_previous=True)
+        res = self._execute_module(module_name=MODULE, module_args=read_args, task_vars=task_vars)
+        if res.get("failed"):
+            return None, res
+        previous = res.get("rollback_plan") or {}
+        if not previous.get("agents"):
+            return None, {"failed": True, "msg": "no earlier applied plan is recorded on this host (%s): nothing to roll "
+                                                 "back to" % "; ".join(res.get("notes") or ["no applied record"])}
+        return previous, res.get("notes") or []
 
     # ------------------------------------------------------------------ controller side
     def _blueprint_action(self):

@@ -33,7 +33,7 @@ import os
 import tarfile
 import time
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, rollout
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import BlueprintError, check_version_gate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import AGENT_HOME
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError
@@ -288,6 +288,11 @@ class HostRecords(object):
         return removed
 
 
+def records_for(client, state_dir, readonly=False):
+    """The host records of the gateway ``client`` targets."""
+    return HostRecords(state_dir, client.gateway or client.gateway_endpoint or "active", readonly=readonly)
+
+
 def load_manifest(archive_path):
     with open(archive_path[:-len(".tar.gz")] + ".manifest.json") as fh:
         return json.load(fh)
@@ -302,12 +307,13 @@ class Applier(object):
 
     def __init__(self, client, plan, secrets, check_mode=False, state_dir="~/.local/state/agentfleet-nemoclaw",
                  provider_state_file=None, write_temp_json=None, warn=None, update_credentials="on_change",
-                 wait_timeout=300, policy_wait_timeout=60, health_timeout=60, exec_timeout=600, sleep=time.sleep):
+                 wait_timeout=300, policy_wait_timeout=60, health_timeout=60, exec_timeout=600, gate=False,
+                 health_required=True, sleep=time.sleep):
         self.client = client
         self.plan = plan
         self.secrets = secrets or {}
         self.check_mode = check_mode
-        self.records = HostRecords(state_dir, client.gateway or client.gateway_endpoint or "active", readonly=check_mode)
+        self.records = records_for(client, state_dir, readonly=check_mode)
         self.provider_state_file = provider_state_file or os.path.join(os.path.expanduser(state_dir), "providers.json")
         self.write_temp_json = write_temp_json
         self.warn = warn or (lambda msg: None)
@@ -316,11 +322,20 @@ class Applier(object):
         self.policy_wait_timeout = policy_wait_timeout
         self.health_timeout = health_timeout
         self.exec_timeout = exec_timeout
+        self.gate = gate
+        self.health_required = health_required
         self.sleep = sleep
         self.result = {"changed": False, "agents": {}, "providers": {}, "inference": {}, "resumed": [], "failures": []}
 
     # -- entry point ------------------------------------------------------
     def run(self):
+        started = time.time()
+        try:
+            return self._run()
+        finally:
+            self.result["seconds"] = round(time.time() - started, 2)
+
+    def _run(self):
         agents = self.plan.get("agents") or []
         present = [a for a in agents if a["state"] != "absent"]
         version = self.client.version()
@@ -332,8 +347,16 @@ class Applier(object):
             self._resume(journals[name], planned.get(name))
 
         current = dict((a["name"], self.client.sandbox_get(a["name"])) for a in agents)
+        if not self.check_mode:
+            # A sandbox still starting (a gateway just restarted, a create of a killed run) is awaited, not judged.
+            for name, obj in current.items():
+                if obj is not None and obj.get("phase") in ("Provisioning", "Starting") and planned[name]["state"] != "absent":
+                    current[name] = self._poll(name, lambda o: o is None or o.get("phase") not in ("Provisioning", "Starting"))
         records = self.records.applied()
         decisions = [self._decide(a, current[a["name"]], records.get(a["name"])) for a in agents]
+        for d in decisions:
+            before = (records.get(d["agent"]["name"]) or {}).get("blueprint")
+            d["from"] = "%s %s" % (before["name"], before["version"]) if before else None
         refused = [d for d in decisions if d["refused"]]
         if refused:
             raise RefusedError("; ".join(
@@ -347,7 +370,7 @@ class Applier(object):
         self._act_route(route_step)
         for decision in decisions:
             self._act_agent(decision)
-        self._health(decisions)
+        self._verify_agents(decisions)
         self.result["changed"] = bool(
             any(r["changed"] for r in self.result["agents"].values())
             or any(r["changed"] for r in self.result["providers"].values())
@@ -533,6 +556,8 @@ class Applier(object):
                "replace": d["replace"], "state": agent["state"]}
         if agent.get("blueprint"):
             out["blueprint"] = "%s %s" % (agent["blueprint"]["name"], agent["blueprint"]["version"])
+        if d.get("from"):
+            out["from"] = d["from"]
         self.result["agents"][name] = out
         if self.check_mode:
             return
@@ -704,22 +729,43 @@ class Applier(object):
                              % (name, self.wait_timeout, obj.get("phase")))
         return None
 
-    # -- health -------------------------------------------------------------
-    def _health(self, decisions):
+    # -- health and gate ------------------------------------------------------
+    def _verify_agents(self, decisions):
+        """After a change: the blueprint's health command; with ``gate`` also the policy and the route."""
+        want_route = self.plan.get("inference")
+        route = None
         for d in decisions:
             agent = d["agent"]
-            if self.check_mode or agent["state"] != "running" or not d["actions"] or not agent.get("health_command"):
+            if self.check_mode or agent["state"] != "running" or not d["actions"]:
                 continue
-            rc, out, err = self.client.sandbox_exec(agent["name"], agent["health_command"], timeout=self.health_timeout)
-            report = {"rc": rc, "command": agent["health_command"]}
-            try:
-                report["status"] = json.loads(out)
-            except ValueError:
-                report["output"] = (out or "").strip()[-300:]
-            self.result["agents"][agent["name"]]["health"] = report
-            if rc != 0:
-                self.result["failures"].append("agent %s: health check failed (exit %s): %s: %s" % (
-                    agent["name"], rc, " ".join(agent["health_command"]), ((err or out) or "").strip()[-300:]))
+            health_rc, output = None, ""
+            if agent.get("health_command"):
+                health_rc, out, err = self.client.sandbox_exec(agent["name"], agent["health_command"],
+                                                               timeout=self.health_timeout)
+                output = (err or out or "")
+                report = {"rc": health_rc, "command": agent["health_command"]}
+                try:
+                    report["status"] = json.loads(out)
+                except ValueError:
+                    report["output"] = (out or "").strip()[-300:]
+                self.result["agents"][agent["name"]]["health"] = report
+            policy_info = None
+            if self.gate:
+                policy_info = self.client.policy_get(agent["name"], full=False) or {}
+                if route is None and want_route:
+                    route = self.client.inference_get().get("user") or {}
+            failed = rollout.gate_verdict(agent, health_rc, output, policy_info,
+                                          route if self.gate and want_route else None,
+                                          want_route if self.gate and want_route else None)
+            if self.gate:
+                self.result["agents"][agent["name"]]["gate"] = dict(
+                    (c, "failed" if any(f["check"] == c for f in failed) else "passed") for c in rollout.GATE_CHECKS)
+            for f in failed:
+                text = "agent %s: %s check failed: %s" % (agent["name"], f["check"], f["message"])
+                if f["check"] == "health" and not self.health_required:
+                    self.warn(text)
+                else:
+                    self.result["failures"].append(text)
 
 
 def policy_fields(policy_diff):

@@ -58,7 +58,7 @@ def _entry_error(entry, exc, source):
     return DesiredStateError("%s.blueprint" % entry["path"], "%s: %s%s" % (where, path + ": " if path else "", exc.reason))
 
 
-def _digest(doc):
+def digest(doc):
     return "sha256:" + hashlib.sha256(compare.canonical_json(doc).encode("utf-8")).hexdigest()
 
 
@@ -157,7 +157,7 @@ def _agent_plan(entry, bp, secrets, host_facts):
         "health_command": list(bplan["health_command"]) if entry["health_check"] else [],
         "backup": backup_plan(backup),
     }
-    out["plan_digest"] = _digest(out)
+    out["plan_digest"] = digest(out)
     return out
 
 
@@ -173,7 +173,7 @@ def _absent_plan(entry):
             "on_replace": entry["on_replace"], "backup": backup_plan(entry["backup"])}
 
 
-def _host_providers(agents):
+def host_providers(agents):
     """Providers of every present agent, once each; the same name must mean the same provider."""
     out, owner = {}, {}
     for agent in agents:
@@ -195,7 +195,7 @@ def _host_providers(agents):
     return [out[name][0] for name in sorted(out)]
 
 
-def _host_route(agents):
+def host_route(agents):
     """The one ``inference.local`` route of the gateway; agents that need different ones are refused."""
     route, first = None, None
     for agent in agents:
@@ -231,10 +231,10 @@ def plan_host(agents, secrets, load_blueprint, host_facts=None):
     plan = {
         "format": PLAN_FORMAT,
         "agents": planned,
-        "providers": _host_providers(present),
-        "inference": _host_route(present),
+        "providers": host_providers(present),
+        "inference": host_route(present),
     }
-    plan["plan_digest"] = _digest(plan)
+    plan["plan_digest"] = digest(plan)
     return plan
 
 

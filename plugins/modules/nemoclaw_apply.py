@@ -98,6 +98,32 @@ options:
     description: Seconds the blueprint's health command may run.
     type: int
     default: 60
+  gate:
+    description:
+      - After a change, also check that every changed agent's newest policy revision is loaded and that
+        C(inference.local) routes to the plan's provider and model (the health command always runs after a change).
+        A failed check fails the task naming the agent and the check (canary health gates).
+    type: bool
+    default: false
+  health_required:
+    description:
+      - Whether a failed health command after a change fails the task (V(true)) or is a warning (V(false)).
+      - O(rollback) sets it to V(false) - the agent is back on its previous plan with its state either way.
+    type: bool
+    default: true
+  rollback:
+    description:
+      - Return the host to the plan it ran before the desired one - per agent, the plan applied before O(agents)' (or
+        the last applied one when the desired plan was never applied), read from the host's record under O(state_dir).
+        Backups and restores happen as for any replacement. Agents with no earlier plan are left as they are.
+    type: bool
+    default: false
+  read_previous:
+    description:
+      - Internal step of O(rollback) (the action runs it first) - return the rollback plan as RV(rollback_plan) and make no
+        OpenShell call.
+    type: bool
+    default: false
   fail_on_change:
     description: In check mode, fail the task when the host differs from its desired state.
     type: bool
@@ -174,6 +200,15 @@ nemoclaw_drift:
   description: In check mode with O(report), the differences as findings for the drift_report callback.
   returned: check mode
   type: dict
+rollback_plan:
+  description: With O(read_previous), the plan the host would return to.
+  returned: with read_previous
+  type: dict
+notes:
+  description: With O(rollback), agents left as they are (no earlier plan recorded).
+  returned: with rollback
+  type: list
+  elements: str
 error_path:
   description: The inventory path of the value that was refused, when the desired state is invalid.
   returned: failure
@@ -183,6 +218,7 @@ error_path:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import apply as applylib  # noqa: E402
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import rollout  # noqa: E402
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import (  # noqa: E402
     Context,
     InputError,
@@ -206,6 +242,10 @@ def main():
             health_timeout=dict(type="int", default=60),
             fail_on_change=dict(type="bool", default=False),
             report=dict(type="bool", default=True),
+            gate=dict(type="bool", default=False),
+            health_required=dict(type="bool", default=True),
+            rollback=dict(type="bool", default=False),
+            read_previous=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -215,6 +255,10 @@ def main():
                              "run the module as agentfleet.nemoclaw.nemoclaw_apply (not through a raw module call)")
     for value in (p["secrets"] or {}).values():
         module.no_log_values.add(str(value))
+    if p["read_previous"]:
+        records = applylib.records_for(client_for(module), p["state_dir"], readonly=True).applied()
+        previous, notes = rollout.rollback_plan(records, p["plan"])
+        module.exit_json(changed=False, rollback_plan=previous, notes=notes)
     client = None
     ctx = None
     try:
@@ -224,7 +268,8 @@ def main():
             client, p["plan"], p["secrets"], check_mode=module.check_mode, state_dir=p["state_dir"],
             write_temp_json=ctx.write_temp_json, warn=module.warn, update_credentials=p["update_credentials"],
             wait_timeout=p["wait_timeout"], policy_wait_timeout=p["policy_wait_timeout"],
-            health_timeout=p["health_timeout"])
+            health_timeout=p["health_timeout"], gate=p["gate"],
+            health_required=p["health_required"])
         try:
             result = applier.run()
         except (OpenShellError, applylib.RefusedError) as exc:
