@@ -1,0 +1,716 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+#
+# PRIVATE: internal API of agentfleet.nemoclaw, may change without notice.
+"""One validation layer: every rule a value must pass before it reaches OpenShell.
+
+Modules, the planner, the policy library and the roles' filters all call these, so each
+rule lives in exactly one place. Pure functions, stdlib only (Python >= 3.9); imported on
+the controller and on the managed host.
+
+Conventions:
+
+* ``<thing>_problem(value)`` returns ``None`` when the value is acceptable, else a short
+  reason (no field name: the caller adds it, e.g. ``InputError(field, reason)``). A reason
+  never repeats a value that may be secret (text values, env values); names, keys, hosts
+  and paths are quoted so the user sees what was refused.
+* ``parse_<thing>(value)`` returns the normalised value or raises ``ValueError(reason)``.
+* Every regular expression is applied with ``re.fullmatch``. A ``$`` anchor also matches
+  before a trailing newline (``re.match(r"^[a-z]+$", "gw\\n")`` matches), which let
+  ``gw\\n`` and ``openclaw\\n`` through. The patterns themselves end in ``\\Z`` as well, so a
+  caller that still uses ``.match`` is anchored too.
+
+API (one line each):
+
+Names and keys
+  sandbox_name_problem(name)        OpenShell sandbox name (server rule: DNS-1123 label, <= 19)
+  blueprint_sandbox_name_problem(n) a blueprint's sandbox name (the above, starting with a letter)
+  provider_name_problem(name)       provider name (letter or '_' first; letters, digits, '-', '_', '.'; <= 253)
+  gateway_name_problem(name)        gateway registration name (one path component, <= 63)
+  env_key_problem(key)              environment variable name [A-Za-z_][A-Za-z0-9_]*
+  credential_key_problem(key)       provider credential key (same rule as env keys)
+  config_key_problem(key)           provider config key (letter or '_' first; letters, digits, '_', '.', '-')
+  label_problem(key, value)         Kubernetes-style label key and value
+  text_problem(value)               any text reaching argv or a file line: no newline, CR or NUL
+  duplicates(values)                the values that occur more than once (sorted)
+Sizes and ranges
+  cpu_problem(value)                cores (2, 0.5) or millicores (500m); > 0 and <= 1024 cores
+  memory_problem(value)             bytes or a quantity (8Gi, 512Mi, 4G); > 0 and <= 64Ti
+  parse_gpu(value) / gpu_problem    False, True (driver default) or a count 1..64
+  timeout_problem(value, maximum)   whole seconds 0..86400 (0 = the default)
+  port_problem(value)               TCP port 1..65535
+  method_problem(method, protocol)  HTTP method of a rest/websocket policy rule (or '*')
+Hosts and paths
+  parse_ipv4(text)                  IPv4 address in any spelling inet_aton accepts (127.1, 0x7f000001, ...)
+  parse_ip(host)                    the address an IP-literal host denotes (IPv4 or IPv6), else None
+  normalize_host(host)              canonical spelling used to compare hosts (lower case, no dot/brackets)
+  host_problem(host, wildcard)      syntactic host check (labels, length, ASCII, wildcard placement)
+  ip_class(address) / host_class    loopback, private, link-local, metadata, ... or public-*
+  is_public_class(cls)              whether a host class may be reached without trust
+  network_problem(cidr)             an allowed_ips pin that overlaps loopback/link-local/unspecified
+  binary_path_problem(path)         absolute, normalised policy binary path (globs allowed)
+Messages
+  suggest(word, candidates)         " (did you mean X?)" or ""
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import posixpath
+import re
+
+# --------------------------------------------------------------------------
+# Patterns (applied with fullmatch; each also ends in \Z, see the module doc)
+# --------------------------------------------------------------------------
+
+# OpenShell object names and policy keys are at most 253 characters (the server's limit for
+# network policy keys, policy.MAX_NAME_LENGTH; a DNS subdomain is as long).
+NAME_MAX = 253
+
+# Sandbox names: the server's rule (crates/openshell-server/src/grpc/validation.rs):
+# a DNS-1123 label of at most MAX_ROUTABLE_NAME_LEN = 19 characters.
+SANDBOX_NAME_MAX = 19
+SANDBOX_NAME_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+# Blueprints further require a letter first (NemoClaw's own rule).
+BLUEPRINT_SANDBOX_NAME_RE = re.compile(r"[a-z](?:[a-z0-9-]{0,17}[a-z0-9])?\Z")
+# Environment keys: the CLI's --env rule (commands/common.rs) and POSIX shell names.
+ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Credential keys are exported as environment variables inside the sandbox: same rule.
+CREDENTIAL_KEY_RE = ENV_KEY_RE
+# Provider config keys travel as --config KEY=VALUE; no '=' and nothing a shell or a file line
+# could misread. Existing keys are like NVIDIA_BASE_URL.
+CONFIG_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+# Labels: Kubernetes label syntax (value may be empty; prefix is a DNS subdomain).
+LABEL_VALUE_RE = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?\Z")
+LABEL_KEY_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?\Z")
+LABEL_KEY_PREFIX_RE = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?\Z")
+# Resources: what the CLI accepts for --cpu (cores or millicores) and --memory (bytes or a
+# quantity with a decimal or binary suffix, whole numbers only: run.rs rejects "1.5Gi").
+CPU_RE = re.compile(r"(?:\d+(?:\.\d+)?|\d+m)\Z")
+MEMORY_RE = re.compile(r"\d+(?:Ki|Mi|Gi|Ti|Pi|Ei|K|M|G|T|P|E)?\Z")
+# Provider names: what the collection accepts (letters, digits, '-', '_', '.'; a letter or '_' first).
+PROVIDER_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+# Gateway names: the CLI stores a registration under gateways/<name>/, so one path component.
+GATEWAY_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+# A DNS label (RFC 1123 host name syntax); hyphen rules are checked separately.
+HOST_LABEL_RE = re.compile(r"[A-Za-z0-9-]{1,63}\Z")
+_SANDBOX_CHARS_RE = re.compile(r"[a-z0-9-]+\Z")
+_DIGITS_RE = re.compile(r"[0-9]+\Z")
+_GLOB_LABEL_RE = re.compile(r"[A-Za-z0-9*-]+\Z")
+
+
+def full_match(pattern, value):
+    """True when ``value`` is a string and ``pattern`` matches all of it (never a bare ``$``)."""
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def _not_string(value):
+    return "must be a string, got %s" % type(value).__name__
+
+
+# --------------------------------------------------------------------------
+# Names and keys
+# --------------------------------------------------------------------------
+
+def sandbox_name_problem(name):
+    """Why the OpenShell server would refuse ``name`` (its DNS-1123 rule), or None.
+
+    The messages are the server's own (``name exceeds maximum length (20 > 19)`` ...), so
+    the user reads the same reason whether we or the gateway refuse it.
+    """
+    if not name:
+        return "must not be empty"
+    if not isinstance(name, str):
+        return _not_string(name)
+    if len(name) > SANDBOX_NAME_MAX:
+        return "exceeds maximum length (%d > %d)" % (len(name), SANDBOX_NAME_MAX)
+    if not full_match(_SANDBOX_CHARS_RE, name):
+        return "must contain only lowercase alphanumeric characters or hyphens"
+    if name.startswith("-") or name.endswith("-"):
+        return "must not start or end with a hyphen"
+    if "--" in name:
+        return "must not contain consecutive hyphens"
+    if not full_match(SANDBOX_NAME_RE, name):  # pragma: no cover - the checks above are the same rule
+        return "must be a DNS-1123 label"
+    return None
+
+
+def blueprint_sandbox_name_problem(name):
+    """Why ``name`` cannot name a blueprint's sandbox (server rule plus a letter first), or None."""
+    problem = sandbox_name_problem(name)
+    if problem:
+        return problem
+    if not full_match(BLUEPRINT_SANDBOX_NAME_RE, name):
+        return "must start with a lowercase letter"
+    return None
+
+
+def provider_name_problem(name):
+    """Why ``name`` is not a provider name the collection manages, or None.
+
+    Provider names reach argv (``--name``, ``--provider``) and the policy (provider-composed
+    rules are keyed by them), so they follow the key limit NAME_MAX.
+    """
+    if not name:
+        return "must not be empty"
+    if not isinstance(name, str):
+        return _not_string(name)
+    if len(name) > NAME_MAX:
+        return "is %d characters long; at most %d are allowed" % (len(name), NAME_MAX)
+    if not full_match(PROVIDER_NAME_RE, name):
+        return "must be letters, digits, '-', '_' or '.', starting with a letter or '_'"
+    return None
+
+
+def gateway_name_problem(name):
+    """Why ``name`` cannot name a gateway registration (a single path component), or None."""
+    if not name:
+        return "must not be empty"
+    if not isinstance(name, str):
+        return _not_string(name)
+    if not full_match(GATEWAY_NAME_RE, name):
+        return ("must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit "
+                "(the CLI keeps a registration in a directory of that name)")
+    return None
+
+
+def env_key_problem(key):
+    """Why ``key`` cannot be an environment variable name, or None.
+
+    The CLI refuses other keys (``--env key must match [A-Za-z_][A-Za-z0-9_]*``), and a key
+    with '=', a space or a newline would split into a second assignment in an env file.
+    """
+    if not isinstance(key, str):
+        return _not_string(key)
+    if not full_match(ENV_KEY_RE, key):
+        return "key %r must match [A-Za-z_][A-Za-z0-9_]*" % key
+    return None
+
+
+def credential_key_problem(key):
+    """Why ``key`` cannot be a provider credential key (an environment variable name), or None."""
+    return env_key_problem(key)
+
+
+def config_key_problem(key):
+    """Why ``key`` cannot be a provider config key (``--config KEY=VALUE``), or None."""
+    if not isinstance(key, str):
+        return _not_string(key)
+    if not key:
+        return "key must not be empty"
+    if len(key) > NAME_MAX:
+        return "key is %d characters long; at most %d are allowed" % (len(key), NAME_MAX)
+    if not full_match(CONFIG_KEY_RE, key):
+        return "key %r must be letters, digits, '_', '.' or '-', starting with a letter or '_' (no '=')" % key
+    return None
+
+
+def label_problem(key, value):
+    """Why the server would refuse a label, or None (Kubernetes label rules)."""
+    if not isinstance(key, str):
+        return "key %r: %s" % (key, _not_string(key))
+    prefix, sep, name = key.rpartition("/")
+    if not full_match(LABEL_KEY_NAME_RE, name):
+        return "key %r: name segment must be 1-63 alphanumeric, '-', '_' or '.' characters, alphanumeric at both ends" % key
+    if sep and not full_match(LABEL_KEY_PREFIX_RE, prefix):
+        return "key %r: prefix must be a DNS subdomain" % key
+    if not full_match(LABEL_VALUE_RE, str(value)):
+        return "value %r of %r: at most 63 alphanumeric, '-', '_' or '.' characters, alphanumeric at both ends" % (value, key)
+    return None
+
+
+_TEXT_FORBIDDEN = (("\n", "a newline"), ("\r", "a carriage return"), ("\x00", "a NUL character"))
+
+
+def text_problem(value):
+    """Why ``value`` cannot travel as one argv word or one line of a file, or None.
+
+    A newline in an env value wrote an extra line (``INJECTED=1``) into ``gateway.env``; a NUL
+    truncates argv. The value itself is never repeated (it may be a secret). ``None`` passes
+    (absent); other scalars are checked as their ``str()``.
+    """
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    for char, what in _TEXT_FORBIDDEN:
+        if char in text:
+            return "must not contain %s" % what
+    return None
+
+
+def duplicates(values):
+    """The values occurring more than once in ``values``, sorted (duplicate names never converge)."""
+    seen, dup = set(), set()
+    for value in values:
+        (dup if value in seen else seen).add(value)
+    return sorted(dup, key=str)
+
+
+# --------------------------------------------------------------------------
+# Sizes and ranges
+# --------------------------------------------------------------------------
+
+CPU_MAX_CORES = 1024
+MEMORY_MAX_BYTES = 64 * 1024 ** 4  # 64Ti
+GPU_MAX = 64
+TIMEOUT_MAX = 86400  # one day
+_MEMORY_UNITS = {"": 1, "K": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18,
+                 "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "Pi": 1024 ** 5, "Ei": 1024 ** 6}
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def cpu_problem(value):
+    """Why ``value`` is not a CPU limit (``2``, ``0.5``, ``500m``), or None.
+
+    Zero is refused (the CLI requires more than zero) and so is more than CPU_MAX_CORES
+    (1024) cores: nothing schedules that, and ``100000`` is a typo, not a request.
+    """
+    if isinstance(value, bool) or not (isinstance(value, str) or _is_number(value)):
+        return "must be a number of cores like 2, 0.5 or 500m, got %r" % (value,)
+    text = value if isinstance(value, str) else repr(value)
+    if not full_match(CPU_RE, text):
+        return "must be a number of cores like 2, 0.5 or 500m, got %r" % (value,)
+    cores = int(text[:-1]) / 1000.0 if text.endswith("m") else float(text)
+    if cores <= 0:
+        return "must be greater than zero, got %r" % (value,)
+    if cores < 0.001:
+        return "must be at least 1m (a thousandth of a core), got %r" % (value,)
+    if cores > CPU_MAX_CORES:
+        return "must be at most %d cores, got %r" % (CPU_MAX_CORES, value)
+    return None
+
+
+def memory_bytes(value):
+    """The number of bytes a memory quantity denotes (``8Gi`` -> 8589934592); ValueError if malformed."""
+    text = value if isinstance(value, str) else (str(value) if _is_number(value) else None)
+    if text is None or not full_match(MEMORY_RE, text):
+        raise ValueError("must be a quantity like 8Gi or 512Mi, got %r" % (value,))
+    digits = re.match(r"\d+", text).group(0)
+    return int(digits) * _MEMORY_UNITS[text[len(digits):]]
+
+
+def memory_problem(value):
+    """Why ``value`` is not a memory limit (bytes or ``8Gi``, ``512Mi``, ``4G``), or None.
+
+    Whole numbers only (the CLI refuses ``1.5Gi``); zero and more than 64Ti are refused
+    (``999999Ti`` is a typo no node can satisfy).
+    """
+    if isinstance(value, bool):
+        return "must be a quantity like 8Gi or 512Mi, got %r" % (value,)
+    try:
+        size = memory_bytes(value)
+    except ValueError as exc:
+        return str(exc)
+    if size <= 0:
+        return "must be greater than zero, got %r" % (value,)
+    if size > MEMORY_MAX_BYTES:
+        return "must be at most 64Ti, got %r" % (value,)
+    return None
+
+
+def parse_gpu(value):
+    """The normalised GPU request: False (none), True (driver default) or a count 1..GPU_MAX.
+
+    Accepts booleans, counts and their string spellings (``"yes"``, ``"2"``); ``0`` means none.
+    Raises ValueError for anything else (``"two"``, ``-1``, ``4096``).
+    """
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("true", "yes", "on"):
+            return True
+        if low in ("false", "no", "off", ""):
+            return False
+        if not full_match(_DIGITS_RE, low):
+            raise ValueError("must be a boolean or a GPU count 0-%d, got %r" % (GPU_MAX, value))
+        value = int(low)
+    if not isinstance(value, int):
+        raise ValueError("must be a boolean or a GPU count 0-%d, got %r" % (GPU_MAX, value))
+    if not 0 <= value <= GPU_MAX:
+        raise ValueError("must be a boolean or a GPU count 0-%d, got %r" % (GPU_MAX, value))
+    return value if value else False
+
+
+def gpu_problem(value):
+    """Why ``value`` is not a GPU request (see parse_gpu), or None."""
+    try:
+        parse_gpu(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def timeout_problem(value, maximum=TIMEOUT_MAX):
+    """Why ``value`` is not a timeout in whole seconds 0..``maximum`` (0 = the default), or None.
+
+    The CLI takes a u64, but a route or a wait longer than a day (``10**12``) is a mistake.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be a whole number of seconds, got %r" % (value,)
+    if not 0 <= value <= maximum:
+        return "must be between 0 and %d seconds, got %r" % (maximum, value)
+    return None
+
+
+def port_problem(value):
+    """Why ``value`` is not a TCP port 1..65535, or None (the CLI's and the policy's range)."""
+    if isinstance(value, str) and len(value) <= 5 and full_match(_DIGITS_RE, value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        return "must be 1-65535, got %r" % (value,)
+    return None
+
+
+# HTTP methods a rest/websocket allow or deny rule can name (RFC 9110 plus PATCH), '*' for any.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
+# Websocket endpoints also match message frames after the upgrade (presets use WEBSOCKET_TEXT).
+WEBSOCKET_METHODS = ("WEBSOCKET_TEXT", "WEBSOCKET_BINARY")
+
+
+def method_problem(method, protocol="rest"):
+    """Why ``method`` cannot be the ``method`` of a policy rule for ``protocol``, or None.
+
+    For ``rest`` (and an endpoint without protocol) it is an HTTP method or ``*``; ``websocket``
+    adds the frame types. The CLI upper-cases methods (``--add-allow``), so case is ignored.
+    For ``mcp`` and ``json-rpc`` the method is a protocol method name (``tools/call``): any
+    single-line text.
+    """
+    if not isinstance(method, str):
+        return _not_string(method)
+    if not method.strip():
+        return "must not be empty"
+    if protocol in ("mcp", "json-rpc", "graphql", "sql"):
+        return text_problem(method)
+    allowed = HTTP_METHODS + (WEBSOCKET_METHODS if protocol == "websocket" else ()) + ("*",)
+    if method.upper() not in allowed:
+        return "unknown HTTP method %r (expected one of %s)%s" % (method, ", ".join(allowed), suggest(method.upper(), allowed))
+    return None
+
+
+# --------------------------------------------------------------------------
+# Hosts: parsed the way the OS resolver would, then classified
+# --------------------------------------------------------------------------
+
+HOST_CLASSES = ("public-name", "public-ip", "local-name", "loopback", "private", "link-local", "metadata",
+                "unspecified", "multicast", "reserved", "invalid")
+PUBLIC_HOST_CLASSES = ("public-name", "public-ip")
+# Names that never leave the host or the LAN (RFC 6761/6762/8375, ICANN's .internal, common .lan).
+LOCAL_NAMES = ("localhost",)
+LOCAL_NAME_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan", ".localdomain")
+# Cloud instance metadata services: they hand out credentials, so they are their own class.
+METADATA_NAMES = ("metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal")
+METADATA_ADDRESSES = tuple(ipaddress.ip_address(a) for a in (
+    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, ...
+    "169.254.170.2",    # AWS ECS task metadata
+    "100.100.100.200",  # Alibaba Cloud
+    "168.63.129.16",    # Azure WireServer
+    "fd00:ec2::254",    # AWS IMDS over IPv6
+))
+_PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",  # RFC 1918, CGNAT (RFC 6598)
+    "fc00::/7", "fec0::/10",                                           # ULA, deprecated site-local
+))
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # Linux connects 0.x.x.x to the local host
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPAT = ipaddress.ip_network("::/96")
+# allowed_ips pins that no layer may use: loopback, link-local (metadata) and unspecified,
+# in every IPv6 form that embeds them (IPv4-mapped ::ffff:0:0/96, IPv4-compatible ::/96, NAT64).
+FORBIDDEN_PIN_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8", "::1/128", "fe80::/10", "::/128",
+    "::ffff:127.0.0.0/104", "::ffff:169.254.0.0/112", "::ffff:0.0.0.0/104",
+    "::127.0.0.0/104", "::169.254.0.0/112",
+    "64:ff9b::127.0.0.0/104", "64:ff9b::169.254.0.0/112", "64:ff9b::/104",
+))
+_IPV4_PART_RE = re.compile(r"(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
+_NUMERIC_LABEL_RE = re.compile(r"(?:0[xX][0-9a-fA-F]*|[0-9]+)\Z")
+_ZONE_RE = re.compile(r"[A-Za-z0-9_.~-]+\Z")
+
+
+def parse_ipv4(text):
+    """The IPv4Address ``text`` denotes in any spelling ``inet_aton`` accepts, else None.
+
+    1 to 4 dot-separated parts, each decimal, octal (leading 0) or hex (0x); the last part
+    fills the remaining bytes: ``127.1``, ``2130706433``, ``0x7f000001``, ``0177.0.0.1`` and
+    ``10.1`` are all addresses to the resolver (getaddrinfo tries inet_aton first). Unlike
+    glibc's inet_aton, trailing garbage after a space is not accepted.
+    """
+    if not isinstance(text, str) or not text:
+        return None
+    parts = text.split(".")
+    if len(parts) > 4:
+        return None
+    nums = []
+    for part in parts:
+        if not full_match(_IPV4_PART_RE, part):
+            return None
+        if part[:2] in ("0x", "0X"):
+            nums.append(int(part[2:], 16))
+        elif len(part) > 1 and part[0] == "0":
+            nums.append(int(part, 8))
+        else:
+            nums.append(int(part))
+    value = 0
+    for num in nums[:-1]:
+        if num > 255:
+            return None
+        value = value * 256 + num
+    rest = 4 - len(nums[:-1])
+    if nums[-1] >= 256 ** rest:
+        return None
+    value = value * 256 ** rest + nums[-1]
+    return ipaddress.IPv4Address(value)
+
+
+def parse_ip(host):
+    """The address an IP-literal ``host`` denotes, or None when it is not an IP literal.
+
+    IPv4 in every inet_aton spelling (one trailing dot tolerated); IPv6 in every form
+    ``ipaddress`` reads, with or without brackets, with a zone id (``fe80::1%eth0``, also
+    URL-escaped ``%25eth0``), IPv4-mapped and embedded IPv4 (``::ffff:127.0.0.1``).
+    """
+    if not isinstance(host, str) or not host:
+        return None
+    text = host
+    bracketed = text.startswith("[") and text.endswith("]")
+    if bracketed:
+        text = text[1:-1]
+    if ":" in text:
+        addr, sep, zone = text.partition("%")
+        if sep and not full_match(_ZONE_RE, zone):
+            return None
+        try:
+            return ipaddress.IPv6Address(addr)
+        except ValueError:
+            return None
+    if bracketed:
+        return None
+    if text.endswith("."):
+        text = text[:-1]
+    return parse_ipv4(text)
+
+
+def _embedded_ipv4(ip):
+    """The IPv4 address an IPv6 address carries (mapped, compatible, NAT64, 6to4), or None."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64 or (ip in _IPV4_COMPAT and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
+
+
+def ip_class(ip):
+    """The class of an address: metadata, unspecified, loopback, link-local, multicast, private, reserved or public-ip.
+
+    ``ip`` is an ``ipaddress`` address or a string in any spelling parse_ip reads. IPv6
+    addresses that carry an IPv4 address are classified by that address, so
+    ``::ffff:127.0.0.1`` is loopback like ``127.0.0.1``.
+    """
+    if isinstance(ip, str):
+        parsed = parse_ip(ip)
+        if parsed is None:
+            return "invalid"
+        ip = parsed
+    if ip.version == 6:
+        inner = _embedded_ipv4(ip)
+        if inner is not None:
+            return ip_class(inner)
+    if ip in METADATA_ADDRESSES:
+        return "metadata"
+    if ip.is_unspecified or (ip.version == 4 and ip in _THIS_NETWORK):
+        return "unspecified"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if any(ip in net for net in _PRIVATE_NETWORKS if net.version == ip.version):
+        return "private"
+    if ip.is_reserved or ip.is_private or not ip.is_global:
+        return "reserved"
+    return "public-ip"
+
+
+def _idna_hint(host):
+    try:
+        return " (IDNA form: %s)" % host.encode("idna").decode("ascii")
+    except (UnicodeError, ValueError):
+        return ""
+
+
+def host_problem(host, wildcard=False):
+    """Why ``host`` is not a syntactically valid host name or IP literal, or None.
+
+    Names: ASCII only (a homoglyph such as Cyrillic 'о' in ``gооgle.com`` is refused; write
+    internationalised names in their IDNA ``xn--`` form), labels of 1-63 letters, digits and
+    '-' not starting or ending with '-', at most 253 characters, one trailing dot allowed.
+    A name whose last label is numeric must be an IPv4 address (``1.2.3.999`` is neither).
+    With ``wildcard``, the first label may be ``*`` or ``**`` or contain ``*`` (OpenShell's
+    policy host globs: ``*.example.com``, ``*-aiplatform.googleapis.com``); never elsewhere.
+    """
+    if not isinstance(host, str):
+        return _not_string(host)
+    if not host:
+        return "must not be empty"
+    problem = text_problem(host)
+    if problem:
+        return problem
+    if any(c.isspace() for c in host):
+        return "must not contain whitespace"
+    try:
+        host.encode("ascii")
+    except UnicodeError:
+        return "%r contains non-ASCII characters; write an internationalised name in its IDNA form%s" % (host, _idna_hint(host))
+    if host.startswith("[") or ":" in host:
+        return None if parse_ip(host) is not None else "%r is not a valid IPv6 address" % host
+    if parse_ip(host) is not None:
+        return None
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) > NAME_MAX:
+        return "is %d characters long; a host name has at most %d" % (len(name), NAME_MAX)
+    labels = name.split(".")
+    for i, label in enumerate(labels):
+        if wildcard and i == 0 and "*" in label and len(labels) > 1:
+            if label != "**" and "**" in label:
+                return "%r: a '**' wildcard must be the whole first label" % host
+            if not full_match(_GLOB_LABEL_RE, label):
+                return "%r: label %r may only contain letters, digits, '-' and '*'" % (host, label)
+            continue
+        if "*" in label and wildcard and len(labels) == 1:
+            return "%r: a wildcard host needs a domain after the wildcard label" % host
+        if "*" in label:
+            return "%r: a wildcard is only allowed as the first label" % host if wildcard else "%r: wildcards are not allowed here" % host
+        if not label:
+            return "%r has an empty label" % host
+        if len(label) > 63:
+            return "%r: label %r is longer than 63 characters" % (host, label)
+        if not full_match(HOST_LABEL_RE, label):
+            return "%r: label %r may only contain letters, digits and '-'" % (host, label)
+        if label.startswith("-") or label.endswith("-"):
+            return "%r: label %r must not start or end with '-'" % (host, label)
+        if label[:4].lower() == "xn--":
+            try:
+                label[4:].encode("ascii").decode("punycode")
+            except (UnicodeError, ValueError):
+                return "%r: label %r is not valid IDNA" % (host, label)
+    if full_match(_NUMERIC_LABEL_RE, labels[-1]):
+        return "%r looks like an IPv4 address but is not one" % host
+    return None
+
+
+def normalize_host(host):
+    """The spelling used to compare hosts: IP literals in canonical form, names lower-cased without trailing dot.
+
+    ``127.1`` -> ``127.0.0.1``; ``[::FFFF:7f00:1]`` -> ``127.0.0.1`` (IPv4-mapped addresses
+    compare as the IPv4 address); ``[fe80::1%eth0]`` -> ``fe80::1``; ``LOCALHOST.`` -> ``localhost``.
+    Surrounding whitespace is dropped. Not a validity check (see host_problem).
+    """
+    if not isinstance(host, str):
+        return host
+    text = host.strip()
+    ip = parse_ip(text)
+    if ip is not None:
+        if ip.version == 6 and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return str(ip)
+    text = text.lower()
+    return text[:-1] if text.endswith(".") else text
+
+
+def host_class(host):
+    """The class of a host as the resolver would reach it (one of HOST_CLASSES).
+
+    IP literals in any spelling are classified by address (see ip_class). Names: the cloud
+    metadata names are ``metadata``; ``localhost``, names under LOCAL_NAME_SUFFIXES and
+    single-label names (completed from the resolver's search list, i.e. the LAN) are
+    ``local-name``; other names are ``public-name``. A wildcard host is classified by the
+    part after its first label (``*.local`` is local). Case and one trailing dot do not
+    matter. Anything host_problem refuses is ``invalid``.
+    """
+    if host_problem(host, wildcard=True):
+        return "invalid"
+    ip = parse_ip(host)
+    if ip is not None:
+        return ip_class(ip)
+    name = normalize_host(host)
+    if "*" in name.split(".", 1)[0]:
+        name = name.split(".", 1)[1]
+    if name in METADATA_NAMES:
+        return "metadata"
+    if name in LOCAL_NAMES or name.endswith(LOCAL_NAME_SUFFIXES) or "." not in name:
+        return "local-name"
+    return "public-name"
+
+
+def is_public_class(cls):
+    """Whether a host of class ``cls`` may be reached without being listed as trusted."""
+    return cls in PUBLIC_HOST_CLASSES
+
+
+def network_problem(value):
+    """Why ``value`` cannot be an ``allowed_ips`` pin (IP or CIDR), or None.
+
+    Pins may name private networks (that is what trusted hosts are pinned to), never
+    loopback, link-local (cloud metadata) or unspecified addresses, in any IPv6 form.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return "must be a non-empty string"
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return "not an IP address or CIDR: %r" % value
+    for bad in FORBIDDEN_PIN_NETWORKS:
+        if net.version == bad.version and net.overlaps(bad):
+            return "%s overlaps loopback, link-local or unspecified range %s" % (value, bad)
+    return None
+
+
+# --------------------------------------------------------------------------
+# Binary paths (policy network_policies.*.binaries[].path)
+# --------------------------------------------------------------------------
+
+def binary_path_problem(path):
+    """Why ``path`` cannot identify a binary in a policy, or None.
+
+    Absolute and already normalised: no ``.`` or ``..`` segment (``/usr/bin/../../bin/sh``
+    names ``/bin/sh`` while reading like a /usr/bin binary), no ``//``, no trailing ``/``,
+    no newline, CR or NUL. Glob characters (``*``, ``**``, ``?``, ``[...]``) stay allowed
+    anywhere, as the policy schema allows (``/usr/bin/python3*``, ``/sandbox/.uv/python/**/python*``).
+    """
+    if not isinstance(path, str) or not path.strip():
+        return "binary path must be a non-empty string"
+    problem = text_problem(path)
+    if problem:
+        return "binary path " + problem
+    if not path.startswith("/"):
+        return "binary path must be absolute: %s" % path
+    if "//" in path:
+        return "binary path must not contain '//': %s" % path
+    segments = path.split("/")[1:]
+    if ".." in segments:
+        return "binary path must not contain '..' segments: %s" % path
+    if "." in segments:
+        return "binary path must not contain '.' segments: %s" % path
+    if posixpath.normpath(path) != path:
+        return "binary path is not normalised (%s): %s" % (posixpath.normpath(path), path)
+    return None
+
+
+# --------------------------------------------------------------------------
+# Messages
+# --------------------------------------------------------------------------
+
+def suggest(word, candidates, cutoff=0.6):
+    """`` (did you mean X?)`` for the candidate closest to ``word``, or ``""`` if none is close.
+
+    For unknown keys, presets, tiers and profiles: difflib's ratio with ``cutoff`` 0.6.
+    """
+    names = [str(c) for c in candidates]
+    matches = difflib.get_close_matches(str(word), names, n=1, cutoff=cutoff)
+    return " (did you mean %s?)" % matches[0] if matches else ""
