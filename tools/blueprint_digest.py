@@ -29,6 +29,7 @@ def main(argv):
         sys.stderr.write(__doc__)
         return 2
     root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    _load("validate", root)
     _load("policy", root)
     _load("compare", root)
     blueprint = _load("blueprint", root)

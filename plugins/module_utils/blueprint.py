@@ -20,7 +20,8 @@ import stat
 import tarfile
 import tempfile
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.compare import ENV_KEY_RE
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import BLUEPRINT_SANDBOX_NAME_RE as _SANDBOX_NAME_RE
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import ENV_KEY_RE
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import (
     PolicyError,
     apply_preset_access,
@@ -81,7 +82,6 @@ PROVIDER_TYPES = {
 
 _SHA256_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _IMAGE_DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
-_SANDBOX_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,17}[a-z0-9])?$")
 _VERSION_RE = re.compile(r"^[vV]?(\d+(?:\.\d+)*)(?:[-+~][0-9A-Za-z.+-]*)?$")
 _PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
 
@@ -409,7 +409,7 @@ def validate_blueprint(data):
         raise BlueprintError("components.sandbox.image", "%r %s" % (sb["image"], problem))
     if sb.get("name") is not None:
         _b_str(sb["name"], "components.sandbox.name")
-        if not _SANDBOX_NAME_RE.match(sb["name"]):
+        if not _SANDBOX_NAME_RE.fullmatch(sb["name"]):
             raise BlueprintError("components.sandbox.name", "must be a DNS-1123 label of 1-19 characters, got %r" % sb["name"])
     for i, port in enumerate(_b_list(sb.get("forward_ports") or [], "components.sandbox.forward_ports")):
         _b_int(port, _j("components.sandbox.forward_ports", i), 1, 65535)
@@ -434,7 +434,7 @@ def validate_blueprint(data):
                 _b_str(prof[field], _j(ppath, field))
         if prof.get("credential_env") is not None:
             _b_str(prof["credential_env"], _j(ppath, "credential_env"))
-            if not ENV_KEY_RE.match(prof["credential_env"]):
+            if not ENV_KEY_RE.fullmatch(prof["credential_env"]):
                 raise BlueprintError(_j(ppath, "credential_env"), "not a valid environment variable name: %r" % prof["credential_env"])
         if prof.get("dynamic_endpoint") is not None and not isinstance(prof["dynamic_endpoint"], bool):
             raise BlueprintError(_j(ppath, "dynamic_endpoint"), "expected a boolean, got %s" % _tn(prof["dynamic_endpoint"]))

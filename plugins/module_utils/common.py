@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import validate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import (
     OpenShellClient,
     OpenShellError,
@@ -42,11 +42,11 @@ class InputError(ValueError):
         self.reason = reason
 
 
-# Name rules of OpenShell resources, by kind (each rule lives in ``compare``).
+# Name rules of OpenShell resources, by kind (each rule lives in ``validate``).
 _NAME_RULES = {
-    "sandbox": (compare.sandbox_name_problem, "OpenShell sandbox names are DNS-1123 labels of at most 19 characters"),
-    "provider": (compare.provider_name_problem, "an OpenShell provider name"),
-    "gateway": (compare.gateway_name_problem, "an OpenShell gateway name"),
+    "sandbox": (validate.sandbox_name_problem, "OpenShell sandbox names are DNS-1123 labels of at most 19 characters"),
+    "provider": (validate.provider_name_problem, "an OpenShell provider name"),
+    "gateway": (validate.gateway_name_problem, "an OpenShell gateway name"),
 }
 
 
@@ -61,6 +61,16 @@ def check_name(kind, field, value):
     if problem:
         raise InputError(field, "%r %s (%s)" % (value, problem, what))
     return value
+
+
+def check_value(field, problem, prefix=""):
+    """Raise ``InputError(field, prefix + problem)`` when a ``validate.*_problem`` check found one.
+
+    ``problem`` is what a validate.py check returned (None: nothing to report). The reason of
+    text checks never contains the value, so a secret is not echoed.
+    """
+    if problem:
+        raise InputError(field, prefix + problem)
 
 
 def check_common_args(params):

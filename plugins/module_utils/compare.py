@@ -34,21 +34,8 @@ LABEL_MANAGED = "agentfleet.nemoclaw/managed"
 LABEL_SPEC = "agentfleet.nemoclaw/spec"
 MANAGED_LABEL_PREFIX = "agentfleet.nemoclaw/"
 
-SANDBOX_NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-SANDBOX_NAME_MAX = 19
-ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-CREDENTIAL_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRETISH_KEY_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
 _SECRETISH_VALUE_RE = re.compile(r"^(sk-|nvapi-|ghp_|gho_|github_pat_|xox[abp]-|AKIA|eyJ)[A-Za-z0-9_\-.]{8,}")
-LABEL_VALUE_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$")
-LABEL_KEY_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
-LABEL_KEY_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
-CPU_RE = re.compile(r"^(?:\d+(?:\.\d+)?|\d+m)$")
-MEMORY_RE = re.compile(r"^\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|K|M|G|T)?$")
-# Provider names: what the collection accepts (letters, digits, '-', '_', '.'; a letter or '_' first).
-PROVIDER_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-# Gateway names: the CLI stores a registration under gateways/<name>/, so one path component.
-GATEWAY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 def canonical_json(value):
@@ -60,54 +47,8 @@ def short_hash(value, length=16):
 
 
 # --------------------------------------------------------------------------
-# Validation of user input (fails before any call)
+# Secret-looking input (the name, key, text and size rules are in validate.py)
 # --------------------------------------------------------------------------
-
-def sandbox_name_problem(name):
-    """Why the OpenShell server would refuse ``name`` (its DNS-1123 rule), or None."""
-    if not name:
-        return "must not be empty"
-    if len(name) > SANDBOX_NAME_MAX:
-        return "exceeds maximum length (%d > %d)" % (len(name), SANDBOX_NAME_MAX)
-    if not re.match(r"^[a-z0-9-]+$", name):
-        return "must contain only lowercase alphanumeric characters or hyphens"
-    if name.startswith("-") or name.endswith("-"):
-        return "must not start or end with a hyphen"
-    if "--" in name:
-        return "must not contain consecutive hyphens"
-    return None
-
-
-def provider_name_problem(name):
-    """Why ``name`` is not a provider name the collection manages, or None."""
-    if not name:
-        return "must not be empty"
-    if not PROVIDER_NAME_RE.match(name):
-        return "must be letters, digits, '-', '_' or '.', starting with a letter or '_'"
-    return None
-
-
-def gateway_name_problem(name):
-    """Why ``name`` cannot name a gateway registration (a single path component), or None."""
-    if not name:
-        return "must not be empty"
-    if not GATEWAY_NAME_RE.match(name):
-        return ("must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit "
-                "(the CLI keeps a registration in a directory of that name)")
-    return None
-
-
-def label_problem(key, value):
-    """Why the server would refuse a label, or None (Kubernetes label rules)."""
-    prefix, _sep, name = key.rpartition("/")
-    if not LABEL_KEY_NAME_RE.match(name or ""):
-        return "key %r: name segment must be 1-63 alphanumeric, '-', '_' or '.' characters, alphanumeric at both ends" % key
-    if _sep and not LABEL_KEY_PREFIX_RE.match(prefix or ""):
-        return "key %r: prefix must be a DNS subdomain" % key
-    if not LABEL_VALUE_RE.match(str(value)):
-        return "value %r of %r: at most 63 alphanumeric, '-', '_' or '.' characters, alphanumeric at both ends" % (value, key)
-    return None
-
 
 def looks_secret(key, value):
     return bool(_SECRETISH_KEY_RE.search(key or "")) or bool(_SECRETISH_VALUE_RE.match(str(value or "")))

@@ -21,8 +21,8 @@ import json
 import os
 import time
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError, check_name
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, validate
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError, check_name, check_value
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import (
     CliNotFound,
     GatewayNotConfigured,
@@ -159,13 +159,13 @@ def converge_provider(ctx):
         if not credentials:
             raise InputError("credentials", "at least one credential is required (OpenShell needs a credential source)")
         for key, value in credentials.items():
-            if not compare.CREDENTIAL_KEY_RE.match(key):
-                raise InputError("credentials", "key %r must match [A-Za-z_][A-Za-z0-9_]*" % key)
-            if value is None or str(value) == "":
+            check_value("credentials", validate.credential_key_problem(key))
+            if value is None or not str(value).strip():
                 raise InputError("credentials", "value of %s is empty" % key)
-        for key in config:
-            if not key or "=" in key:
-                raise InputError("config", "key %r must be non-empty and contain no '='" % key)
+            check_value("credentials", validate.text_problem(value), "value of %s " % key)
+        for key, value in config.items():
+            check_value("config", validate.config_key_problem(key))
+            check_value("config", validate.text_problem(value), "value of %s " % key)
     credentials = dict((k, str(v)) for k, v in credentials.items())
     config = dict((k, str(v)) for k, v in config.items())
 
@@ -292,36 +292,25 @@ def sandbox_spec(ctx):
     problem = compare.policylib().image_problem(p.get("image"))
     if problem:
         raise InputError("image", "%r %s" % (p["image"], problem))
-    gpu = p.get("gpu")
-    if isinstance(gpu, str):
-        low = gpu.strip().lower()
-        if low in ("true", "yes", "on"):
-            gpu = True
-        elif low in ("false", "no", "off", "", "0"):
-            gpu = False
-        elif low.isdigit():
-            gpu = int(low)
-        else:
-            raise InputError("gpu", "must be a boolean or a positive GPU count, got %r" % p.get("gpu"))
-    if isinstance(gpu, int) and not isinstance(gpu, bool) and gpu < 0:
-        raise InputError("gpu", "must be a boolean or a positive GPU count, got %r" % gpu)
-    if gpu == 0 and not isinstance(gpu, bool):
-        gpu = False
-    if p.get("cpu") and not compare.CPU_RE.match(str(p["cpu"])):
-        raise InputError("cpu", "must be a number of cores like 2, 0.5 or 500m, got %r" % p["cpu"])
-    if p.get("memory") and not compare.MEMORY_RE.match(str(p["memory"])):
-        raise InputError("memory", "must be a quantity like 8Gi or 512Mi, got %r" % p["memory"])
+    try:
+        gpu = validate.parse_gpu(p.get("gpu"))
+    except ValueError as exc:
+        raise InputError("gpu", str(exc))
+    if p.get("cpu"):
+        check_value("cpu", validate.cpu_problem(p["cpu"]))
+    if p.get("memory"):
+        check_value("memory", validate.memory_problem(p["memory"]))
     labels = dict((k, str(v)) for k, v in (p.get("labels") or {}).items())
     for key, value in labels.items():
         if key.startswith(compare.MANAGED_LABEL_PREFIX):
             raise InputError("labels", "key %r uses the prefix %s reserved for the collection" % (key, compare.MANAGED_LABEL_PREFIX))
-        problem = compare.label_problem(key, value)
+        problem = validate.label_problem(key, value)
         if problem:
             raise InputError("labels", problem)
     env = dict((k, str(v)) for k, v in (p.get("env") or {}).items())
     for key, value in env.items():
-        if not compare.ENV_KEY_RE.match(key):
-            raise InputError("env", "key %r must match [A-Za-z_][A-Za-z0-9_]*" % key)
+        check_value("env", validate.env_key_problem(key))
+        check_value("env", validate.text_problem(value), "value of %s " % key)
         if key.startswith("OPENSHELL_"):
             raise InputError("env", "keys starting with OPENSHELL_ are reserved; got %r" % key)
         if compare.looks_secret(key, value) and not p.get("allow_secret_env"):
@@ -329,6 +318,8 @@ def sandbox_spec(ctx):
                              "Use a provider instead, or set allow_secret_env=true if it is not secret" % key)
     providers = p.get("providers")
     if providers is not None:
+        for provider in providers:
+            check_name("provider", "providers", provider)
         providers = sorted(set(providers))
         if len(providers) > 32:
             raise InputError("providers", "at most 32 providers per sandbox, got %d" % len(providers))
@@ -501,8 +492,10 @@ def converge_inference(ctx):
                 raise InputError(field, "is required when state=present")
     if p.get("provider") is not None:
         check_name("provider", "provider", p["provider"])
-    if p.get("timeout_secs") is not None and p["timeout_secs"] < 0:
-        raise InputError("timeout_secs", "must be 0 (gateway default) or more")
+    if p.get("model") is not None:
+        check_value("model", validate.text_problem(p["model"]))
+    if p.get("timeout_secs") is not None:
+        check_value("timeout_secs", validate.timeout_problem(p["timeout_secs"]))
     client = ctx.client
     routes = client.inference_get()
     route_key = "system" if p["system"] else "user"
@@ -546,12 +539,7 @@ def _matchers(field, items):
         if unknown:
             raise InputError("%s[%d]" % (field, i), "unknown keys %s (allowed: id, host, port, binary, rule)" % ", ".join(sorted(unknown)))
         if item.get("port") is not None:
-            try:
-                port = int(item["port"])
-            except (TypeError, ValueError):
-                port = 0
-            if not 1 <= port <= 65535:
-                raise InputError("%s[%d].port" % (field, i), "must be 1-65535, got %r" % item["port"])
+            check_value("%s[%d].port" % (field, i), validate.port_problem(item["port"]))
         out.append(item)
     return out
 
@@ -804,9 +792,9 @@ def run_exec(ctx):
         raise InputError("command", "must be a non-empty list (argv inside the sandbox)")
     if p.get("exec_timeout") is not None and p["exec_timeout"] < 0:
         raise InputError("exec_timeout", "must be 0 (no limit) or a positive number of seconds, got %s" % p["exec_timeout"])
-    for key in p.get("env") or {}:
-        if not compare.ENV_KEY_RE.match(key):
-            raise InputError("env", "key %r must match [A-Za-z_][A-Za-z0-9_]*" % key)
+    for key, value in (p.get("env") or {}).items():
+        check_value("env", validate.env_key_problem(key))
+        check_value("env", validate.text_problem(value), "value of %s " % key)
     result = {"changed": not p["read_only"], "sandbox": p["sandbox"], "cmd": list(p["command"])}
     if ctx.check_mode and not p["read_only"]:
         result.update(exit_code=None, stdout="", stderr="", skipped_in_check_mode=True)

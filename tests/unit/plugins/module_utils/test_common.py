@@ -13,6 +13,7 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import 
     InputError,
     check_common_args,
     check_name,
+    check_value,
     client_for,
 )
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellClient
@@ -75,6 +76,12 @@ def test_common_args_accepted():
     ("gateway", "a/b", False),
     ("gateway", "", False),
     ("gateway", "g" * 64, False),
+    # a trailing newline passed every name check ($ anchors) and created a second sandbox
+    ("sandbox", "openclaw\n", False),
+    ("provider", "nvidia\n", False),
+    ("gateway", "gw\n", False),
+    ("provider", "p" * 253, True),
+    ("provider", "p" * 300, False),
 ])
 def test_name_rules(kind, name, ok):
     if ok:
@@ -121,8 +128,42 @@ SANDBOX = {"name": "s", "image": None, "providers": None, "policy": None, "polic
                                 "wait": True}, "sandbox"),
     (converge.converge_approval, {"sandbox": "a/b"}, "sandbox"),
     (converge.converge_provider, {"name": "bad name", "state": "present"}, "name"),
+    (converge.converge_provider, {"name": "p" * 300, "state": "present"}, "name"),
+    (converge.converge_provider, {"name": "p", "state": "present", "type": "nvidia", "credentials": {"K\n": "v"}}, "credentials"),
+    (converge.converge_provider, {"name": "p", "state": "present", "type": "nvidia", "credentials": {"K": "v\nX=1"}}, "credentials"),
+    (converge.converge_provider, {"name": "p", "state": "present", "type": "nvidia", "credentials": {"K": "   "}}, "credentials"),
+    (converge.converge_provider, {"name": "p", "state": "present", "type": "nvidia", "credentials": {"K": "v"},
+                                  "config": {"A=B": "v"}}, "config"),
+    (converge.converge_provider, {"name": "p", "state": "present", "type": "nvidia", "credentials": {"K": "v"},
+                                  "config": {"BASE_URL": "http://x\nY=1"}}, "config"),
+    (converge.converge_inference, {"provider": "p", "model": "m\n", "state": "present", "timeout_secs": None, "system": False}, "model"),
+    (converge.converge_inference, {"provider": "p", "model": "m", "state": "present", "timeout_secs": 10 ** 12, "system": False},
+     "timeout_secs"),
+    (converge.converge_inference, {"provider": "p", "model": "m", "state": "present", "timeout_secs": -1, "system": False}, "timeout_secs"),
+    (converge.converge_gateway, {"name": "gw\n", "endpoint": "http://127.0.0.1:1", "state": "present", "local": False, "active": False}, "name"),
+    (converge.converge_sandbox, dict(SANDBOX, name="openclaw\n"), "name"),
+    (converge.converge_sandbox, dict(SANDBOX, cpu="100000"), "cpu"),
+    (converge.converge_sandbox, dict(SANDBOX, cpu="0"), "cpu"),
+    (converge.converge_sandbox, dict(SANDBOX, memory="999999Ti"), "memory"),
+    (converge.converge_sandbox, dict(SANDBOX, memory="0Gi"), "memory"),
+    (converge.converge_sandbox, dict(SANDBOX, gpu=4096), "gpu"),
+    (converge.converge_sandbox, dict(SANDBOX, gpu="two"), "gpu"),
+    (converge.converge_sandbox, dict(SANDBOX, env={"MODE": "a\nINJECTED=1"}), "env"),
+    (converge.converge_sandbox, dict(SANDBOX, env={"MODE\n": "a"}), "env"),
+    (converge.converge_sandbox, dict(SANDBOX, labels={"team": "a\n"}), "labels"),
+    (converge.converge_sandbox, dict(SANDBOX, providers=["bad name"]), "providers"),
+    (converge.run_exec, {"sandbox": "s", "command": ["true"], "exec_timeout": None, "env": {"A": "x\ny"}}, "env"),
+    (converge.run_exec, {"sandbox": "s", "command": ["true"], "exec_timeout": None, "env": {"A B": "x"}}, "env"),
 ])
 def test_converge_rejects_before_any_call(fn, params, field):
     with pytest.raises(InputError) as info:
         fn(ctx_for(params))
     assert info.value.field == field
+    assert "INJECTED" not in str(info.value) and "X=1" not in str(info.value)  # a value is never echoed
+
+
+def test_check_value():
+    check_value("f", None)
+    with pytest.raises(InputError) as info:
+        check_value("env", "must not contain a newline", "value of A ")
+    assert info.value.field == "env" and info.value.reason == "value of A must not contain a newline"

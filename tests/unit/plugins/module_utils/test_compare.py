@@ -10,35 +10,6 @@ import pytest
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare as c
 
 
-@pytest.mark.parametrize("name,problem", [
-    ("ok-name-1", None),
-    ("", "must not be empty"),
-    ("a" * 20, "exceeds maximum length (20 > 19)"),
-    ("Upper", "lowercase"),
-    ("under_score", "lowercase"),
-    ("-lead", "start or end"),
-    ("trail-", "start or end"),
-    ("dou--ble", "consecutive"),
-])
-def test_sandbox_name_rules(name, problem):
-    got = c.sandbox_name_problem(name)
-    assert (got is None) if problem is None else (problem in got)
-
-
-@pytest.mark.parametrize("key,value,ok", [
-    ("team", "research", True),
-    ("example.com/app", "x.y-z_1", True),
-    ("team", "", True),
-    ("team", "-bad", False),
-    ("team", "has space", False),
-    ("team", "x" * 64, False),
-    ("Bad_Prefix/app", "v", False),
-    ("/app", "v", False),
-])
-def test_label_rules(key, value, ok):
-    assert (c.label_problem(key, value) is None) is ok
-
-
 def test_secret_detection():
     assert c.looks_secret("NVIDIA_API_KEY", "x")
     assert c.looks_secret("HARMLESS", "nvapi-abcdefghijkl")
