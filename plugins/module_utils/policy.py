@@ -18,6 +18,19 @@ import ipaddress
 import json
 import re
 
+# Host, address, method and binary path rules live in validate.py (one source for each rule).
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import (
+    binary_path_problem,
+    host_class,
+    host_problem,
+    ip_class,
+    is_public_class,
+    method_problem,
+    network_problem,
+    normalize_host,
+    parse_ip,
+)
+
 __all__ = [
     "STATIC_SECTIONS",
     "DYNAMIC_SECTIONS",
@@ -83,11 +96,8 @@ RULE_KEYS = ("method", "path", "command", "query", "operation_type", "operation_
 LAYER_LEVELS = {"baseline": 0, "agent": 10, "tier": 20, "custom": 30, "inventory": 40}
 
 # Hostname suffixes treated as private/loopback destinations (no DNS at plan time).
-PRIVATE_HOST_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan")
-PRIVATE_HOST_NAMES = ("localhost",)
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_ULA = ipaddress.ip_network("fc00::/7")
-_FORBIDDEN_PINS = tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/32", "::1/128", "fe80::/10", "::/128"))
+# Private destinations are classified by validate.host_class (every IPv4/IPv6 spelling, local names);
+# allowed_ips pins are checked by validate.network_problem (validate.FORBIDDEN_PIN_NETWORKS).
 _IDENT_RE = re.compile(r"^[0-9]+$")
 IMAGE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -379,18 +389,16 @@ def _validate_network_policy(rule, path):
         if "path" not in binary:
             raise PolicyError(_join(bpath, "path"), "required field missing")
         _need_str(binary["path"], _join(bpath, "path"), allow_empty=False)
-        if not binary["path"].startswith("/"):
-            raise PolicyError(_join(bpath, "path"), "binary path must be absolute: %s" % binary["path"])
+        problem = binary_path_problem(binary["path"])
+        if problem:
+            raise PolicyError(_join(bpath, "path"), problem)
         if "harness" in binary:
             _need_bool(binary["harness"], _join(bpath, "harness"))
 
 
 def _is_ip_literal(host):
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+    """True for an IP literal in any spelling the resolver reads as one (``127.1``, ``[::1]``)."""
+    return parse_ip(host) is not None
 
 
 def _validate_host(host, path):
@@ -411,15 +419,19 @@ def _validate_host(host, path):
         raise PolicyError(path, "TLD wildcard %r is not allowed; use a subdomain wildcard like '*.example.com'" % host)
 
 
+def _check_host(host, path):
+    """The OpenShell wildcard rules (_validate_host), then host syntax (validate.host_problem)."""
+    _validate_host(host, path)
+    problem = host_problem(host, wildcard=True)
+    if problem:
+        raise PolicyError(path, problem)
+
+
 def _validate_allowed_ip(value, path):
     _need_str(value, path, allow_empty=False)
-    try:
-        net = ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        raise PolicyError(path, "not an IP address or CIDR: %r" % value)
-    for bad in _FORBIDDEN_PINS:
-        if net.version == bad.version and net.overlaps(bad):
-            raise PolicyError(path, "%s overlaps loopback, link-local or unspecified range %s" % (value, bad))
+    problem = network_problem(value)
+    if problem:
+        raise PolicyError(path, problem)
 
 
 def _validate_matcher(value, path):
@@ -451,6 +463,10 @@ def _validate_rule_body(rule, path, protocol):
     for key in ("method", "path", "command", "operation_type", "operation_name"):
         if rule.get(key) is not None:
             _need_str(rule[key], _join(path, key))
+    if rule.get("method"):
+        problem = method_problem(rule["method"], protocol or "rest")
+        if problem:
+            raise PolicyError(_join(path, "method"), problem)
     if rule.get("path"):
         rpath = rule["path"]
         if not (rpath.startswith("/") or rpath.startswith("**")):
@@ -519,7 +535,7 @@ def _validate_endpoint(ep, path):
         if not allowed_ips:
             raise PolicyError(_join(path, "host"), "endpoint host must not be empty unless allowed_ips constrains a non-TCP endpoint")
     else:
-        _validate_host(host, _join(path, "host"))
+        _check_host(host, _join(path, "host"))
         if protocol == "tcp" and _is_ip_literal(host):
             raise PolicyError(_join(path, "host"), "protocol tcp endpoint must use a DNS hostname, not an IP literal")
     if ep.get("path"):
@@ -991,30 +1007,22 @@ def to_yaml_text(doc):
 # ---------------------------------------------------------------------------
 
 def _ip_is_private(ip):
-    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified
-            or (ip.version == 4 and ip in _CGNAT) or (ip.version == 6 and ip in _ULA))
+    return not is_public_class(ip_class(ip))
 
 
 def is_private_host(host):
-    """True when `host` names a private, CGNAT, ULA, link-local or loopback destination.
+    """True when `host` names a destination that is not public (validate.host_class).
 
-    IP literals are classified by address (RFC 1918, 100.64.0.0/10, fc00::/7, fe80::/10,
-    169.254.0.0/16, loopback, unspecified). Hostnames cannot be resolved while planning, so
-    ``localhost`` and names under .localhost, .local, .internal, .home.arpa and .lan count
-    as private; any other name is public.
+    IP literals in every spelling the resolver accepts (``127.1``, ``2130706433``, ``0x7f000001``,
+    ``[::ffff:127.0.0.1]``) are classified by address: RFC 1918, 100.64.0.0/10, fc00::/7,
+    link-local, cloud metadata, loopback, unspecified, multicast and reserved ranges are
+    private. Hostnames cannot be resolved while planning, so ``localhost``, single-label names
+    and names under .localhost, .local, .internal, .home.arpa, .lan and .localdomain count as
+    private; any other valid name is public. A host that is not valid counts as private.
     """
-    if not host:
+    if not host or not host.strip():
         return False
-    host = host.strip().lower().rstrip(".")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    try:
-        return _ip_is_private(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    if host in PRIVATE_HOST_NAMES:
-        return True
-    return any(host.endswith(sfx) for sfx in PRIVATE_HOST_SUFFIXES)
+    return not is_public_class(host_class(host.strip()))
 
 
 def _net_is_private(value):
@@ -1044,7 +1052,7 @@ def parse_trusted_private_hosts(items):
             _need_str(item, path, allow_empty=False)
             host, _sep, rest = item.partition("=")
             ips = [x.strip() for x in rest.split(",") if x.strip()]
-        host = host.strip().lower()
+        host = normalize_host(host)
         if not ips and _is_ip_literal(host):
             ips = [host]
         for j, ip in enumerate(ips):
@@ -1064,7 +1072,7 @@ def _pin_private(rule, path, trusted):
         if not isinstance(ep, dict):
             endpoints.append(ep)
             continue
-        host = (ep.get("host") or "").strip().lower()
+        host = normalize_host(ep.get("host") or "")
         private_ips = [ip for ip in (ep.get("allowed_ips") or []) if isinstance(ip, str) and _net_is_private(ip)]
         if not is_private_host(host) and not private_ips:
             endpoints.append(ep)
@@ -1073,8 +1081,8 @@ def _pin_private(rule, path, trusted):
             raise PolicyError(_join(epath, "allowed_ips"), "host-less endpoint reaches private addresses %s; "
                               "only reviewed baseline layers may do that" % ", ".join(private_ips))
         if host not in trusted:
-            raise PolicyError(_join(epath, "host"), "%s is a private or loopback destination; add it to "
-                              "trusted_private_hosts (with its addresses) to allow it" % host)
+            raise PolicyError(_join(epath, "host"), "%s is a private or loopback destination (%s); add it to "
+                              "trusted_private_hosts (with its addresses) to allow it" % (ep.get("host"), host_class(host)))
         pins = trusted[host]
         if not pins:
             raise PolicyError(_join(epath, "host"), "trusted private host %s has no addresses to pin; "

@@ -126,6 +126,19 @@ INVALID = [
     (with_ep(protocol="sql", enforcement="enforce"), "network_policies.svc.endpoints[0].enforcement"),
     (with_ep(allowed_ips=["127.0.0.1"]), "network_policies.svc.endpoints[0].allowed_ips[0]"),
     (with_ep(allowed_ips=["not-an-ip"]), "network_policies.svc.endpoints[0].allowed_ips[0]"),
+    (with_ep(allowed_ips=["::ffff:127.0.0.1"]), "network_policies.svc.endpoints[0].allowed_ips[0]"),
+    (with_ep(allowed_ips=["::ffff:169.254.169.254"]), "network_policies.svc.endpoints[0].allowed_ips[0]"),
+    (with_ep(host="g\u043e\u043egle.com"), "network_policies.svc.endpoints[0].host"),
+    (with_ep(host="api.example.com\n"), "network_policies.svc.endpoints[0].host"),
+    (with_ep(host="1.2.3.999"), "network_policies.svc.endpoints[0].host"),
+    (with_ep(host="bad_host.example.com"), "network_policies.svc.endpoints[0].host"),
+    (with_ep(protocol="tcp", rules=None, enforcement=None, host="127.1"), "network_policies.svc.endpoints[0].host"),
+    (with_ep(rules=[{"allow": {"method": "FROB", "path": "/x"}}]), "network_policies.svc.endpoints[0].rules[0].allow.method"),
+    (with_ep(rules=[{"allow": {"method": "GET", "path": "/"}}], deny_rules=[{"method": "FROB", "path": "/x"}]),
+     "network_policies.svc.endpoints[0].deny_rules[0].method"),
+    (doc(network_policies={"svc": np_entry(binaries=("/usr/bin/../../bin/sh",))}), "network_policies.svc.binaries[0].path"),
+    (doc(network_policies={"svc": np_entry(binaries=("/usr//bin/curl",))}), "network_policies.svc.binaries[0].path"),
+    (doc(network_policies={"svc": np_entry(binaries=("/usr/bin/curl\n",))}), "network_policies.svc.binaries[0].path"),
     (with_ep(allow_encoded_slash="true"), "network_policies.svc.endpoints[0].allow_encoded_slash"),
     (with_ep(credential_signing="sigv2"), "network_policies.svc.endpoints[0].credential_signing"),
     (with_ep(credential_signing="sigv4"), "network_policies.svc.endpoints[0].signing_service"),
@@ -272,6 +285,11 @@ def test_to_yaml_text_stable_and_parseable():
     ("10.1.2.3", True), ("192.168.0.1", True), ("172.16.5.4", True), ("100.64.1.1", True), ("127.0.0.1", True),
     ("169.254.1.1", True), ("fd00::1", True), ("fe80::1", True), ("::1", True), ("[::1]", True), ("localhost", True),
     ("nas.local", True), ("host.openshell.internal", True), ("8.8.8.8", False), ("example.com", False), ("", False),
+    # every spelling the resolver reads as a private address (issue 19)
+    ("127.1", True), ("2130706433", True), ("0x7f000001", True), ("0177.0.0.1", True), ("10.1", True),
+    ("0251.0376.0251.0376", True), ("2852039166", True), ("::ffff:127.0.0.1", True), ("[::ffff:7f00:1]", True),
+    ("LOCALHOST.", True), ("localhost.", True), ("NAS.Local", True), ("*.internal", True), ("fe80::1%eth0", True),
+    ("g\u043e\u043egle.com", True), ("134744072", False), ("*.example.com", False), ("Example.COM.", False),
 ])
 def test_is_private_host(host, private):
     assert is_private_host(host) is private
@@ -464,6 +482,32 @@ def test_compose_private_ip_literal_and_allowed_ips():
     with pytest.raises(PolicyError) as info:
         compose_policy([layer("p", "tier", nps(lo=np_entry(ep(host="localhost"))))], trusted_private_hosts=["localhost=127.0.0.1"])
     assert "allowed_ips" in info.value.path
+
+
+@pytest.mark.parametrize("host,cls", [
+    ("127.1", "loopback"), ("2130706433", "loopback"), ("0x7f000001", "loopback"), ("0177.0.0.1", "loopback"),
+    ("10.1", "private"), ("0251.0376.0251.0376", "metadata"), ("2852039166", "metadata"), ("[::ffff:127.0.0.1]", "loopback"),
+    ("192.168.1.20", "private"), ("LOCALHOST.", "local-name"), ("metadata.google.internal", "metadata"),
+])
+def test_compose_refuses_every_private_spelling_in_a_custom_preset(host, cls):
+    # A custom preset with host 127.1 or 2852039166 (= 169.254.169.254) was planned; now it is
+    # refused exactly like 192.168.1.20.
+    with pytest.raises(PolicyError) as info:
+        compose_policy([layer("baseline", "baseline", BASE), layer("custom:x", "custom", nps(x=np_entry(ep(host=host))))])
+    assert info.value.path == "network_policies.x.endpoints[0].host"
+    assert "private or loopback destination (%s)" % cls in str(info.value) and "custom:x" in str(info.value)
+
+
+def test_compose_trusted_hosts_compare_after_normalisation():
+    c = compose_policy([layer("p", "tier", nps(db=np_entry(ep(host="10.1"))))], trusted_private_hosts=["10.0.0.1"])
+    assert c.policy["network_policies"]["db"]["endpoints"][0]["allowed_ips"] == ["10.0.0.1"]
+    c = compose_policy([layer("p", "tier", nps(db=np_entry(ep(host="NAS.lan."))))], trusted_private_hosts=["nas.lan=192.168.1.10"])
+    assert c.policy["network_policies"]["db"]["endpoints"][0]["allowed_ips"] == ["192.168.1.10"]
+    # loopback and metadata stay refused even when listed: they cannot be pinned
+    for host, trusted in (("127.1", "127.0.0.1"), ("2852039166", "169.254.169.254")):
+        with pytest.raises(PolicyError) as info:
+            compose_policy([layer("p", "tier", nps(x=np_entry(ep(host=host))))], trusted_private_hosts=[trusted])
+        assert "allowed_ips" in info.value.path
 
 
 def test_compose_baseline_private_is_trusted():
