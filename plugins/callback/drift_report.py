@@ -13,13 +13,17 @@ description:
   - Collects, per host and resource (V(gateway), V(provider), V(sandbox), V(policy), V(inference), V(approval), V(files),
     V(other)), what differs, and prints a summary at the end of the run. With O(report_dir) it also writes the same as
     C(<report_name>.json) and C(<report_name>.md).
-  - "Two sources: in a check run (C(ansible-playbook site.yml --check --diff)) every changed task result is drift - the
-    C(openshell_*) modules' RV(agentfleet.nemoclaw.openshell_policy#module:policy_diff), C(differences), C(reasons),
-    C(actions) and C(recreate_reasons), and file modules (C(template), C(copy), C(file), ...). In any run, the findings of
-    M(agentfleet.nemoclaw.nemoclaw_drift) (the fast scan C(playbooks/drift.yml)) are reported as they are."
-  - Policy findings name the plan layer of every differing C(network_policies) key (its provenance). In a check run the
-    callback reads the host's plan from the variable O(plan_var) (default C(blueprint_plan), set by the C(blueprint)
-    role); the drift scan carries the provenance in its findings.
+  - "Two sources. The agents' drift comes from M(agentfleet.nemoclaw.nemoclaw_apply) in check mode (the C(agents) role
+    in C(playbooks/drift.yml) and in C(ansible-playbook site.yml --check --diff)): its result carries the findings under
+    the key C(nemoclaw_drift) - providers, the C(inference.local) route and every agent's sandbox, each differing field
+    named - and they are reported as they are, also when the task fails (C(fail_on_change))."
+  - "In a check run every other changed task result is drift too - the C(openshell_*) modules'
+    RV(agentfleet.nemoclaw.openshell_policy#module:policy_diff), C(differences), C(reasons), C(actions) and
+    C(recreate_reasons) (playbooks of your own that call them), and file modules (C(template), C(copy), C(file),
+    C(nemoclaw_files), ...), such as the gateway's configuration of the C(openshell) role in C(site.yml --check)."
+  - Policy findings name the plan layer of every differing C(network_policies) key (its provenance). The findings of
+    C(nemoclaw_apply) name the fields; for C(openshell_policy) tasks of a check run the callback reads a plan with a
+    C(provenance) mapping from the host variable O(plan_var), when a playbook sets one.
   - Outside check mode, ordinary task results are changes made, not drift, and are ignored unless O(always) is set.
   - It is an aggregate callback, so it runs next to the stdout callback. Enable it with
     C(callbacks_enabled = agentfleet.nemoclaw.drift_report) in C(ansible.cfg) (the collection's C(ansible.cfg) does).
@@ -47,7 +51,9 @@ options:
       - section: callback_drift_report
         key: report_name
   plan_var:
-    description: Host variable holding the blueprint plan, for the provenance of policy differences in check runs.
+    description:
+      - Host variable holding a plan with a C(provenance) mapping (C(network_policies) key -> layer), for the provenance
+        of the policy differences of C(openshell_policy) tasks in check runs. Not needed for C(nemoclaw_apply).
     type: str
     default: blueprint_plan
     env:
@@ -65,8 +71,9 @@ options:
       - section: callback_drift_report
         key: always
 notes:
-  - Results of tasks with C(no_log) (the C(credentials) role's provider tasks) are censored before any callback sees
-    them; such a finding says which resource kind changed but not why. The drift scan reports the reasons.
+  - Results of tasks with C(no_log) are censored before any callback sees them; such a finding says which resource kind
+    changed but not why. C(nemoclaw_apply)'s results hold no secret (a changed credential shows as C(<changed>)) and
+    are not censored, so its findings give the reasons.
 """
 
 import datetime

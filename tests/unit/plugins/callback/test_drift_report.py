@@ -11,6 +11,7 @@ import pytest
 
 from ansible import context
 
+from ansible_collections.agentfleet.nemoclaw.plugins.action.nemoclaw_apply import findings_of
 from ansible_collections.agentfleet.nemoclaw.plugins.callback import drift_report
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import drift
 
@@ -155,9 +156,9 @@ def test_check_run_findings_per_host_and_resource(make, tmp_path):
 def test_scan_results_are_reported_as_they_are_outside_check_mode(make, tmp_path):
     cb = make(check=False, report_dir=str(tmp_path))
     found = drift.finding("sandbox", "openclaw", ["phase Stopped (start)"], "start")
-    cb.v2_runner_on_failed(FakeResult("h1", "agentfleet.nemoclaw.nemoclaw_drift", {
+    cb.v2_runner_on_failed(FakeResult("h1", "agentfleet.nemoclaw.nemoclaw_apply", {
         "failed": True, "nemoclaw_drift": {"host": "h1", "findings": [found]}}))
-    cb.v2_runner_on_ok(FakeResult("h2", "agentfleet.nemoclaw.nemoclaw_drift", {"nemoclaw_drift": {"findings": []}}))
+    cb.v2_runner_on_ok(FakeResult("h2", "agentfleet.nemoclaw.nemoclaw_apply", {"nemoclaw_drift": {"findings": []}}))
     # ordinary changes of a normal run are not drift
     cb.v2_runner_on_ok(FakeResult("h2", "agentfleet.nemoclaw.openshell_policy", POLICY_RESULT))
     cb.v2_playbook_on_stats(FakeStats(["h1", "h2"]))
@@ -165,6 +166,44 @@ def test_scan_results_are_reported_as_they_are_outside_check_mode(make, tmp_path
     assert report["mode"] == "scan"
     assert report["hosts"]["h1"]["findings"] == [found] and report["hosts"]["h1"]["errors"] == []
     assert report["hosts"]["h2"]["status"] == "in_sync"
+
+
+APPLY_RESULT = {
+    "changed": True,
+    "providers": {"nvidia-inference": {"changed": False, "action": "none", "reasons": []}},
+    "inference": {"changed": True, "differences": [{"field": "model", "before": "m1", "after": "m2"}]},
+    "resumed": [],
+    "agents": {
+        "assistant": {"changed": True, "replace": True, "actions": ["backup", "delete", "create", "restore"],
+                      "differences": [{"field": "memory", "before": "8Gi", "after": "16Gi"}]},
+        "researcher": {"changed": False, "replace": False, "actions": [], "differences": []},
+    },
+}
+
+
+def test_nemoclaw_apply_findings_in_a_check_run(make, tmp_path):
+    cb = make(report_dir=str(tmp_path))
+    result = dict(APPLY_RESULT, nemoclaw_drift={"host": "h1", "findings": findings_of(APPLY_RESULT)})
+    cb.v2_runner_on_ok(FakeResult("h1", "agentfleet.nemoclaw.nemoclaw_apply", result))
+    cb.v2_runner_on_ok(FakeResult("h2", "agentfleet.nemoclaw.nemoclaw_apply",
+                                  {"changed": False, "nemoclaw_drift": {"host": "h2", "findings": []}}))
+    cb.v2_playbook_on_stats(FakeStats(["h1", "h2"]))
+    report = json.loads((tmp_path / "drift-report.json").read_text())
+    assert report["hosts"]["h1"]["resources"] == ["sandbox", "inference"]
+    assert report["hosts"]["h1"]["findings"] == [
+        {"resource": "inference", "name": "inference.local", "differences": ["model: m1 -> m2"], "action": None},
+        {"resource": "sandbox", "name": "assistant", "differences": ["memory: 8Gi -> 16Gi"], "action": "replace"},
+    ]
+    assert report["hosts"]["h2"]["status"] == "in_sync"
+    assert report["summary"]["by_resource"] == {"inference": 1, "sandbox": 1}
+
+
+def test_nemoclaw_apply_without_its_report_is_one_other_finding(make, tmp_path):
+    cb = make(report_dir=str(tmp_path))
+    cb.v2_runner_on_ok(FakeResult("h1", "agentfleet.nemoclaw.nemoclaw_apply", APPLY_RESULT, name="Converge the agents"))
+    cb.v2_playbook_on_stats(FakeStats(["h1"]))
+    report = json.loads((tmp_path / "drift-report.json").read_text())
+    assert report["hosts"]["h1"]["findings"][0]["resource"] == "other"
 
 
 def test_quiet_on_a_normal_run(make, tmp_path):
