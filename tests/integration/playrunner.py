@@ -141,16 +141,21 @@ class Step(object):
     def mutating(self):
         return [c for c in self.calls if not is_read_only(c["argv"])]
 
+    def _of(self, task, host):
+        """Results of the task named ``task`` (a role's task also by its name without the role prefix)."""
+        return [r for r in self.results if (r["task"] == task or r["task"].endswith(" : " + task))
+                and (host is None or r["host"] == host)]
+
     def result(self, task, host=None):
         """The last result of the task named ``task`` (on ``host``)."""
-        found = [r for r in self.results if r["task"] == task and (host is None or r["host"] == host)]
+        found = self._of(task, host)
         if not found:
             raise AssertionError("no result for task %r; tasks seen: %s\n%s"
                                  % (task, [r["task"] for r in self.results], self.stdout[-4000:]))
         return found[-1]["result"]
 
     def status(self, task, host=None):
-        found = [r for r in self.results if r["task"] == task and (host is None or r["host"] == host)]
+        found = self._of(task, host)
         return found[-1]["status"] if found else None
 
     def changed_count(self):
@@ -166,7 +171,8 @@ def site_vars(sim):
 
     The simulator is the installed OpenShell (install method ``none``) and its
     gateway is supervised by the test harness (``external``); host checks are
-    sized for this machine (no engine, no network, no GPU).
+    sized for this machine (no engine, no network, no GPU). The desired state is one
+    OpenClaw agent (``nemoclaw_agents``); tests give others with host_vars or extra_vars.
     """
     home = os.path.join(sim.root, "home")
     return {
@@ -191,7 +197,7 @@ def site_vars(sim):
         "openshell_gateway_path": os.path.join(SIM_BIN, "openshell-gateway"),
         "openshell_config_dir": os.path.join(sim.root, "config", "openshell"),
         "openshell_state_dir": os.path.join(sim.root, "state", "openshell"),
-        "blueprint_tier": "balanced",
+        "nemoclaw_agents": [{"name": "openclaw", "agent": "openclaw"}],
         "nemoclaw_secrets": {"NVIDIA_INFERENCE_API_KEY": TEST_SECRET},
     }
 
