@@ -20,8 +20,12 @@ PLAYBOOK = "playbooks/approvals.yml"
 REVIEW = "Review pending network requests"
 KEY = "openshell|default|openclaw"  # gateway|workspace|sandbox, as the playbook's module_defaults name them
 DAY = 86400
-ROLES = {"roles": [{"role": "agentfleet.nemoclaw.blueprint"}, {"role": "agentfleet.nemoclaw.credentials"},
-                   {"role": "agentfleet.nemoclaw.sandbox"}]}
+AGENTS_ROLE = {"roles": [{"role": "agentfleet.nemoclaw.agents"}]}
+# The inventory wiring of docs/approvals.md: the agent's policy layer from the overlay file, when it has one.
+OPENCLAW_WITH_APPROVALS = {
+    "name": "openclaw", "agent": "openclaw",
+    "policy_overlays": "{{ [nemoclaw_approved_endpoints.openclaw] if nemoclaw_approved_endpoints.openclaw is defined "
+                       "else [] }}"}
 
 
 def req(cid, host, port=443, binary="/usr/bin/curl", **extra):
@@ -108,10 +112,10 @@ def test_fleet_review_rules_sla_check_mode_and_overlay_round_trip(fleet5, tmp_pa
     rules_file.write_text(yaml.safe_dump(RULES_FILE))
     overlay = tmp_path / "inv" / "group_vars" / "nemoclaw" / "approved_endpoints.yml"
     overlay.parent.mkdir(parents=True)
-    overlay.write_text(yaml.safe_dump({"unrelated_var": 1, "blueprint_approved_endpoints": {"network_policies": {
+    overlay.write_text(yaml.safe_dump({"unrelated_var": 1, "nemoclaw_approved_endpoints": {"openclaw": {"network_policies": {
         "allow_docs_python_org_443": {"name": "allow_docs_python_org_443",
                                       "endpoints": [{"host": "docs.python.org", "port": 443}],
-                                      "binaries": [{"path": "/usr/bin/curl"}]}}}}))
+                                      "binaries": [{"path": "/usr/bin/curl"}]}}}}}))
     host_vars = dict((h, {"approval_rules": r}) for h, r in RULES.items())
     host_vars["host5"] = {"approval_rules_file": str(rules_file)}
     extra = {"approval_sla": "24h", "approvals_overlay_file": str(overlay)}
@@ -174,10 +178,11 @@ def test_fleet_review_rules_sla_check_mode_and_overlay_round_trip(fleet5, tmp_pa
         assert stat.S_IMODE(os.stat(state_path(sim)).st_mode) == 0o600
         assert stat.S_IMODE(os.stat(os.path.dirname(state_path(sim))).st_mode) == 0o700
 
-    # The overlay: merged with what was there, deterministic, valid as a blueprint_overrides layer.
+    # The overlay: merged with what was there, deterministic, one policy layer per agent (sandbox).
     doc = yaml.safe_load(overlay.read_text())
     assert doc["unrelated_var"] == 1
-    layer = doc["blueprint_approved_endpoints"]
+    assert list(doc["nemoclaw_approved_endpoints"]) == ["openclaw"]
+    layer = doc["nemoclaw_approved_endpoints"]["openclaw"]
     assert layer["name"] == "approvals" and layer["source"] == "approvals:nemoclaw/approved_endpoints.yml"
     assert sorted(layer["network_policies"]) == ["allow_api_github_com_443", "allow_docs_python_org_443",
                                                  "allow_huggingface_co_443", "allow_registry_npmjs_org_443"]
@@ -193,19 +198,32 @@ def test_fleet_review_rules_sla_check_mode_and_overlay_round_trip(fleet5, tmp_pa
     assert overlay.read_text() == written
     assert "3 pending network requests on 5 hosts: approve 0, reject 0, leave 3" in step.result("Pending network requests of the fleet")["msg"]
 
-    # Round trip: host1's sandbox is recreated from the blueprint with the overlay as overrides.
+    # Round trip: host1's sandbox is recreated by the agents role, the overlay in the agent's policy_overlays.
     sim = fleet.hosts["host1"]
     sim.ok("sandbox", "delete", "openclaw")
-    step = fleet.run([], play_extra=ROLES, limit="host1", extra_vars={"blueprint_approved_endpoints": layer})
+    step = fleet.run([], play_extra=AGENTS_ROLE, limit="host1",
+                     host_vars={"host1": {"nemoclaw_agents": [OPENCLAW_WITH_APPROVALS]}},
+                     extra_vars={"nemoclaw_approved_endpoints": doc["nemoclaw_approved_endpoints"]})
     assert step.rc == 0, step.stdout[-4000:]
-    plan_task = "agentfleet.nemoclaw.blueprint : Plan the blueprint (verified on the controller, gated on this host's OpenShell)"
-    prov = step.result(plan_task, "host1")["plan"]["provenance"]["allow_api_github_com_443"]
+    applied = os.path.join(sim.root, "home", ".local", "state", "agentfleet-nemoclaw", "applied", "openshell.json")
+    with open(applied) as fh:
+        prov = json.load(fh)["agents"]["openclaw"]["agent"]["provenance"]["allow_api_github_com_443"]
     assert (prov["layer"], prov["source"]) == ("approvals", "approvals:nemoclaw/approved_endpoints.yml")
     assert prov["level"] == "inventory"
     policies = network_policies(sim)
     assert ("api.github.com", 443) in endpoints_of({"k": policies["allow_api_github_com_443"]})
     assert ("docs.python.org", 443) in endpoints_of(policies)
     assert any(command_words(c["argv"])[:2] == ("sandbox", "create") for c in step.mutating)
+    # The approved rules are part of the desired policy now: a second converge has nothing to do.
+    again = fleet.run([], play_extra=AGENTS_ROLE, limit="host1",
+                      host_vars={"host1": {"nemoclaw_agents": [OPENCLAW_WITH_APPROVALS]}},
+                      extra_vars={"nemoclaw_approved_endpoints": doc["nemoclaw_approved_endpoints"]})
+    assert again.rc == 0 and again.mutating == [], again.stdout[-3000:]
+    # Without an overlay the same entry plans no approvals layer.
+    bare = fleet.run([], play_extra=AGENTS_ROLE, limit="host1", check=True,
+                     host_vars={"host1": {"nemoclaw_agents": [OPENCLAW_WITH_APPROVALS]}})
+    assert bare.rc == 0, bare.stdout[-3000:]
+    assert "allow_api_github_com_443" in bare.stdout
 
 
 def test_bad_rules_and_sla_fail_naming_the_variable(fleet3, tmp_path):

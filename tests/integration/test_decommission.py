@@ -67,6 +67,16 @@ def test_decommission_refuses_without_limit_then_removes_what_the_collection_cre
         with open(os.path.join(home, "memory.md"), "w") as fh:
             fh.write("agent memory\n")
 
+    # playbooks/status.yml (read-only) shows every agent of host1 with its blueprint and the shared route.
+    status = fleet5.run_site(playbook="playbooks/status.yml", host_vars=host_vars(), limit="host1")
+    assert status.rc == 0 and status.mutating == [], status.stdout[-3000:]
+    lines = status.result("Summary", "host1")["msg"].splitlines()
+    assert lines[0].startswith("gateway openshell ")
+    assert lines[1].startswith("agent openclaw (openclaw): Ready (desired running), blueprint openclaw 0.1.0 (")
+    assert lines[2].startswith("agent hermes (hermes): Ready (desired running), blueprint hermes 0.1.0 (")
+    assert "policy version 1, pending approvals 0" in lines[2]
+    assert lines[3] == "inference.local -> nvidia-inference / nvidia/nemotron-3-super-120b-a12b"
+
     # Without --limit: refused before anything is read or changed, on every host.
     refused = fleet5.run_site(playbook=PLAYBOOK, host_vars=host_vars())
     assert refused.rc != 0
