@@ -28,6 +28,8 @@ from harness import free_port  # noqa: E402  pylint: disable=wrong-import-positi
 
 INVENTORY = os.path.join(ROOT, "inventories", "local")
 SITE = os.path.join(ROOT, "site.yml")
+AGENTS = [{"name": "openclaw", "agent": "openclaw", "tier": "balanced"}]
+APPLY = "Converge the agents of the host"
 
 
 class Demo(object):
@@ -49,8 +51,10 @@ class Demo(object):
         step_dir = os.path.join(self.root, "step%d" % self.n)
         os.makedirs(step_dir)
         before = len(read_calls(self.calls))
+        # The desired state as extra vars, so the test does not depend on how the demo inventory spells it.
         rc, out, results = ansible_playbook(INVENTORY, SITE, step_dir, os.path.join(self.root, "ansible-home"),
-                                            check=check, extra_vars={"openshell_gateway_port": self.port}, env=self.env)
+                                            check=check, extra_vars={"openshell_gateway_port": self.port,
+                                                                     "nemoclaw_agents": AGENTS}, env=self.env)
         return rc, out, results, read_calls(self.calls)[before:]
 
     def cli(self, *argv, **kw):
@@ -110,22 +114,27 @@ def test_rollout_drift_check_repair(demo):
 
     rc, out, results, calls = demo.play(check=True)
     assert rc == 0, out[-4000:]
-    assert changed_tasks(results) == ["Converge the running policy", "Converge the sandbox", "Providers of the blueprint plan",
-                                      "Route inference.local"], out[-4000:]
+    assert changed_tasks(results) == [APPLY], out[-4000:]
     assert [c for c in calls if not is_read_only(c["argv"])] == []
-    assert "example.com" in out  # the policy diff names what was added behind our back
+    res = [r["result"] for r in results if r["task"].endswith(APPLY)][-1]
+    # every drifted resource is named: the provider, the route's model, the phase, the attachment, the policy
+    assert res["providers"]["nvidia-inference"]["action"] == "create", res["providers"]
+    assert [d["field"] for d in res["inference"]["differences"]] == ["model"], res["inference"]
+    fields = [d["field"] for d in res["agents"]["openclaw"]["differences"]]
+    assert {"providers", "phase"} <= set(fields) and any(f.startswith("policy.") for f in fields), fields
+    # the policy diff names the entry added behind our back
+    assert "policy.network_policies.allow_example_com_443" in fields and "allow_example_com_443" in out
 
     rc, out, results, calls = demo.play()
     assert rc == 0, out[-4000:]
-    assert set(changed_tasks(results)) >= {"Converge the sandbox", "Providers of the blueprint plan", "Route inference.local"}
+    assert changed_tasks(results) == [APPLY], changed_tasks(results)
+    words = set(tuple(c["argv"][2:4]) for c in calls if not is_read_only(c["argv"]))
+    assert {("provider", "create"), ("inference", "set"), ("sandbox", "start"), ("policy", "set")} <= words, words
+    assert demo.cli("sandbox", "get", "openclaw", "-o", "json").stdout.count('"Ready"') == 1
     rc, out, results, calls = demo.play()
     assert rc == 0 and changed_tasks(results) == [], changed_tasks(results)
-    # Read once, act on difference: on a converged host the observe role's one read replaces the
-    # resource modules, which are skipped; nothing but reads reaches OpenShell (no change, so no health probe).
-    ran = set(r["task"].split(" : ")[-1] for r in results if r["status"] != "skipped")
-    assert {"Converge the sandbox", "Converge the running policy", "Route inference.local"} & ran == set(), sorted(ran)
-    assert [r for r in results if r["task"].endswith("Providers of the blueprint plan") and r["status"] != "skipped"] == []
-    assert "Read the host's OpenShell state once and compare it with the plan" in ran
+    # Read once, act on difference: on a converged host the agents task only reads (no change, so no
+    # health probe either).
     assert [c["argv"] for c in calls if not is_read_only(c["argv"])] == []
     # The GPU facts came with the preflight's execution and were judged on the controller.
     gpu = [r["result"] for r in results if r["task"].endswith("Gather NVIDIA GPU facts and evaluate the GPU checks")]
