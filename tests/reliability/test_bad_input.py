@@ -8,7 +8,11 @@ task with ``ignore_errors: true`` judged by its task status (``ignore_errors`` s
 the recorded result); role variables and inventory values are one play of ``block``/``rescue``
 cases around ``include_role`` (role argument validation and the roles' own checks). Module and file
 cases fail before any OpenShell call (the simulator's call log of their batch stays empty); the role
-batch, whose roles read the gateway before their checks, makes no mutating call.
+batch, whose roles read the gateway before their checks, makes no mutating call. The desired-state
+cases (``nemoclaw_agents``, ``nemoclaw_secrets``) are one play of ``block``/``rescue`` cases around the
+agents role: each must fail in its one task with ``error_path`` the inventory path of the value (and
+the message starting with it), and the batch must make no OpenShell call at all (planned on the
+controller).
 """
 
 from __future__ import annotations
@@ -230,18 +234,12 @@ def test_blueprint_preset_and_policy_files(fleet, tmp_path):
     assert step.calls == [], [c["argv"] for c in step.calls]
 
 
-# (id, roles to include in order, variables, text the failure must contain)
+# (id, roles to include in order, variables, text the failure must contain): role argument validation.
 ROLE_CASES = [
-    ("tier", ["blueprint"], {"blueprint_tier": "premium"}, "blueprint_tier"),
-    ("blueprint-presets-type", ["blueprint"], {"blueprint_presets": {"npm": True}}, "blueprint_presets"),
-    ("blueprint-digest", ["blueprint"], {"blueprint_digest": "md5:abc"}, "digest"),
-    ("health-timeout", ["sandbox"], {"sandbox_health_timeout": "soon"}, "sandbox_health_timeout"),
-    ("sandbox-state", ["sandbox"], {"sandbox_state": "paused"}, "sandbox_state"),
-    ("sandbox-retries", ["sandbox"], {"sandbox_openshell_retries": "many"}, "sandbox_openshell_retries"),
-    ("credentials-update", ["credentials"], {"credentials_update": "sometimes"}, "credentials_update"),
-    ("secrets-type", ["credentials"], {"nemoclaw_secrets": "nvapi-in-a-string"}, "credentials_secrets"),
-    ("missing-secret", ["blueprint", "credentials"], {"nemoclaw_secrets": {}},
-     "nemoclaw_secrets.NVIDIA_INFERENCE_API_KEY"),
+    ("agents-health-timeout", ["agents"], {"agents_health_timeout": "soon"}, "agents_health_timeout"),
+    ("agents-update-credentials", ["agents"], {"agents_update_credentials": "sometimes"}, "agents_update_credentials"),
+    ("agents-retries", ["agents"], {"agents_openshell_retries": "many"}, "agents_openshell_retries"),
+    ("secrets-type", ["agents"], {"nemoclaw_secrets": "not-a-mapping"}, "nemoclaw_secrets"),
     ("gateway-port", ["openshell"], {"openshell_gateway_port": 70000}, "openshell_gateway_port"),
     ("package-sha256", ["openshell"], {"openshell_install_method": "deb", "openshell_package_src": "/tmp/x.deb",
                                        "openshell_package_sha256": "abc"}, "openshell_package_sha256"),
@@ -251,10 +249,80 @@ ROLE_CASES = [
     ("gpu-required-type", ["gpu"], {"gpu_required": "perhaps"}, "gpu_required"),
 ]
 
+O = {"name": "openclaw", "agent": "openclaw"}
+A = "nemoclaw_agents[openclaw]"
+SECRET_PATH = "nemoclaw_secrets.NVIDIA_INFERENCE_API_KEY"
 
-def test_role_variables_and_inventory_values(fleet):
+
+def _one(**entry):
+    return {"nemoclaw_agents": [dict(O, **entry)]}
+
+
+# (id, variables of the agents role, error_path the failure must carry, text its message must contain).
+# The desired state is planned on the controller: every case fails before the host is touched at all.
+AGENT_CASES = [
+    ("agents-not-a-list", {"nemoclaw_agents": "openclaw"}, "nemoclaw_agents", "expected a list"),
+    ("agents-entry-not-a-mapping", {"nemoclaw_agents": ["openclaw"]}, "nemoclaw_agents[0]", "expected a mapping"),
+    ("agents-unknown-key", _one(presest=["npm"]), A + ".presest", "did you mean presets?"),
+    ("agents-missing-name", {"nemoclaw_agents": [{"agent": "openclaw"}]}, "nemoclaw_agents[0].name", "is required"),
+    ("agents-missing-agent", {"nemoclaw_agents": [{"name": "openclaw"}]}, A + ".agent", "is required"),
+    ("agents-duplicate-name", {"nemoclaw_agents": [O, O]}, "nemoclaw_agents[1].name", "listed twice"),
+    ("agents-bad-agent", _one(agent="claude"), A + ".agent", "openclaw, hermes"),
+    ("agents-name-upper", {"nemoclaw_agents": [dict(O, name="Bad_Name")]}, "nemoclaw_agents[0].name", "Bad_Name"),
+    ("agents-name-newline", {"nemoclaw_agents": [dict(O, name="openclaw\n")]}, "nemoclaw_agents[0].name", "newline"),
+    ("agents-name-too-long", {"nemoclaw_agents": [dict(O, name="a-very-long-sandbox-name")]}, "nemoclaw_agents[0].name",
+     "19"),
+    ("agents-gpu-two", _one(resources={"gpu": "two"}), A + ".resources.gpu", "two"),
+    ("agents-memory-huge", _one(resources={"memory": "999999Ti"}), A + ".resources.memory", "999999Ti"),
+    ("agents-memory-negative", _one(resources={"memory": "-1Gi"}), A + ".resources.memory", "-1Gi"),
+    ("agents-cpu-huge", _one(resources={"cpu": "100000"}), A + ".resources.cpu", "100000"),
+    ("agents-cpu-word", _one(resources={"cpu": "lots"}), A + ".resources.cpu", "lots"),
+    ("agents-resources-unknown", _one(resources={"disk": "1Ti"}), A + ".resources.disk", "unknown key"),
+    ("agents-env-key-equals", _one(env={"A=B": "1"}), A + ".env.A=B", "must match"),
+    ("agents-env-key-newline", _one(env={"A\nB": "1"}), A + ".env.A\nB", "must match"),
+    ("agents-env-value-newline", _one(env={"LOG_LEVEL": "info\nX=1"}), A + ".env.LOG_LEVEL", "newline"),
+    ("agents-env-reserved", _one(env={"OPENSHELL_X": "1"}), A + ".env.OPENSHELL_X", "reserved"),
+    ("agents-env-secret", _one(env={"NVIDIA_API_KEY": "nvapi-abcdefghijklmnop"}), A + ".env.NVIDIA_API_KEY",
+     "use a provider"),
+    ("agents-label-value-newline", _one(labels={"team": "a\nb"}), A + ".labels.team", "newline"),
+    ("agents-label-reserved", _one(labels={"agentfleet.nemoclaw/spec": "x"}), A + ".labels.agentfleet.nemoclaw/spec", "reserved"),
+    ("agents-digest-format", _one(blueprint_digest="md5:abc"), A + ".blueprint_digest", "sha256"),
+    ("agents-digest-mismatch", _one(blueprint_digest="sha256:" + "0" * 64), A + ".blueprint_digest", "0" * 64),
+    ("agents-blueprint-traversal", _one(blueprint="../../../../etc"), A + ".blueprint", ""),
+    ("agents-blueprint-other-agent", _one(blueprint="hermes"), A + ".blueprint", "hermes"),
+    ("agents-presets-type", _one(presets={"npm": True}), A + ".presets", "expected a list"),
+    ("agents-state", _one(state="paused"), A + ".state", "paused"),
+    ("agents-on-replace", _one(on_replace="sometimes"), A + ".on_replace", "preserve"),
+    ("agents-backup-keep", _one(backup={"keep": 0}), A + ".backup.keep", "1 to"),
+    ("agents-backup-path", _one(backup={"paths": ["/etc"]}), A + ".backup.paths[0]", "/sandbox"),
+    ("agents-unknown-tier", _one(tier="premium"), A + ".tier", "premium"),
+    ("agents-unknown-preset", _one(presets=["no-such-preset"]), A + ".presets.no-such-preset", "not found"),
+    ("agents-unknown-profile", _one(profile="nope"), A + ".profile", "nope"),
+    ("agents-unknown-resource-profile", _one(resources={"profile": "nope"}), A + ".resources.profile", "nope"),
+    ("agents-preset-file-missing", _one(custom_presets=["no-such-file.yaml"]), A + ".custom_presets[0]",
+     "no-such-file.yaml"),
+    ("agents-routes-differ", {"nemoclaw_agents": [O, {"name": "local", "agent": "openclaw", "profile": "vllm"}]},
+     "nemoclaw_agents[local].profile", A),
+    ("agents-provider-twice", _one(providers=[{"name": "gh", "type": "github", "credentials": ["GITHUB_TOKEN"]},
+                                              {"name": "gh", "type": "github", "credentials": ["GH_TOKEN"]}]),
+     A + ".providers[1].name", "listed twice"),
+    ("agents-provider-no-credentials", _one(providers=[{"name": "gh", "type": "github"}]),
+     A + ".providers[0].credentials", "at least one"),
+    ("agents-provider-secret-missing", _one(providers=[{"name": "gh", "type": "github", "credentials": ["GITHUB_TOKEN"]}]),
+     "nemoclaw_secrets.GITHUB_TOKEN", A),
+    ("agents-provider-inference-name", _one(providers=[{"name": "nvidia-inference", "type": "nvidia",
+                                                        "credentials": ["NVIDIA_INFERENCE_API_KEY"]}]),
+     A + ".providers", "nvidia-inference"),
+    ("secret-missing", {"nemoclaw_secrets": {}}, SECRET_PATH, "is not set"),
+    ("secret-whitespace", {"nemoclaw_secrets": {"NVIDIA_INFERENCE_API_KEY": "   "}}, SECRET_PATH, "whitespace"),
+    ("secret-newline", {"nemoclaw_secrets": {"NVIDIA_INFERENCE_API_KEY": "nvapi-x\ny"}}, SECRET_PATH, "newline"),
+]
+
+
+def _rescued(cases):
+    """One block/rescue task per case around include_role; the rescue keeps the failure's msg and error_path."""
     tasks = []
-    for cid, roles, variables, _text in ROLE_CASES:
+    for cid, roles, variables in cases:
         block = [{"name": "include %s" % role, "ansible.builtin.include_role": {"name": P + role}, "vars": variables}
                  for role in roles]
         block.append({"name": "passed %s" % cid, "ansible.builtin.set_fact": {"passed_" + cid.replace("-", "_"): True}})
@@ -262,14 +330,19 @@ def test_role_variables_and_inventory_values(fleet):
             "name": "record %s" % cid,
             "ansible.builtin.set_fact": {"role_failures": "{{ role_failures | default({}) | combine({%r: "
                                                           "{'task': ansible_failed_task.name, "
+                                                          "'error_path': ansible_failed_result.error_path | default(''), "
                                                           "'msg': ([ansible_failed_result.msg | default('')]"
                                                           " + (ansible_failed_result.results | default([])"
                                                           " | map(attribute='msg', default='') | list)) | join(' ')}})"
                                                           " }}"
                                                           % cid}}]})
     tasks.append({"name": "report role cases", "ansible.builtin.debug": {"var": "role_failures"}})
-    step = fleet.run(tasks, play_extra={"gather_facts": True},
-                     extra_vars=None)
+    return tasks
+
+
+def test_role_variables_and_inventory_values(fleet):
+    step = fleet.run(_rescued([(cid, roles, variables) for cid, roles, variables, _t in ROLE_CASES]),
+                     play_extra={"gather_facts": True})
     assert step.mutating == [], step.mutating
     got = step.result("report role cases").get("role_failures") or {}
     wrong = []
@@ -282,7 +355,30 @@ def test_role_variables_and_inventory_values(fleet):
     assert TEST_SECRET not in step.stdout
 
 
+def test_desired_state(fleet):
+    """Every bad nemoclaw_agents / nemoclaw_secrets is refused naming its inventory path, before any call."""
+    step = fleet.run(_rescued([(cid, ["agents"], variables) for cid, variables, _p, _t in AGENT_CASES]))
+    got = step.result("report role cases").get("role_failures") or {}
+    wrong = []
+    for cid, _vars, path, text in AGENT_CASES:
+        if cid not in got:
+            wrong.append((cid, "did not fail"))
+            continue
+        failure = got[cid]
+        if failure["task"] != "Converge the agents of the host":
+            wrong.append((cid, "failed in %r, not in the plan: %s" % (failure["task"], failure["msg"][:300])))
+        if failure["error_path"] != path:
+            wrong.append((cid, "error_path %r, expected %r: %s" % (failure["error_path"], path, failure["msg"][:300])))
+        if not failure["msg"].startswith(path + ":") or text not in failure["msg"]:
+            wrong.append((cid, "message does not start with %r and name %r: %s" % (path, text, failure["msg"][:300])))
+    assert wrong == [], "\n".join("%s: %s" % w for w in wrong)
+    # The simulator's own log agrees: not one call, read-only or not, for the whole batch.
+    assert step.calls == [], [c["argv"] for c in step.calls]
+    assert TEST_SECRET not in step.stdout
+
+
 def test_corpus_size_and_unique_ids(tmp_path):
-    ids = [c[0] for c in MODULE_CASES] + [c[0] for c in file_cases(tmp_path)] + [c[0] for c in ROLE_CASES]
+    ids = [c[0] for c in MODULE_CASES] + [c[0] for c in file_cases(tmp_path)] + [c[0] for c in ROLE_CASES] \
+        + [c[0] for c in AGENT_CASES]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
-    assert len(ids) >= 80, len(ids)
+    assert len(ids) >= 120, len(ids)
