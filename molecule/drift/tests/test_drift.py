@@ -23,8 +23,15 @@ def drifted(rep):
 
 
 def test_the_scan_and_the_check_run_found_the_drift_made():
-    assert drifted(report("scan")) == {"d1": ["policy"], "d2": ["sandbox"]}
-    assert drifted(report("check")) == {"d1": ["policy"], "d2": ["sandbox"]}
+    # nemoclaw_apply reports each agent's differences under its sandbox (d1: its policy, d2: its phase).
+    assert drifted(report("scan")) == {"d1": ["sandbox"], "d2": ["sandbox"]}
+    assert drifted(report("check")) == {"d1": ["sandbox"], "d2": ["sandbox"]}
+    for rep in (report("scan"), report("check")):
+        d1 = [f for f in rep["hosts"]["d1"]["findings"] if f["resource"] == "sandbox"]
+        d2 = [f for f in rep["hosts"]["d2"]["findings"] if f["resource"] == "sandbox"]
+        assert [(f["name"], f["differences"]) for f in d1] == [
+            ("openclaw", ["policy.network_policies.allow_example_com_443: present -> removed"])]
+        assert [(f["name"], f["differences"]) for f in d2] == [("openclaw", ["phase: Stopped -> Ready"])]
     assert os.path.exists(os.path.join(EPHEMERAL, "drift-reports", "scan", "drift-report.md"))
 
 

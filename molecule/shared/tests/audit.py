@@ -28,7 +28,7 @@ SIM_PYTHON = "/usr/bin/python3"
 
 @pytest.fixture(scope="module")
 def hostvars(host):
-    """The host's inventory variables (group_vars/nemoclaw.yml + molecule's connection variables)."""
+    """The host's inventory variables (shared/group_vars/nemoclaw.yml + molecule's connection variables)."""
     return host.ansible.get_variables()
 
 
@@ -73,7 +73,8 @@ def secret_values(hostvars):
 def expected_blueprint(host, hostvars):
     """{'name', 'version', 'digest16'} the host's sandbox must carry.
 
-    Default: the inventory's blueprint (blueprints/openclaw, blueprint_digest). A scenario that
+    Default: the inventory's (nemoclaw_agents' openclaw entry: blueprints/openclaw, its
+    blueprint_digest). A scenario that
     moves hosts elsewhere (canary) writes <ephemeral dir>/expected-blueprints.json,
     {host: {name, version, digest}}.
     """
@@ -88,8 +89,9 @@ def expected_blueprint(host, hostvars):
                     "digest16": entry["digest"].split(":", 1)[-1][:16]}
     with open(os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "blueprints", "openclaw", "blueprint.yaml")) as fh:
         version = yaml.safe_load(fh)["version"]
+    entry = [a for a in hostvars["nemoclaw_agents"] if a["name"] == "openclaw"][0]
     return {"name": "openclaw", "version": version,
-            "digest16": hostvars["blueprint_digest"].split(":", 1)[-1][:16]}
+            "digest16": entry["blueprint_digest"].split(":", 1)[-1][:16]}
 
 
 class Cli(object):

@@ -9,6 +9,7 @@ everything here is looked at over SSH, as that user.
 
 from __future__ import annotations
 
+import json
 import re
 
 from audit import encoded_pattern_cmd
@@ -60,9 +61,22 @@ def test_state_directories_are_private(host, account, paths):
         assert d.is_directory, paths[key]
         assert d.user == account["name"], paths[key]
         assert d.mode == 0o700, "%s is %o" % (paths[key], d.mode)
-    for name in ("preflight.json", "providers.json"):
+    applied = host.file(paths["agentfleet_state"] + "/applied")
+    assert applied.is_directory and applied.user == account["name"] and applied.mode == 0o700
+    for name in ("preflight.json", "providers.json", "applied/openshell.json"):
         f = host.file(paths["agentfleet_state"] + "/" + name)
         assert f.is_file and f.mode == 0o600, name
+
+
+def test_applied_record_names_every_agent_with_its_blueprint(host, paths, hostvars, expected_blueprint):
+    """nemoclaw_apply's record of what it applied (per gateway): every agent of nemoclaw_agents."""
+    record = json.loads(host.file(paths["agentfleet_state"] + "/applied/openshell.json").content_string)
+    assert sorted(record["agents"]) == sorted(a["name"] for a in hostvars["nemoclaw_agents"])
+    entry = record["agents"]["openclaw"]
+    assert entry["plan_digest"].startswith("sha256:")
+    assert entry["blueprint"]["name"] == expected_blueprint["name"]
+    assert entry["blueprint"]["version"] == expected_blueprint["version"]
+    assert entry["blueprint"]["digest"].split(":", 1)[-1].startswith(expected_blueprint["digest16"])
 
 
 def test_no_file_contains_a_credential_value(host, account, secret_values):
