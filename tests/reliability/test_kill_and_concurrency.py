@@ -3,12 +3,13 @@
 # Apache License 2.0 (see LICENSE)
 """ansible-playbook killed with SIGKILL in the middle of site.yml, then two site.yml runs at once.
 
-A converged three-host fleet gets a new desired state (a sandbox environment variable, so every
-sandbox is replaced). The run is killed with SIGKILL as soon as the first host starts replacing its
-sandbox: ansible-playbook first, then its forked workers, as a job controller kills a process group
-(an orphaned worker can block for ever sending its result to the dead parent). Its leases stay
-behind, naming the killed ansible-playbook; the plain re-run takes them over (their owner is
-provably gone), converges, and loses nothing. Then three runs start together: A holds the host locks, B
+A converged three-host fleet, with a file written into each agent's home, gets a new desired state
+(an ``env`` entry of the agent in ``nemoclaw_agents``, so every sandbox is replaced: backed up,
+deleted, created, restored). The run is killed with SIGKILL as soon as the first host starts
+replacing its sandbox: ansible-playbook first, then its forked workers, as a job controller kills a
+process group (an orphaned worker can block for ever sending its result to the dead parent). Its
+leases stay behind, naming the killed ansible-playbook; the plain re-run takes them over (their
+owner is provably gone), converges, and loses nothing: the file in the agent's home survives. Then three runs start together: A holds the host locks, B
 (nemoclaw_lock_timeout 2) fails before touching anything with a message naming A, and C
 (nemoclaw_lock_timeout 600) waits for A and then runs; A and C are changed=0.
 """
@@ -26,7 +27,8 @@ from reltools import (Background, changed_tasks, close_fleet, command_words, fai
 
 HOSTS = ("host1", "host2", "host3")
 SPEC_LABEL = "agentfleet.nemoclaw/spec"
-NEW_STATE = {"sandbox_env": {"RELIABILITY_GENERATION": "2"}}
+NEW_STATE = {"nemoclaw_agents": [{"name": "openclaw", "agent": "openclaw", "env": {"RELIABILITY_GENERATION": "2"}}]}
+MEMORY = "mkdir -p .openclaw && echo x > .openclaw/memory.md"
 LOCK_TASKS = {"Gathering Facts", "Take the host lock"}
 
 
@@ -41,6 +43,9 @@ def fleet(tmp_path_factory):
         step = f.run_site("site.yml")
         assert step.rc == 0, step.stdout[-4000:]
         f.baseline = dict((name, snapshot(sim)) for name, sim in f.hosts.items())
+        # What the agent keeps in its home (the sandbox's working directory), written as an operator would.
+        for sim in f.hosts.values():
+            sim.ok("sandbox", "exec", "--name", "openclaw", "--", "sh", "-c", MEMORY)
         yield f
     finally:
         close_fleet(f)
@@ -76,7 +81,12 @@ def _next_step_dir(fleet, ahead=1):
     return os.path.join(fleet.workdir, "step%03d" % (fleet._n + ahead))  # pylint: disable=protected-access
 
 
+def _memory(sim):
+    return sim.ok("sandbox", "exec", "--name", "openclaw", "--", "sh", "-c", "cat .openclaw/memory.md").stdout
+
+
 def _intact(fleet, sim_name, phase="Ready"):
+    assert _memory(fleet.hosts[sim_name]) == "x\n"
     now = snapshot(fleet.hosts[sim_name])
     base = fleet.baseline[sim_name]
     assert now["providers"] == base["providers"]
@@ -167,7 +177,7 @@ def test_two_runs_at_once_are_serialised_or_fail_clearly(fleet):
               and r["status"] == "ok" and r["result"].get("waited", 0) > 0]
     assert waited, "run C never had to wait for run A"
 
-    # Only the health probes ran inside the sandboxes; nothing was corrupted or lost.
+    # Nothing but reads (A and C found nothing to change; B stopped at the lock); nothing was corrupted or lost.
     for step in (step_a, step_b, step_c):
         assert set(command_words(c["argv"])[:2] for c in step.mutating) <= {("sandbox", "exec")}
     for name, sim in fleet.hosts.items():
