@@ -6,13 +6,15 @@
 The values reach Ansible only as Ansible Vault files (``lookup('ansible.builtin.unvault', ...)`` in
 host_vars; the controller's environment names which file), so no file the test writes contains them
 in clear. (Not the controller's environment itself: the hosts are local connections, so their
-``ansible_env`` fact, which the roles gather, would be that same environment.) At -vvv with --diff we run
-site.yml, playbooks/canary_upgrade.yml (to a second blueprint version), playbooks/drift.yml and
-site.yml --check --diff, the last two after rotating the value (a second canary). A thread samples
+``ansible_env`` fact, which the roles gather, would be that same environment.) At -vvvv with --diff we run
+site.yml, site.yml again with an ``env`` change of the agent in ``nemoclaw_agents`` (a replacement:
+backup, delete, create, restore), playbooks/drift.yml and site.yml --check --diff, the last two after
+rotating the value (a second canary). A thread samples
 the argv of every process (/proc/*/cmdline) every 50 ms during the runs. Then both canaries must
 occur zero times in: the output, the recorded results (diffs and registered results included), the
-registered variables of the first rollout (dumped to a file by a play in the same run: a ``no_log``
-task hides its result from callbacks, not from its register), every file under the test's
+registered variables of the first rollout, ``agents_result`` among them (dumped to a file by a play in
+the same run: a ``no_log`` task hides its result from callbacks, not from its register), the members
+of every backup archive the replacement made, every file under the test's
 directory (hosts' HOME and state dirs, Ansible's local and remote temp dirs, reports, the
 simulator's database, call log and gateway log) and the sampled argv.
 
@@ -20,6 +22,10 @@ The audit proves its own reach: the places a secret could land (the simulator's 
 and gateway log, the host-side state file, every run's recorded results, each report directory) must
 be among the files scanned, and the sampler must have seen every run's ansible-playbook process. A
 self-test plants a canary in a file and in a process's argv and requires both searches to find it.
+
+Credential files in the agent's home (``.git-credentials``, ``id_rsa``, ``.env.local``) are planted
+before the replacement: its backup archive (``backups/`` of the host's state directory) must hold the
+agent's other files but none of them.
 """
 
 from __future__ import annotations
@@ -29,9 +35,9 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 import threading
 
-import pytest
 import yaml
 
 from playrunner import ROOT  # puts tests/simulator on sys.path
@@ -44,6 +50,10 @@ ROTATED = "nvapi-AUDIT-ROTATED-5c2e8d71f04ab936"
 SECRETS = {"NVIDIA_INFERENCE_API_KEY":
            "{{ lookup('ansible.builtin.unvault', lookup('ansible.builtin.env', 'CANARY_VAULT_FILE')) | trim }}"}
 VAULT_PASSWORD = "reliability-audit-vault-password"
+PLANTED = (".git-credentials", "id_rsa", ".env.local")
+PLANT = ("mkdir -p .openclaw && echo kept > .openclaw/memory.md && "
+         "for f in %s; do echo planted-credential > \"$f\"; done" % " ".join(PLANTED))
+REPLACED = [{"name": "openclaw", "agent": "openclaw", "env": {"AUDIT_GENERATION": "2"}}]
 
 
 def _vault_files(tmp_path):
@@ -142,15 +152,6 @@ def test_the_searches_find_what_is_there(tmp_path):
     assert any(CANARY.encode() in h for h in sampler.hits), sampler.hits
 
 
-def _canary_blueprint(tmp_path):
-    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-    try:
-        from test_canary import make_blueprint  # pylint: disable=import-outside-toplevel
-    except ImportError as exc:  # pragma: no cover - the canary suite is being written alongside
-        pytest.skip("tests/integration/test_canary.py (make_blueprint) is not importable: %s" % exc)
-    return make_blueprint(tmp_path)
-
-
 def _registered_names():
     """Every variable the roles and the lock task files register (what a later task could print or keep)."""
     names = set()
@@ -182,9 +183,19 @@ def _site_then_dump(tmp_path, dump_dir):
     return str(playbook), names
 
 
+def archive_members(root):
+    """{archive path: {member name: bytes}} of every backup archive under ``root``."""
+    out = {}
+    for base, _dirs, names in os.walk(root):
+        for name in names:
+            if name.endswith(".tar.gz"):
+                path = os.path.join(base, name)
+                with tarfile.open(path) as tar:
+                    out[path] = dict((m.name, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile())
+    return out
+
+
 def test_no_secret_anywhere(tmp_path):
-    missing = [p for p in ("playbooks/canary_upgrade.yml", "playbooks/drift.yml")
-               if not os.path.exists(os.path.join(ROOT, p))]
     fleet = make_fleet(tmp_path / "fleet", 1)
     host_vars = dict((name, {"nemoclaw_secrets": SECRETS,
                              "ansible_remote_tmp": os.path.join(fleet.workdir, "remote-tmp", name)})
@@ -200,7 +211,7 @@ def test_no_secret_anywhere(tmp_path):
         env = {"CANARY_VAULT_FILE": vault_files[canary], "ANSIBLE_VAULT_PASSWORD_FILE": vault_password,
                "DRIFT_REPORT_DIR": os.path.join(reports, label),
                "ANSIBLE_CALLBACKS_ENABLED": "record_results,agentfleet.nemoclaw.drift_report"}
-        step = fleet.run_site(playbook, verbosity=3, diff=True, host_vars=host_vars, env=env, **kwargs)
+        step = fleet.run_site(playbook, verbosity=4, diff=True, host_vars=host_vars, env=env, **kwargs)
         steps.append((label, step))
         return step
 
@@ -210,18 +221,17 @@ def test_no_secret_anywhere(tmp_path):
     try:
         step = run("site", site_and_dump, CANARY)
         assert step.rc == 0, step.stdout[-4000:]
-        if "playbooks/canary_upgrade.yml" not in missing:
-            src, digest = _canary_blueprint(tmp_path)
-            step = run("canary", "playbooks/canary_upgrade.yml", CANARY, extra_vars={
-                "canary_target": {"blueprint_src": src, "blueprint_digest": digest},
-                "canary_report_dir": os.path.join(reports, "canary"), "canary_health_timeout": 5,
-                "canary_health_delay": 1})
-            assert step.rc == 0, step.stdout[-4000:]
-        if "playbooks/drift.yml" not in missing:
-            step = run("drift", "playbooks/drift.yml", ROTATED)
-            assert step.rc == 0, step.stdout[-4000:]
-        step = run("check", "site.yml", ROTATED, check=True)
+        fleet.first.ok("sandbox", "exec", "--name", "openclaw", "--", "sh", "-c", PLANT)
+        step = run("replace", "site.yml", CANARY, extra_vars={"nemoclaw_agents": REPLACED})
         assert step.rc == 0, step.stdout[-4000:]
+        replaced = step.result("Converge the agents of the host")["agents"]["openclaw"]
+        assert replaced["replace"] is True and replaced["backup"], replaced
+        step = run("drift", "playbooks/drift.yml", ROTATED, extra_vars={"nemoclaw_agents": REPLACED})
+        assert step.rc == 0, step.stdout[-4000:]
+        step = run("check", "site.yml", ROTATED, check=True, extra_vars={"nemoclaw_agents": REPLACED})
+        assert step.rc == 0, step.stdout[-4000:]
+        # the rotated value is drift of the provider, seen by both
+        assert step.result("Converge the agents of the host")["providers"]["nvidia-inference"]["changed"] is True
         credential_keys = [k for p in fleet.first.json("provider", "list", "-o", "json")
                            for k in p.get("credential_keys") or []]
     finally:
@@ -245,18 +255,30 @@ def test_no_secret_anywhere(tmp_path):
                 found.append("%s: simulator call log argv" % label)
     hits, scanned = files_containing(str(tmp_path), [CANARY, ROTATED])
     found += ["file %s" % h for h in hits]
+    # Backup archives are compressed: their members are searched one by one.
+    archives = archive_members(os.path.join(sim.root, "home", ".local", "state", "agentfleet-nemoclaw", "backups"))
+    found += ["archive %s member %s" % (a, m) for a, members in archives.items() for m, data in members.items()
+              if CANARY.encode() in data or ROTATED.encode() in data]
     found += ["argv %r" % h for h in sampler.hits]
     assert found == [], "\n".join(found)
 
+    # The replacement's backup holds the agent's files, and none of the credential files planted beside them.
+    assert len(archives) == 1, sorted(archives)
+    (members,) = archives.values()
+    names = sorted(m[2:] if m.startswith("./") else m for m in members)
+    assert ".openclaw/memory.md" in names, names
+    assert [n for n in names if os.path.basename(n) in PLANTED] == [], names
+    assert all(b"planted-credential" not in data for data in members.values())
+
     # The audit reached every place a secret could land (so the zero hits above mean something).
-    # The registered results of the first rollout were dumped and scanned; the providers of the plan,
-    # whose module received the canary, among them.
+    # The registered results of the first rollout were dumped and scanned; agents_result, whose module
+    # received the canary for the provider it created, among them.
     dumps = sorted(str(p) for p in dump_dir.iterdir())
-    assert dumps and "credentials_plan_result" in registered and "preflight_result" in registered
+    assert dumps and "agents_result" in registered and "preflight_result" in registered
     with open(dumps[0]) as fh:
         dumped = json.load(fh)
-    assert dumped["credentials_plan_result"]["results"], dumped["credentials_plan_result"]
-    assert any(r.get("changed") for r in dumped["credentials_plan_result"]["results"])
+    assert dumped["agents_result"]["providers"]["nvidia-inference"]["action"] == "create", dumped["agents_result"]
+    assert dumped["agents_result"]["changed"] is True
     must = dumps + [sim.db_path, sim.env["OPENSHELL_SIM_CALL_LOG"], os.path.join(sim.root, "gateway.log"),
                     os.path.join(sim.root, "home", ".local", "state", "agentfleet-nemoclaw", "providers.json")]
     step_dirs = [os.path.join(fleet.workdir, "step%03d" % (i + 1)) for i in range(len(steps))]
@@ -264,11 +286,9 @@ def test_no_secret_anywhere(tmp_path):
     missed = [path for path in must if path not in scanned]
     assert missed == [], "not scanned (missing or unreadable): %s" % missed
     for label, _step in steps:
-        if label in ("canary", "drift"):
+        if label == "drift":
             report_dir = os.path.join(reports, label)
             assert any(p.startswith(report_dir + os.sep) for p in scanned), "no %s report was scanned" % label
     # The sampler watched every run: each run's ansible-playbook was seen in /proc.
     unseen = [d for d in step_dirs if not any(d + os.sep in argv for argv in sampler.playbooks_seen)]
     assert unseen == [], "runs the argv sampler never saw: %s" % unseen
-    if missing:
-        pytest.skip("audited site.yml and site.yml --check --diff; not yet there: %s" % ", ".join(missing))
