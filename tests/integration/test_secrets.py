@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, agentfleet.nemoclaw contributors
 # Apache License 2.0 (see LICENSE)
-"""A credential given to openshell_provider appears nowhere but in the gateway's hands.
+"""A credential given to openshell_provider (or to the agents role in nemoclaw_secrets) appears nowhere
+but in the gateway's hands.
 
 The secret reaches the play only through the controller's environment (so no
 file we write contains it), then the provider is created, updated and
@@ -67,3 +68,26 @@ def test_secret_never_leaves_the_environment(fleet, tmp_path):
     # And it was passed the only safe way: --credential KEY with the value in the environment.
     creates = [c["argv"] for c in sim.calls() if c["argv"][:2] in (["provider", "create"], ["provider", "update"])]
     assert creates and all("NVIDIA_API_KEY" in argv and not any("=" in a for a in argv if "NVIDIA" in a) for argv in creates)
+
+
+def test_agents_role_keeps_the_secret_out_of_everything(fleet, tmp_path):
+    """The same through the agents role (nemoclaw_secrets -> the plan's provider): create, then rotate, at -vvv."""
+    role = {"roles": [{"role": "agentfleet.nemoclaw.agents"}]}
+    secrets = {"nemoclaw_secrets": {"NVIDIA_INFERENCE_API_KEY": "{{ lookup('ansible.builtin.env', 'CANARY') }}"}}
+    steps = []
+    for canary, check in ((CANARY, False), (CANARY2, True), (CANARY2, False)):
+        step = fleet.run([], play_extra=role, extra_vars=secrets, verbosity=3, check=check, env={"CANARY": canary})
+        assert step.rc == 0, step.stdout[-3000:]
+        steps.append(step)
+    actions = [s.result("Converge the agents of the host")["providers"]["nvidia-inference"] for s in steps]
+    assert [(a["action"], a["changed"]) for a in actions] == [("create", True), ("update", True), ("update", True)]
+    assert actions[2]["credentials"] == {"NVIDIA_API_KEY": "<changed>"}
+    for step in steps:
+        for secret in (CANARY, CANARY2):
+            assert secret not in step.stdout
+            assert secret not in str(step.results)
+            assert all(secret not in " ".join(c["argv"]) for c in step.calls)
+    for secret in (CANARY, CANARY2):
+        assert files_containing(str(tmp_path), secret) == []
+        with open(fleet.first.db_path, "rb") as fh:
+            assert secret.encode() not in fh.read()
