@@ -139,9 +139,21 @@ def test_sigkill_in_the_middle_of_site_yml(fleet):
         assert now["labels"][SPEC_LABEL] != fleet.baseline[name]["labels"][SPEC_LABEL]
         assert read_lease(fleet.hosts[name]) is None
     assert first in HOSTS
+    fleet.new_state_converged = True
+
+
+def _converged_to_the_new_state(fleet):
+    """Under plain ``-n 2`` xdist (dist "load") the xdist_group mark of conftest.py does not keep this
+    module on one worker (xdist >= 3 adds the group to node ids only under --dist loadgroup): a
+    worker that did not run the SIGKILL test converges its own fleet to the new state first."""
+    if not getattr(fleet, "new_state_converged", False):
+        step = fleet.run_site("site.yml", host_vars=_vars())
+        assert step.rc == 0, step.stdout[-4000:]
+        fleet.new_state_converged = True
 
 
 def test_two_runs_at_once_are_serialised_or_fail_clearly(fleet):
+    _converged_to_the_new_state(fleet)
     marker_a = _next_step_dir(fleet)
     marker_b = _next_step_dir(fleet, 2)
     marker_c = _next_step_dir(fleet, 3)
@@ -161,8 +173,8 @@ def test_two_runs_at_once_are_serialised_or_fail_clearly(fleet):
 
     assert step_a.rc == 0, step_a.stdout[-4000:]
     # The run after the re-run of the SIGKILL test is changed=0.
-    assert changed_tasks(step_a) == [], [(r["host"], r["task"], r["result"].get("actions"),
-                                          r["result"].get("recreate_reasons"), r["result"].get("diff"))
+    assert changed_tasks(step_a) == [], [(r["host"], r["result"].get("summary"), r["result"].get("resumed"),
+                                          [c["argv"][2:4] for c in r["result"].get("commands") or []])
                                          for r in step_a.results if r["result"].get("changed")]
 
     assert step_b.rc != 0
