@@ -820,8 +820,8 @@ def summary(result):
             lines.append("provider %s: %s (%s)" % (name, prov["action"], "; ".join(prov["reasons"])))
     route = result.get("inference") or {}
     if route.get("changed"):
-        lines.append("inference.local: %s" % ", ".join("%s %s -> %s" % (d["field"], _show(d["before"]), _show(d["after"]))
-                                                     for d in route["differences"]))
+        shown = ["%s %s -> %s" % (d["field"], _show(d["before"]), _show(d["after"])) for d in route["differences"]]
+        lines.append("inference.local: %s" % ", ".join(shown))
     for entry in result.get("resumed") or []:
         lines.append("agent %s: finishing an interrupted replacement (%s)" % (entry["agent"], entry["action"]))
     for name, agent in sorted((result.get("agents") or {}).items()):

@@ -41,6 +41,7 @@ attributes:
     support: full
     details: One diff per changed provider, route and agent, naming every field; credentials appear only as C(<changed>).
   idempotent:
+    description: Whether a second run with the same arguments reports no change.
     support: full
     details: A second run with the same desired state reports C(changed=false) and makes no mutating OpenShell call.
   action:

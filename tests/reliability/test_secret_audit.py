@@ -264,7 +264,7 @@ def test_no_secret_anywhere(tmp_path):
 
     # The replacement's backup holds the agent's files, and none of the credential files planted beside them.
     assert len(archives) == 1, sorted(archives)
-    (members,) = archives.values()
+    members = list(archives.values())[0]
     names = sorted(m[2:] if m.startswith("./") else m for m in members)
     assert ".openclaw/memory.md" in names, names
     assert [n for n in names if os.path.basename(n) in PLANTED] == [], names

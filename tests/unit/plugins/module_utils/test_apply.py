@@ -302,12 +302,12 @@ def run(tmp_path):
     return Run(tmp_path)
 
 
-def converged(run, plan, home=HOME):
+def converged(run, plan, home=None):
     """Converge ``plan`` for real, then give the sandboxes a home with files."""
     run.apply(plan)
     for a in plan["agents"]:
         if a["state"] != "absent":
-            run.client.homes[a["name"]] = dict(home)
+            run.client.homes[a["name"]] = dict(home or HOME)
     run.client.calls = []
 
 
@@ -476,9 +476,9 @@ def test_summary_lines():
         "agent a: replace (memory 8Gi -> 16Gi)",
         "agent b: stop (phase Ready -> Stopped)",
     ]
-    assert applylib.summary({"agents": {"x": {"changed": True, "replace": False, "actions": ["start"],
-                                             "differences": [{"field": "gpu", "before": None, "after": False}]}}}) \
-        == ["agent x: start (gpu none -> false)"]
+    result = {"agents": {"x": {"changed": True, "replace": False, "actions": ["start"],
+                               "differences": [{"field": "gpu", "before": None, "after": False}]}}}
+    assert applylib.summary(result) == ["agent x: start (gpu none -> false)"]
 
 
 # --------------------------------------------------------------------------
