@@ -670,7 +670,8 @@ def resolve_inference(blueprint, profile=None, endpoint_url=None, credentials_gi
     if prof.get("dynamic_endpoint"):
         endpoint = endpoint_url or endpoint
         if not endpoint:
-            raise BlueprintError(_j(ppath, "endpoint"), "profile %s has a dynamic endpoint; an endpoint URL is required" % name)
+            raise BlueprintError("endpoint_url", "profile %s has a dynamic endpoint and no endpoint in the blueprint; "
+                                 "an endpoint_url is required" % name)
     elif endpoint_url:
         raise BlueprintError("endpoint_url", "profile %s has a fixed endpoint; endpoint_url applies only to dynamic_endpoint profiles" % name)
     if endpoint and not endpoint.startswith(("https://", "http://")):

@@ -49,6 +49,12 @@ _ENTRY_PATHS = (
 def _entry_error(entry, exc, source):
     """A blueprint/policy error as a desired-state error at the entry's inventory path."""
     path = exc.path or ""
+    if path.startswith("presets."):
+        # A preset the entry names: point at its list item (one the tier adds keeps the key path).
+        wanted = path[len("presets."):]
+        for index, item in enumerate(entry["presets"] or []):
+            if str(item).split(":", 1)[0].strip() == wanted:
+                return DesiredStateError("%s.presets[%d]" % (entry["path"], index), exc.reason)
     for prefix, key in _ENTRY_PATHS:
         if path == prefix or path.startswith(prefix + "[") or path.startswith(prefix + "."):
             return DesiredStateError("%s.%s%s" % (entry["path"], key, path[len(prefix):]), exc.reason)

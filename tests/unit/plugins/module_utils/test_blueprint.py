@@ -386,7 +386,7 @@ def test_profile_resolution():
     assert prov["credentials"][0]["source"] == "given" and "default" not in prov["credentials"][0]
     with pytest.raises(BlueprintError) as info:
         resolve_inference(bp, "ncp")
-    assert info.value.path == "components.inference.profiles.ncp.endpoint"
+    assert info.value.path == "endpoint_url"
     inf, _prov = resolve_inference(bp, "ncp", endpoint_url="https://ncp.example.com/v1")
     assert inf["endpoint"] == "https://ncp.example.com/v1" and inf["dynamic_endpoint"] is True
     with pytest.raises(BlueprintError):
@@ -524,7 +524,7 @@ def test_plan_presets_custom_overrides(tmp_path):
     ({"overrides": "x"}, "overrides"),
     ({"openshell_version": "0.0.99"}, "openshell_version"),
     ({"agent_version": "2026.1.0"}, "agent_version"),
-    ({"profile": "ncp"}, "components.inference.profiles.ncp.endpoint"),
+    ({"profile": "ncp"}, "endpoint_url"),
     ({"resource_profile": "creator"}, "host_facts.cpus"),
 ])
 def test_plan_errors(kwargs, path):

@@ -174,22 +174,12 @@ def test_blueprint_errors_map_to_the_entry(keys, path, fragment):
     assert fragment in exc.reason
 
 
-@pytest.mark.xfail(strict=True, reason="plan.py maps the blueprint's error path 'presets.nope' as it is: the error "
-                                       "names nemoclaw_agents[assistant].presets.nope, not the item presets[0]")
 def test_unknown_preset_names_the_list_item():
     exc = refused([agent(presets=["nope"])])
     assert "presets/nope.yaml not found" in exc.reason
     assert exc.path == "nemoclaw_agents[assistant].presets[0]"
 
 
-def test_unknown_preset_is_refused_at_the_presets_key():
-    exc = refused([agent(presets=["nope"])])
-    assert exc.path.startswith("nemoclaw_agents[assistant].presets")
-    assert "presets/nope.yaml not found" in exc.reason
-
-
-@pytest.mark.xfail(strict=True, reason="a dynamic-endpoint profile without endpoint_url is refused at "
-                                       "nemoclaw_agents[x].blueprint (blueprint field path), not at .endpoint_url")
 def test_dynamic_endpoint_profile_without_endpoint_url_names_endpoint_url():
     exc = refused([agent(profile="ncp")])
     assert exc.path == "nemoclaw_agents[assistant].endpoint_url"
