@@ -20,9 +20,9 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import PolicyError, validate_policy
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import approval_matcher_problems, normalise_matcher, normalize_host
 
 RULES_KEYS = ("allow", "deny", "reject_unmatched", "include_security_flagged", "reason")
-MATCHER_KEYS = ("id", "host", "port", "binary", "rule")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATION_RE = re.compile(r"^(?:(\d+)([smhdw]))+$")
 DURATION_PART_RE = re.compile(r"(\d+)([smhdw])")
@@ -42,27 +42,12 @@ def _is_int(value):
 # rules and SLA
 # ---------------------------------------------------------------------------
 
-def _matcher(item, field):
-    if not isinstance(item, dict) or not item:
-        _fail(field, "must be a mapping with at least one of %s" % ", ".join(MATCHER_KEYS))
-    out = {}
-    for key in sorted(item, key=str):
-        if key not in MATCHER_KEYS:
-            _fail(field, "unknown key %r (allowed: %s)" % (key, ", ".join(MATCHER_KEYS)))
-        value = item[key]
-        sub = "%s.%s" % (field, key)
-        if key == "port":
-            port = value
-            if isinstance(value, str) and value.strip().isdigit():
-                port = int(value.strip())
-            if not _is_int(port) or not 1 <= port <= 65535:
-                _fail(sub, "must be a port number 1-65535, got %r" % (value,))
-            out[key] = port
-        else:
-            if not isinstance(value, str) or not value.strip():
-                _fail(sub, "must be a non-empty string, got %r" % (value,))
-            out[key] = value.strip()
-    return out
+def _matcher(item, field, approve=True):
+    """One allow (``approve``) or deny matcher, checked by the module's own rule (validate.approval_matcher_problems)."""
+    problems = approval_matcher_problems(item, field, approve=approve)
+    if problems:
+        _fail(problems[0][0], problems[0][1])
+    return normalise_matcher(item)
 
 
 def approval_rules(rules, name="approval_rules"):
@@ -101,7 +86,7 @@ def approval_rules(rules, name="approval_rules"):
             continue
         if not isinstance(items, list):
             _fail("%s.%s" % (name, key), "must be a list of matchers, got %s" % type(items).__name__)
-        out[key] = [_matcher(item, "%s.%s[%d]" % (name, key, i)) for i, item in enumerate(items)]
+        out[key] = [_matcher(item, "%s.%s[%d]" % (name, key, i), approve=key == "allow") for i, item in enumerate(items)]
     for key in ("reject_unmatched", "include_security_flagged"):
         if rules.get(key) is not None:
             if not isinstance(rules[key], bool):
@@ -241,9 +226,28 @@ def _overlay_endpoint(ep):
     return dict((k, v) for k, v in out.items() if v is not None)
 
 
-def _generated_name(ep):
-    host = re.sub(r"[^A-Za-z0-9_]", "", (ep.get("host") or "").replace(".", "_").replace("-", "_"))
-    return "allow_%s_%s" % (host, ep.get("port"))
+def _endpoint_keys(endpoints):
+    return set((normalize_host(str(e.get("host") or "")), e.get("port")) for e in endpoints or [])
+
+
+def _overlay_key(policies, rule, endpoints):
+    """The key a chunk's endpoints are kept under: keys never collide across hosts.
+
+    OpenShell's generated rule names fold '.' and '-' into '_' (``allow_registry_npmjs_org_443``
+    is also the name for ``registry-npmjs.org:443``), so the rule name is used only while the
+    entry under it holds no other endpoint; otherwise the key spells the host as it is
+    (``allow_registry-npmjs.org_443``), with a numeric suffix if even that is taken.
+    """
+    mine = _endpoint_keys(endpoints)
+    candidates = ([rule] if rule else []) + ["allow_%s_%s" % (normalize_host(endpoints[0]["host"]), endpoints[0]["port"])]
+    for name in candidates:
+        if name not in policies or _endpoint_keys((policies[name] or {}).get("endpoints")) <= mine:
+            return name
+    n = 2
+    while "%s_%d" % (candidates[-1], n) in policies and \
+            not _endpoint_keys((policies["%s_%d" % (candidates[-1], n)] or {}).get("endpoints")) <= mine:
+        n += 1
+    return "%s_%d" % (candidates[-1], n)
 
 
 def _merge_entry(current, name, endpoints, binaries):
@@ -318,7 +322,7 @@ def approvals_overlay(existing, reports, path, var_name=OVERLAY_VAR):
         endpoints = [_overlay_endpoint(ep) for ep in chunk.get("endpoints") or [] if ep.get("host") and ep.get("port")]
         if not endpoints:
             continue
-        name = chunk.get("rule") or _generated_name(endpoints[0])
+        name = _overlay_key(policies, chunk.get("rule"), endpoints)
         binaries = [b for b in [chunk.get("binary")] + list(chunk.get("binaries") or []) if b]
         if not binaries and not (policies.get(name) or {}).get("binaries"):
             continue  # a network policy entry needs a binary; OpenShell drafts always name one

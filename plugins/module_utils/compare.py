@@ -18,6 +18,8 @@ import hmac
 import json
 import re
 
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import validate
+
 
 def policylib():
     """The policy library (``policy.py``), imported on first use.
@@ -340,38 +342,13 @@ def sandbox_policy_plan(current, desired):
 # Approvals
 # --------------------------------------------------------------------------
 
-def _glob_match(pattern, value):
-    regex = "^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$"
-    return re.match(regex, value or "") is not None
-
-
 def matcher_matches(matcher, chunk):
     """True when one matcher (``host``, ``port``, ``binary``, ``rule``, ``id``) selects ``chunk``.
 
-    Every given field must match; ``host`` and ``binary`` are globs; a chunk
-    with several endpoints matches when any endpoint does.
+    The one matcher of the module and the playbook: validate.matcher_matches (exact hosts after
+    normalisation, a wildcard only at a label boundary of the first label).
     """
-    if matcher.get("id") and matcher["id"] != chunk.get("id"):
-        return False
-    if matcher.get("rule") and not _glob_match(matcher["rule"], chunk.get("rule")):
-        return False
-    if matcher.get("binary"):
-        binaries = [chunk.get("binary")] + list(chunk.get("binaries") or [])
-        if not any(_glob_match(matcher["binary"], b) for b in binaries if b):
-            return False
-    if matcher.get("host") or matcher.get("port"):
-        endpoints = chunk.get("endpoints") or []
-        ok = False
-        for ep in endpoints:
-            if matcher.get("host") and not _glob_match(matcher["host"].lower(), (ep.get("host") or "").lower()):
-                continue
-            if matcher.get("port") and int(matcher["port"]) != (ep.get("port") or 0):
-                continue
-            ok = True
-            break
-        if not ok:
-            return False
-    return True
+    return validate.matcher_matches(matcher, chunk)
 
 
 def approval_decisions(chunks, approve=(), reject=(), approve_all=False, include_security_flagged=False,

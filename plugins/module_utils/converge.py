@@ -530,17 +530,25 @@ def converge_inference(ctx):
 # openshell_approval
 # --------------------------------------------------------------------------
 
-def _matchers(field, items):
+def _matchers(field, items, approve=True):
+    """The matchers of ``field`` after validate.approval_matcher_problems (one rule for module and playbook)."""
     out = []
     for i, item in enumerate(items or []):
-        if not isinstance(item, dict) or not item:
-            raise InputError("%s[%d]" % (field, i), "must be a mapping with at least one of id, host, port, binary, rule")
-        unknown = set(item) - {"id", "host", "port", "binary", "rule"}
-        if unknown:
-            raise InputError("%s[%d]" % (field, i), "unknown keys %s (allowed: id, host, port, binary, rule)" % ", ".join(sorted(unknown)))
-        if item.get("port") is not None:
-            check_value("%s[%d].port" % (field, i), validate.port_problem(item["port"]))
-        out.append(item)
+        problems = validate.approval_matcher_problems(item, "%s[%d]" % (field, i), approve=approve)
+        if problems:
+            raise InputError(problems[0][0], problems[0][1])
+        out.append(validate.normalise_matcher(item))
+    return out
+
+
+def _ids(field, ids):
+    """Chunk ids of ``approve_ids`` / ``reject_ids``: an empty or whitespace id is refused, never 'every chunk'."""
+    out = []
+    for i, cid in enumerate(ids or []):
+        problems = validate.approval_matcher_problems({"id": cid}, "%s[%d]" % (field, i))
+        if problems:
+            raise InputError("%s[%d]" % (field, i), problems[0][1])
+        out.append({"id": cid.strip()})
     return out
 
 
@@ -575,8 +583,8 @@ class ChunksFailed(OpenShellError):
 def converge_approval(ctx):
     p = ctx.params
     check_name("sandbox", "sandbox", p["sandbox"])
-    approve = _matchers("approve", p.get("approve")) + [{"id": i} for i in p.get("approve_ids") or []]
-    reject = _matchers("reject", p.get("reject")) + [{"id": i} for i in p.get("reject_ids") or []]
+    approve = _matchers("approve", p.get("approve")) + _ids("approve_ids", p.get("approve_ids"))
+    reject = _matchers("reject", p.get("reject"), approve=False) + _ids("reject_ids", p.get("reject_ids"))
     sla = p.get("sla_seconds") or 0
     if sla < 0:
         raise InputError("sla_seconds", "must be 0 (no SLA) or a positive number of seconds, got %s" % sla)

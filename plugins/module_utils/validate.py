@@ -50,6 +50,15 @@ Hosts and paths
   is_public_class(cls)              whether a host class may be reached without trust
   network_problem(cidr)             an allowed_ips pin that overlaps loopback/link-local/unspecified
   binary_path_problem(path)         absolute, normalised policy binary path (globs allowed)
+Environment
+  env_value_problem(value)          an environment value: a scalar without newline, CR or NUL
+  env_problems(env, field)          every problem of an environment mapping, one sentence each naming field.KEY
+Approvals
+  host_pattern_matches(pat, host)   exact match on normalised hosts; '*' only in the first label, at a label boundary
+  glob_matches(pattern, value)      shell-style '*' / '?' glob over a whole value (binaries, rule names)
+  approval_matcher_problems(m, f)   every problem of one approve/reject matcher, as (field, reason) pairs
+  normalise_matcher(matcher)        a valid matcher with stripped strings and an int port
+  matcher_matches(matcher, chunk)   whether a matcher selects a pending chunk (the one matcher of module and playbook)
 Messages
   suggest(word, candidates)         " (did you mean X?)" or ""
 """
@@ -700,6 +709,170 @@ def binary_path_problem(path):
     if posixpath.normpath(path) != path:
         return "binary path is not normalised (%s): %s" % (posixpath.normpath(path), path)
     return None
+
+
+# --------------------------------------------------------------------------
+# Environment (openshell_gateway_env, sandbox env)
+# --------------------------------------------------------------------------
+
+def env_value_problem(value):
+    """Why ``value`` cannot be an environment value (one ``KEY="VALUE"`` line, one argv word), or None.
+
+    Strings, numbers and booleans pass (written as their text); mappings, lists and None do
+    not. A newline would add a line (``a\nINJECTED=1``), a NUL truncates. Never echoes the value.
+    """
+    if value is None or isinstance(value, (dict, list, tuple, set)):
+        return "must be a string, number or boolean, got %s" % type(value).__name__
+    return text_problem(value)
+
+
+def env_problems(env, field):
+    """Every problem of the environment mapping ``env`` (sentences naming ``field.KEY``); [] when fine.
+
+    Keys must match ``[A-Za-z_][A-Za-z0-9_]*`` (``X=1 touch /tmp/PWNED; Y`` is refused: no
+    key ever reaches a shell); values per env_value_problem. Values are never quoted back.
+    """
+    if env is None:
+        return []
+    if not isinstance(env, dict):
+        return ["%s: must be a mapping of variable names to values, got %s" % (field, type(env).__name__)]
+    out = []
+    for key in sorted(env, key=str):
+        problem = env_key_problem(key)
+        if problem:
+            out.append("%s: %s" % (field, problem))
+            continue
+        problem = env_value_problem(env[key])
+        if problem:
+            out.append("%s.%s: value %s" % (field, key, problem))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Approvals: the matcher of openshell_approval and playbooks/approvals.yml
+# --------------------------------------------------------------------------
+
+MATCHER_KEYS = ("id", "host", "port", "binary", "rule")
+_CHUNK_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}\Z")
+_RULE_GLOB_RE = re.compile(r"[A-Za-z0-9_.*?-]{1,253}\Z")
+
+
+def glob_matches(pattern, value):
+    """Shell-style glob over the whole of ``value``: ``*`` any run, ``?`` one character (case-sensitive)."""
+    if not isinstance(pattern, str) or not isinstance(value, str) or not pattern:
+        return False
+    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(regex, value, re.DOTALL) is not None
+
+
+def host_pattern_matches(pattern, host):
+    """Whether the host ``pattern`` selects ``host``, compared in normalised form (normalize_host).
+
+    Without ``*`` the match is exact: ``registry.npmjs.org`` never selects ``registry-npmjs.org``
+    or ``registry.npmjs.org.evil``. A wildcard is only allowed in the first label, as OpenShell's
+    policy hosts: ``*.example.com`` selects one more label (``a.example.com``, never
+    ``example.com`` itself or ``example.com.evil``), ``**.example.com`` one or more, and a
+    label glob such as ``api-*.example.com`` stays within its label.
+    """
+    if not isinstance(pattern, str) or not isinstance(host, str) or not pattern.strip() or not host.strip():
+        return False
+    pat, name = normalize_host(pattern), normalize_host(host)
+    if "*" not in pat:
+        return pat == name
+    first, _sep, rest = pat.partition(".")
+    if not rest or "*" in rest:
+        return False
+    if first == "**":
+        return name.endswith("." + rest) and len(name) > len(rest) + 1
+    head, _sep, tail = name.partition(".")
+    return tail == rest and bool(head) and re.fullmatch(re.escape(first).replace(r"\*", "[^.]*"), head) is not None
+
+
+def approval_matcher_problems(matcher, field, approve=True):
+    """Every problem of one approve (``approve=True``) or reject matcher, as ``(field, reason)`` pairs.
+
+    A matcher is a mapping of one or more of MATCHER_KEYS; empty or whitespace-only values are
+    refused (an empty matcher would select every chunk, 169.254.169.254:80 included); callers
+    strip surrounding whitespace (normalise_matcher). ``host``
+    passes host_problem with wildcards, ``port`` port_problem, ``binary`` binary_path_problem.
+    An approve matcher that names a ``rule`` must also name a ``host`` or an ``id``: generated
+    rule names fold '.' and '-' into '_' (``allow_registry_npmjs_org_443`` is also the name for
+    ``registry-npmjs.org``), so a rule name cannot tell hosts apart.
+    """
+    if not isinstance(matcher, dict) or not matcher:
+        return [(field, "must be a mapping with at least one of %s" % ", ".join(MATCHER_KEYS))]
+    out = []
+    for key in sorted(matcher, key=str):
+        sub = "%s.%s" % (field, key)
+        value = matcher[key]
+        if key not in MATCHER_KEYS:
+            out.append((field, "unknown key %r (allowed: %s)%s" % (key, ", ".join(MATCHER_KEYS), suggest(key, MATCHER_KEYS))))
+        elif key == "port":
+            port = int(value.strip()) if isinstance(value, str) and full_match(_DIGITS_RE, value.strip()) else value
+            if port_problem(port):
+                out.append((sub, "must be a port number 1-65535, got %r" % (value,)))
+        elif not isinstance(value, str) or not value.strip():
+            out.append((sub, "must be a non-empty string, got %r" % (value,)))
+        elif text_problem(value):
+            out.append((sub, text_problem(value)))
+        elif key == "host":
+            problem = host_problem(value.strip(), wildcard=True)
+            if problem:
+                out.append((sub, problem))
+        elif key == "binary":
+            problem = binary_path_problem(value.strip())
+            if problem:
+                out.append((sub, problem))
+        elif key == "id":
+            if not full_match(_CHUNK_ID_RE, value.strip()):
+                out.append((sub, "must be a chunk id (letters, digits, '-', '_', '.', ':'), got %r" % (value,)))
+        elif key == "rule":
+            if not full_match(_RULE_GLOB_RE, value.strip()):
+                out.append((sub, "must be a rule name or glob (letters, digits, '_', '-', '.', '*', '?'), got %r" % (value,)))
+    if approve and "rule" in matcher and not (matcher.get("host") or matcher.get("id")):
+        out.append(("%s.rule" % field, "an approve matcher with a rule name must also name a host (or an id): rule names "
+                                       "fold '.' and '-' into '_', so they cannot tell registry.npmjs.org from "
+                                       "registry-npmjs.org"))
+    return out
+
+
+def normalise_matcher(matcher):
+    """A valid matcher with its strings stripped and its port an int."""
+    out = {}
+    for key, value in matcher.items():
+        if key == "port":
+            value = int(str(value).strip())
+        elif isinstance(value, str):
+            value = value.strip()
+        out[key] = value
+    return out
+
+
+def matcher_matches(matcher, chunk):
+    """True when one (validated) matcher selects ``chunk``: every given field must match.
+
+    ``id`` exactly; ``rule`` and ``binary`` as globs (glob_matches); ``host`` with
+    host_pattern_matches and ``port`` exactly, both on the same endpoint (a chunk with several
+    endpoints matches when one endpoint does).
+    """
+    if matcher.get("id") is not None and matcher["id"] != chunk.get("id"):
+        return False
+    if matcher.get("rule") is not None and not glob_matches(matcher["rule"], chunk.get("rule") or ""):
+        return False
+    if matcher.get("binary") is not None:
+        binaries = [chunk.get("binary")] + list(chunk.get("binaries") or [])
+        if not any(glob_matches(matcher["binary"], b) for b in binaries if isinstance(b, str)):
+            return False
+    if matcher.get("host") is not None or matcher.get("port") is not None:
+        want_port = int(matcher["port"]) if matcher.get("port") is not None else None
+        for ep in chunk.get("endpoints") or []:
+            if matcher.get("host") is not None and not host_pattern_matches(matcher["host"], ep.get("host") or ""):
+                continue
+            if want_port is not None and want_port != ep.get("port"):
+                continue
+            return True
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------

@@ -46,8 +46,8 @@ def test_approval_rules_normalise():
     assert rules["allow"] == [{"host": "*.github.com", "port": 443}]
     assert rules["deny"] == [{"binary": "/usr/bin/nc"}] and rules["reject_unmatched"] and rules["reason"] == "no"
     # a group_vars file (wrapped in approval_rules) and YAML text are accepted too
-    text = yaml.safe_dump({"approval_rules": {"allow": [{"rule": "allow_*"}]}})
-    assert f.approval_rules(text, "approval_rules_file /x")["allow"] == [{"rule": "allow_*"}]
+    text = yaml.safe_dump({"approval_rules": {"allow": [{"rule": "allow_*", "host": "*.example.com"}]}})
+    assert f.approval_rules(text, "approval_rules_file /x")["allow"] == [{"rule": "allow_*", "host": "*.example.com"}]
 
 
 @pytest.mark.parametrize("rules, message", [
@@ -178,3 +178,39 @@ def test_approval_decisions_sla():
     d = compare.approval_decisions(chunks, expired=["b"])
     assert [(c["id"], r) for c, r in d["reject"]] == [("b", "older than SLA")]
     assert [c["id"] for c, _r in d["leave"]] == ["a", "c", "d"]
+
+
+def test_overlay_keys_never_collide_across_hosts():
+    """OpenShell folds '.' and '-' into '_': look-alike hosts get keys of their own, never the legitimate entry."""
+    path = "/inv/group_vars/all/approved.yml"
+    legit = chunk("c1", "registry.npmjs.org")
+    alike = dict(chunk("c2", "registry-npmjs.org"), rule="allow_registry_npmjs_org_443")
+    again = chunk("c3", "registry.npmjs.org")
+    reports = [{"host": "h", "overlay_file": path, "reviews": [{"sandbox": "s", "approved": [legit, alike, again]}]}]
+    policies = f.approvals_overlay(None, reports, path)[f.OVERLAY_VAR]["network_policies"]
+    assert sorted(policies) == ["allow_registry-npmjs.org_443", "allow_registry_npmjs_org_443"]
+    assert policies["allow_registry_npmjs_org_443"]["endpoints"] == [{"host": "registry.npmjs.org", "port": 443}]
+    assert policies["allow_registry-npmjs.org_443"]["endpoints"] == [{"host": "registry-npmjs.org", "port": 443}]
+    # the same approvals give the same file
+    again_doc = f.approvals_overlay({f.OVERLAY_VAR: {"network_policies": policies}}, reports, path)
+    assert again_doc[f.OVERLAY_VAR]["network_policies"] == policies
+
+
+@pytest.mark.parametrize("rules, message", [
+    ({"allow": [{"host": ""}]}, "approval_rules.allow[0].host: must be a non-empty string"),
+    ({"allow": [{"id": "  "}]}, "approval_rules.allow[0].id: must be a non-empty string"),
+    ({"allow": [{"rule": "allow_registry_npmjs_org_*"}]}, "approval_rules.allow[0].rule: an approve matcher"),
+    ({"allow": [{"host": "*.example.com.*"}]}, "approval_rules.allow[0].host:"),
+])
+def test_approval_rules_refuse_matchers_that_select_too_much(rules, message):
+    with pytest.raises(AnsibleFilterError) as exc:
+        f.approval_rules(rules)
+    assert message in str(exc.value)
+
+
+def test_filter_and_module_share_one_matcher():
+    rules = f.approval_rules({"allow": [{"host": "registry.npmjs.org", "port": 443}]})
+    look_alikes = [chunk("a", "registry-npmjs.org"), chunk("b", "registry.npmjs.org.evil", 8080),
+                   chunk("c", "registry.npmjs.org.attacker.io")]
+    decisions = compare.approval_decisions(look_alikes + [chunk("d", "registry.npmjs.org")], rules["allow"])
+    assert [c["id"] for c, _r in decisions["approve"]] == ["d"]

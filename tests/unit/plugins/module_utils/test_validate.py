@@ -416,3 +416,110 @@ def test_binary_path(path, problem):
 ])
 def test_suggest(word, candidates, out):
     assert v.suggest(word, candidates) == out
+
+
+# --------------------------------------------------------------------- environment (openshell_gateway_env)
+
+def test_env_problems_keys_and_values():
+    assert v.env_problems({"OPENSHELL_DB_URL": "sqlite:/x", "N": 3, "B": True}, "openshell_gateway_env") == []
+    assert v.env_problems(None, "e") == []
+    bad = v.env_problems({"X=1 touch /tmp/PWNED; Y": "v", "GOOD": "a\nINJECTED=1", "CR": "a\rb", "NUL": "a\x00",
+                          "1BAD": "v", "NONE": None, "LIST": [1]}, "openshell_gateway_env")
+    text = "\n".join(bad)
+    assert len(bad) == 7, bad
+    assert "openshell_gateway_env: key 'X=1 touch /tmp/PWNED; Y' must match [A-Za-z_][A-Za-z0-9_]*" in text
+    assert "openshell_gateway_env.GOOD: value must not contain a newline" in text
+    assert "openshell_gateway_env.CR: value must not contain a carriage return" in text
+    assert "openshell_gateway_env.NUL: value must not contain a NUL character" in text
+    assert "openshell_gateway_env.NONE: value must be a string" in text
+    # values are never echoed (they may be secrets)
+    assert "INJECTED" not in text
+    assert v.env_problems("A=1", "e") == ["e: must be a mapping of variable names to values, got str"]
+
+
+# --------------------------------------------------------------------- approvals: one matcher
+
+@pytest.mark.parametrize("pattern,host,ok", [
+    ("registry.npmjs.org", "registry.npmjs.org", True),
+    ("registry.npmjs.org", "REGISTRY.npmjs.org.", True),
+    ("registry.npmjs.org", "registry-npmjs.org", False),
+    ("registry.npmjs.org", "registry.npmjs.org.evil", False),
+    ("registry.npmjs.org", "registry.npmjs.org.attacker.io", False),
+    ("registry.npmjs.org", "xregistry.npmjs.org", False),
+    ("*.example.com", "a.example.com", True),
+    ("*.example.com", "A.Example.COM.", True),
+    ("*.example.com", "example.com", False),
+    ("*.example.com", "example.com.evil", False),
+    ("*.example.com", "a.b.example.com", False),
+    ("*.example.com", "evilexample.com", False),
+    ("**.example.com", "a.b.example.com", True),
+    ("**.example.com", "example.com", False),
+    ("**.example.com", "example.com.evil", False),
+    ("api-*.example.com", "api-eu.example.com", True),
+    ("api-*.example.com", "api-eu.x.example.com", False),
+    ("127.0.0.1", "127.1", True),
+    ("*", "anything", False),
+    ("", "", False),
+    ("  ", "x", False),
+])
+def test_host_pattern_matches(pattern, host, ok):
+    assert v.host_pattern_matches(pattern, host) is ok
+
+
+@pytest.mark.parametrize("matcher,approve,field,text", [
+    ({}, True, "m", "at least one"),
+    ({"host": ""}, True, "m.host", "non-empty"),
+    ({"host": "   "}, True, "m.host", "non-empty"),
+    ({"id": ""}, True, "m.id", "non-empty"),
+    ({"id": " \t"}, True, "m.id", "non-empty"),
+    ({"binary": ""}, True, "m.binary", "non-empty"),
+    ({"rule": ""}, False, "m.rule", "non-empty"),
+    ({"host": "a.*.com"}, True, "m.host", "first label"),
+    ({"host": "*"}, True, "m.host", "domain"),
+    ({"host": "gооgle.com"}, True, "m.host", "non-ASCII"),
+    ({"host": "a.com\n"}, True, "m.host", "newline"),
+    ({"port": 0}, True, "m.port", "1-65535"),
+    ({"port": "https"}, True, "m.port", "1-65535"),
+    ({"binary": "/usr/bin/../../bin/sh"}, True, "m.binary", "'..'"),
+    ({"rule": "allow_registry_npmjs_org_*"}, True, "m.rule", "must also name a host"),
+    ({"hostname": "x"}, True, "m", "did you mean host?"),
+    ({"id": "a b"}, True, "m.id", "chunk id"),
+])
+def test_approval_matcher_problems(matcher, approve, field, text):
+    problems = v.approval_matcher_problems(matcher, "m", approve=approve)
+    assert problems and problems[0][0] == field and text in problems[0][1], problems
+
+
+def test_approval_matcher_accepted_and_normalised():
+    assert v.approval_matcher_problems({"host": " *.github.com ", "port": "443", "binary": "/usr/bin/git"}, "m") == []
+    assert v.approval_matcher_problems({"rule": "allow_*"}, "m", approve=False) == []
+    assert v.approval_matcher_problems({"rule": "allow_x_443", "host": "x.org"}, "m") == []
+    assert v.normalise_matcher({"host": " a.org ", "port": "443"}) == {"host": "a.org", "port": 443}
+
+
+def _chunk(host, port=443, rule=None, binary="/usr/bin/curl"):
+    return {"id": "c", "rule": rule or "allow_%s_%d" % (re.sub(r"[.-]", "_", host), port), "binary": binary,
+            "endpoints": [{"host": host, "port": port}]}
+
+
+@pytest.mark.parametrize("host,ok", [
+    ("registry.npmjs.org", True),
+    ("registry-npmjs.org", False),
+    ("registry.npmjs.org.evil", False),
+    ("registry.npmjs.org.attacker.io", False),
+    ("169.254.169.254", False),
+])
+def test_matcher_matches_exact_host_and_port(host, ok):
+    matcher = {"host": "registry.npmjs.org", "port": 443, "rule": "allow_registry_npmjs_org_*"}
+    assert v.matcher_matches(matcher, _chunk(host)) is ok
+    assert v.matcher_matches({"host": "registry.npmjs.org"}, _chunk(host, 8080)) is ok
+    assert v.matcher_matches({"host": "registry.npmjs.org", "port": 443}, _chunk(host, 8080)) is False
+
+
+def test_matcher_matches_fields():
+    chunk = _chunk("api.github.com", binary="/usr/bin/git")
+    assert v.matcher_matches({"binary": "/usr/bin/*"}, chunk)
+    assert not v.matcher_matches({"binary": "/usr/local/*"}, chunk)
+    assert v.matcher_matches({"id": "c"}, chunk) and not v.matcher_matches({"id": "d"}, chunk)
+    assert v.matcher_matches({"rule": "allow_api_*"}, chunk)
+    assert not v.matcher_matches({"host": "api.github.com"}, {"id": "x", "endpoints": []})
