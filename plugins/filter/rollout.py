@@ -17,14 +17,14 @@ def rollout_serial(canary_hosts, serial=None):
     return rollout.serial_batches(len(canary_hosts), serial if serial is not None else [1, "10%", "100%"])
 
 
-def rollout_report(hostvars, hosts, started=None):
-    """Report entries of ``hosts``: from ``agents_result``, ``rollout_rollback`` and ``rollout_started`` of each."""
+def rollout_report(hostvars, hosts):
+    """Report entries of ``hosts``: from ``agents_result``, ``rollout_rollback`` and ``rollout_check`` of each."""
     reports = []
     for host in hosts:
         hv = hostvars[host] if host in hostvars else {}
         result = hv.get("agents_result")
         if not isinstance(result, dict) or result.get("skipped"):
-            reports.append({"host": host, "status": "not started", "agents": {}})
+            reports.append(rollout.host_report(host, None, needed=rollout.needs(hv.get("rollout_check"))))
             continue
         rolled = hv.get("rollout_rollback")
         rolled = rolled if isinstance(rolled, dict) and not rolled.get("skipped") else None
@@ -45,9 +45,11 @@ def rollout_failure(host, failed_result, rollback=None):
     if isinstance(rollback, dict) and not rollback.get("skipped"):
         if rollback.get("failed"):
             text += "; the rollback failed too: %s (the agents' backups are kept on the host)" % rollback.get("msg")
-        else:
+        elif rollback.get("rolled_back_to"):
             text += "; returned to its previous plan (%s) with its agents' state" % ", ".join(
-                "%s %s" % kv for kv in sorted((rollback.get("rolled_back_to") or {}).items())) or "no agent to return"
+                "%s: %s" % kv for kv in sorted(rollback["rolled_back_to"].items()))
+        else:
+            text += "; no agent to return to (no earlier plan recorded)"
     return text + ". The rollout stopped: no later batch starts. Revert the inventory change or fix it and run again."
 
 

@@ -74,6 +74,31 @@ def rollback_plan(records, target):
     return plan, notes
 
 
+def needs(result):
+    """What a host needs to reach its desired state, from its ``nemoclaw_apply`` check run: text lines ([]: nothing).
+
+    A host whose check run needs nothing is skipped by the rollout's apply (no write, no gate); the
+    report names what a host that was not reached still needs.
+    """
+    if not isinstance(result, dict) or result.get("skipped"):
+        return []
+    if result.get("failed"):
+        return ["failed: %s" % result.get("msg")]
+    out = ["agent %s: finish the replacement left at step %s" % (r["agent"], r["step"]) for r in result.get("resumed") or []]
+    out += ["provider %s: %s" % (name, p.get("action") or "update")
+            for name, p in sorted((result.get("providers") or {}).items()) if p.get("changed")]
+    if (result.get("inference") or {}).get("changed"):
+        out.append("inference route")
+    for name, agent in sorted((result.get("agents") or {}).items()):
+        if not agent.get("changed"):
+            continue
+        if agent.get("replace"):
+            out.append("agent %s: replace (%s -> %s)" % (name, agent.get("from") or "new", agent.get("blueprint")))
+        else:
+            out.append("agent %s: %s" % (name, ", ".join(agent.get("actions") or ["change"])))
+    return out
+
+
 def serial_batches(canary_count, serial):
     """The ``serial`` list of the batch play: the canary hosts first, then ``serial`` (e.g. [1, "10%", "100%"])."""
     out = [canary_count] if canary_count else []
@@ -112,8 +137,13 @@ def blueprints_of(agents):
                 for a in agents or () if a.get("state") != "absent" and a.get("blueprint"))
 
 
-def host_report(host, result, rolled_back=None, seconds=None):
-    """One host's line of the rollout report: per agent from -> to, the result, how long it took."""
+def host_report(host, result, rolled_back=None, seconds=None, needed=None):
+    """One host's line of the rollout report: per agent from -> to, the result, how long it took.
+
+    ``result`` None: the rollout did not reach the host; ``needed`` (``needs`` of its check run) is what it still needs.
+    """
+    if result is None:
+        return {"host": host, "status": "not started", "agents": {}, "needs": list(needed or [])}
     agents = {}
     for name, entry in sorted(((result or {}).get("agents") or {}).items()):
         agents[name] = {"from": entry.get("from"), "to": entry.get("blueprint"), "changed": entry.get("changed", False),
@@ -126,6 +156,8 @@ def host_report(host, result, rolled_back=None, seconds=None):
     else:
         status = "upgraded" if any(a["changed"] for a in agents.values()) else "unchanged"
     out = {"host": host, "status": status, "agents": agents}
+    if needed:
+        out["needs"] = list(needed)
     if failed:
         out["error"] = (result or {}).get("msg")
     if seconds is not None:
@@ -146,4 +178,6 @@ def report_lines(reports):
             lines.append("  %s: %s%s" % (name, move, " (replaced, state kept)" if agent.get("replaced") else ""))
         if rep.get("error"):
             lines.append("  error: %s" % rep["error"])
+        for item in rep.get("needs") or []:
+            lines.append("  needs %s" % item)
     return lines
