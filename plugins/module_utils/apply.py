@@ -594,6 +594,8 @@ class Applier(object):
         except OpenShellError as exc:
             out["failed"] = True
             self.result["failures"].append("agent %s: %s" % (name, exc.message))
+            # The task's message names the agent; the CLI's own text stays in stderr.
+            exc.message = "agent %s: %s" % (name, exc.message)
             raise
 
     def _recorded(self, name, agent):
@@ -611,7 +613,13 @@ class Applier(object):
         sandbox = agent["sandbox"]
         policy_file = self.write_temp_json("create-%s.json" % agent["name"], agent["policy"])
         spec = dict(sandbox, labels=compare.sandbox_labels(sandbox))
-        self.client.sandbox_create(spec, policy_file)
+        # The CLI waits for Ready within OPENSHELL_PROVISION_TIMEOUT (the client's timeout): bound it by
+        # wait_timeout, so an image that never becomes Ready fails the agent in that time.
+        saved, self.client.timeout = self.client.timeout, max(1, int(self.wait_timeout))
+        try:
+            self.client.sandbox_create(spec, policy_file)
+        finally:
+            self.client.timeout = saved
         if agent["state"] == "stopped":
             self._wait_ready(agent["name"])
             self.client.sandbox_stop(agent["name"])

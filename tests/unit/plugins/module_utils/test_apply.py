@@ -102,6 +102,8 @@ class FakeClient(object):
         self.gateway = GATEWAY
         self.gateway_endpoint = None
         self.workspace = None
+        self.timeout = 300
+        self.create_timeouts = []
         self._version = version
         self.providers = {}
         self.route = None
@@ -189,6 +191,7 @@ class FakeClient(object):
         self.route = {"provider": provider, "model": model, "timeout": timeout or 0, "version": 1}
 
     def sandbox_create(self, spec, policy_file=None):
+        self.create_timeouts.append(self.timeout)
         self._call("sandbox_create", spec["name"], copy.deepcopy(spec))
         with open(policy_file) as fh:
             policy = json.load(fh)
@@ -545,6 +548,8 @@ def test_fresh_host_converges_and_a_second_run_changes_nothing(run):
     assert create[2]["labels"][compare.LABEL_SPEC] == compare.sandbox_spec_fingerprint(plan["agents"][0]["sandbox"])
     assert result["providers"]["nvidia-inference"]["action"] == "create"
     assert result["agents"]["assistant"]["actions"] == ["create"]
+    # the CLI's provisioning wait is bounded by wait_timeout, and only for the create
+    assert (run.client.create_timeouts, run.client.timeout) == ([5], 300)
     assert result["agents"]["assistant"]["health"]["status"] == {"ok": True}
     assert run.records.applied()["assistant"]["plan_digest"] == plan["agents"][0]["plan_digest"]
     assert KEY not in json.dumps(result)
