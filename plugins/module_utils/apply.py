@@ -567,6 +567,8 @@ class Applier(object):
                     if "backup" in d["actions"]:
                         out["backup"] = self._backup_current(agent, d["current"], "remove")
                     self.client.sandbox_delete(name)
+                    # Gone before the task ends: a provider it used can be deleted next (decommission).
+                    self._wait_gone(name)
                     self.records.record_applied(name, None)
                 return
             if "create" in d["actions"] and d["replace"]:
