@@ -806,7 +806,11 @@ def render_diff(result):
     for name in sorted(result.get("providers") or {}):
         prov = result["providers"][name]
         if prov["changed"]:
-            add("provider %s" % name, [{"field": r, "before": "", "after": prov["action"]} for r in prov["reasons"]])
+            if prov["action"] == "create":
+                rows = [{"field": "provider", "before": "absent", "after": "present"}]
+            else:
+                rows = [{"field": prov["action"], "before": "-", "after": r} for r in prov["reasons"]]
+            add("provider %s" % name, rows)
     route = result.get("inference") or {}
     if route.get("changed"):
         add("inference.local route", route["differences"])

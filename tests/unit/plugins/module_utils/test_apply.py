@@ -467,7 +467,10 @@ def test_render_diff_names_every_field():
     assert by["agent a"]["before"] == "memory: 8Gi\n" and by["agent a"]["after"] == "memory: 16Gi\n"
     assert by["inference.local route"]["after"] == "model: m2\n"
     assert by["agent old"]["after"] == "unfinished replacement: restore /b.tar.gz\n"
-    assert by["provider nv"]["after"] == "credential values changed: NVIDIA_API_KEY: update\n"
+    assert (by["provider nv"]["before"], by["provider nv"]["after"]) == \
+        ("update: -\n", "update: credential values changed: NVIDIA_API_KEY\n")
+    created = {"providers": {"nv": {"changed": True, "action": "create", "reasons": ["absent"], "credentials": {}}}}
+    assert [(d["before"], d["after"]) for d in applylib.render_diff(created)] == [("provider: absent\n", "provider: present\n")]
     assert applylib.render_diff({}) == []
 
 
