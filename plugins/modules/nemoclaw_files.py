@@ -72,9 +72,16 @@ options:
         type: str
         choices: [present, absent]
         default: present
+      secret:
+        description:
+          - The content holds secrets (the gateway's environment file). Its text never appears in the result: the diff
+            shows the file's C(KEY=) names with every value replaced by C(<hidden>), and the content is masked in the
+            returned invocation.
+        type: bool
+        default: false
 notes:
-  - The diff shows each changed file's text before and after, as M(ansible.builtin.template) does; do not put secrets
-    in these files if diffs are recorded.
+  - The diff shows each changed file's text before and after, as M(ansible.builtin.template) does, except for files
+    marked O(files[].secret).
 seealso:
   - module: ansible.builtin.template
   - module: ansible.builtin.file
@@ -156,7 +163,7 @@ def plan(params):
         if item["state"] == "present" and item["content"] is None:
             raise ValueError("files[%d].content: is required when state is present" % i)
         files.append({"path": path, "mode": _mode(item["mode"], "files[%d].mode" % i), "state": item["state"],
-                      "content": item["content"]})
+                      "content": item["content"], "secret": bool(item.get("secret"))})
     return dirs, files
 
 
@@ -166,6 +173,22 @@ def _read(path):
             return fh.read().decode("utf-8", "replace")
     except (IOError, OSError):
         return None
+
+
+def hidden(text):
+    """``text`` with every value hidden: ``KEY=<hidden>`` per assignment line, comments and blank lines kept."""
+    if not text:
+        return ""
+    out = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            out.append(line)
+        elif "=" in stripped and stripped.split("=", 1)[0].replace("_", "a").isalnum():
+            out.append("%s=<hidden>" % stripped.split("=", 1)[0])
+        else:
+            out.append("<hidden>")
+    return "\n".join(out) + "\n"
 
 
 def converge(module, dirs, files):
@@ -221,8 +244,9 @@ def converge(module, dirs, files):
         result["files"].append({"path": f["path"], "state": f["state"], "action": action})
         if action in ("create", "update", "remove"):
             result["changed_files"].append(f["path"])
+            shown = hidden if f["secret"] else (lambda text: text or "")
             diffs.append({"before_header": f["path"], "after_header": f["path"],
-                          "before": before or "", "after": after or ""})
+                          "before": shown(before), "after": shown(after)})
         elif action == "chmod":
             diffs.append({"before_header": f["path"], "after_header": f["path"],
                           "before": "mode: %04o\n" % current,
@@ -245,10 +269,14 @@ def main():
                 content=dict(type="str"),
                 mode=dict(type="str", default="0600"),
                 state=dict(type="str", default="present", choices=["present", "absent"]),
+                secret=dict(type="bool", default=False),
             )),
         ),
         supports_check_mode=True,
     )
+    for item in module.params["files"]:
+        if item.get("secret") and item.get("content"):
+            module.no_log_values.add(item["content"])
     try:
         dirs, files = plan(module.params)
     except ValueError as exc:

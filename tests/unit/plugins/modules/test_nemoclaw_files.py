@@ -112,3 +112,20 @@ def test_a_file_whose_directory_is_missing_fails_in_check_mode_too(tmp_path, che
     out = run(files=[{"path": str(tmp_path / "nodir" / "f"), "content": "x"}], _ansible_check_mode=check)
     assert out.failed and out.result["field"] == "files" and "does not exist" in out.result["msg"]
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_secret_file_diff_hides_values(tmp_path):
+    env = tmp_path / "gateway.env"
+    content = '# managed\nOPENSHELL_DB_URL="postgres://u:hunter2@db/x"\nTOKEN="s3cr3t-value"\n'
+    args = {"files": [{"path": str(env), "content": content, "secret": True}], "_ansible_diff": True}
+    out = run(**args)
+    assert not out.failed and out.result["changed"] and env.read_text() == content
+    diff = out.result["diff"][-1]
+    assert diff["before"] == "" and diff["after"] == "# managed\nOPENSHELL_DB_URL=<hidden>\nTOKEN=<hidden>\n"
+    out = run(**dict(args, files=[{"path": str(env), "content": content.replace("s3cr3t", "n3w"), "secret": True}]))
+    text = repr(out.result)
+    assert "s3cr3t" not in text and "n3w" not in text and "hunter2" not in text
+    assert out.result["files"][0]["action"] == "update"
+    out = run(**dict(args, files=[{"path": str(env), "state": "absent", "secret": True}]))
+    assert "hunter2" not in repr(out.result) and out.result["diff"][-1]["after"] == ""
+    assert nemoclaw_files.hidden("garbage line\n") == "<hidden>\n"

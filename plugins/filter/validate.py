@@ -1,0 +1,20 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+#
+# Filters that let the roles apply the rules of plugins/module_utils/validate.py (one rule, one place).
+# Documentation: the .yml file of the same name as each filter next to this file.
+
+from __future__ import annotations
+
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import validate
+
+
+def env_problems(env, name="env"):
+    """Sentences naming ``name.KEY`` for every bad key or value of an environment mapping (values never echoed)."""
+    return validate.env_problems(env, name)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"env_problems": env_problems}
