@@ -150,6 +150,12 @@ options:
         step that decides on the installed version (the C(openshell) role in C(site.yml)) needs no probe of its own.
       - Not a check - the report saved on the host must not change when OpenShell gets installed.
     type: str
+  openshell_gateway_path:
+    description:
+      - With O(openshell_path), also tell whether this gateway executable (C(openshell-gateway)) is present and
+        executable, in RV(measured.openshell.gateway), so the C(openshell) role reinstalls a deleted gateway, not only a
+        CLI of another version. Not a check.
+    type: str
   paths:
     description:
       - Also tell whether these files exist, in RV(measured.paths), in the same order (C(~) is expanded), for a later
@@ -193,8 +199,10 @@ options:
         M(ansible.builtin.setup) gives them, so later tasks need no separate C(setup) run.
       - V(env) gives C(ansible_facts.env); V(service_mgr) gives C(ansible_facts.service_mgr); V(user) gives
         C(ansible_facts.user_id), C(user_uid), C(user_gid), C(user_dir) and the other user facts.
-      - C(ansible_facts.env) is the environment the module runs in; as with M(ansible.builtin.setup), on a local
-        connection that is the controller's.
+      - C(ansible_facts.env) holds only the non-secret variables the roles read from the environment the module runs
+        in (C(HOME), C(USER), C(LOGNAME), C(SHELL), C(PATH), C(LANG) and the C(XDG_*_HOME) / C(XDG_RUNTIME_DIR)
+        directories), never the rest: on a local connection that environment is the controller's, and a token
+        exported there would otherwise be returned (and printed at C(-v)).
     type: list
     elements: str
     choices: [env, service_mgr, user]
@@ -284,7 +292,7 @@ measured:
     openshell:
       description:
         - With O(openshell_path) - C(path), and C(rc), C(stdout), C(stderr) of C(openshell --version) (C(rc) 127 when the
-          CLI is not found).
+          CLI is not found); with O(openshell_gateway_path) also C(gateway), its C(path) and whether it is C(executable).
       type: dict
       returned: when O(openshell_path) is set
     paths:
@@ -427,6 +435,7 @@ def main():
             fail_on_error=dict(type="bool", default=False),
             fail_on_warning=dict(type="bool", default=False),
             openshell_path=dict(type="str"),
+            openshell_gateway_path=dict(type="str"),
             paths=dict(type="list", elements="path", default=[]),
             report_path=dict(type="path"),
             gather_facts=dict(type="list", elements="str", default=[], choices=["env", "service_mgr", "user"]),
@@ -446,6 +455,8 @@ def main():
     measured = measure(module)
     if p["openshell_path"]:
         measured["openshell"] = openshell_version(module, p["openshell_path"])
+        if p["openshell_gateway_path"]:
+            measured["openshell"]["gateway"] = executable(module, p["openshell_gateway_path"])
     measured["paths"] = [{"path": path, "exists": os.path.exists(path)} for path in p["paths"]]
     checks = pf.evaluate(measured, dict((k, p[k]) for k in THRESHOLDS))
     result = pf.report(checks)
@@ -467,6 +478,11 @@ def main():
     module.exit_json(report=result, measured=measured, **extra)
 
 
+# The environment variables returned in ansible_facts.env: what the roles read, none that can hold a secret.
+ENV_FACT_KEYS = ("HOME", "USER", "LOGNAME", "SHELL", "PATH", "LANG", "XDG_CONFIG_HOME", "XDG_STATE_HOME",
+                 "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR")
+
+
 def host_facts(module, names):
     """The setup facts ``names`` (env, service_mgr, user), from Ansible's own collectors."""
     import platform  # pylint: disable=import-outside-toplevel
@@ -477,7 +493,15 @@ def host_facts(module, names):
     facts = {}
     for name in names:
         facts.update(collectors[name]().collect(module=module, collected_facts={"ansible_system": platform.system()}))
+    if "env" in facts:
+        facts["env"] = dict((k, v) for k, v in facts["env"].items() if k in ENV_FACT_KEYS)
     return facts
+
+
+def executable(module, path):
+    """``{path, executable}``: whether ``path`` (or the command of that name on PATH) is an executable file."""
+    exe = path if os.sep in path else module.get_bin_path(path)
+    return {"path": path, "executable": bool(exe) and os.path.isfile(exe) and os.access(exe, os.X_OK)}
 
 
 def openshell_version(module, path):

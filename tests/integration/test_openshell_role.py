@@ -35,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.path.join(ROOT, "scripts", "build-sim-packages.py")
 VERSION = "0.0.200"
+GW_SECRET = "gwenv-canary-7d41c09e"
 ROLE = {"role": "agentfleet.nemoclaw.openshell"}
 
 
@@ -152,7 +153,7 @@ def failures(step, host):
 
 @pytest.fixture
 def hosts(tmp_path):
-    fleet = RoleHosts(tmp_path, ["arch", "deb", "ext", "badsum", "badtype", "nosystemd"])
+    fleet = RoleHosts(tmp_path, ["arch", "deb", "ext", "badsum", "badtype", "nosystemd", "inject"])
     # the gateway of "ext": run by someone else (here the test harness, from the repository's simulator)
     fleet.external = SimHost(os.path.join(str(tmp_path), "external-gateway"))
     try:
@@ -168,13 +169,14 @@ def test_openshell_role(hosts, packages, package_url):
     deb, deb_sha = packages["deb"]
     roots = dict((n, h.root) for n, h in hosts.hosts.items())
     ports = dict((n, free_port()) for n in hosts.hosts)
+    pwned = os.path.join(roots["inject"], "PWNED")
     common = {"openshell_version": VERSION, "openshell_gateway_supervisor": "process"}
     hv = {
         "arch": dict(common, openshell_install_method="archive",
                      openshell_package_src=package_url + os.path.basename(archive),
                      openshell_package_sha256=archive_sha, openshell_install_prefix=roots["arch"] + "/prefix",
                      openshell_gateway_port=ports["arch"],
-                     openshell_gateway_env={"OPENSHELL_SIM_READY_DELAY": "0.1"}),
+                     openshell_gateway_env={"OPENSHELL_SIM_READY_DELAY": "0.1", "GATEWAY_DB_PASSWORD": GW_SECRET}),
         "deb": dict(common, openshell_install_method="deb", openshell_package_src=deb,
                     openshell_package_sha256=deb_sha.upper(), openshell_deb_install_root=roots["deb"] + "/debroot",
                     openshell_gateway_port=ports["deb"], openshell_gateway_compute_driver="docker",
@@ -189,6 +191,11 @@ def test_openshell_role(hosts, packages, package_url):
         "badtype": dict(common, openshell_install_method="archive", openshell_package_src=archive,
                         openshell_package_sha256=archive_sha, openshell_install_prefix=roots["badtype"] + "/prefix",
                         openshell_gateway_port="abc"),
+        # issue 19: a key that is a shell command and a value with a newline are refused before any change
+        "inject": dict(common, openshell_install_method="archive", openshell_package_src=archive,
+                       openshell_package_sha256=archive_sha, openshell_install_prefix=roots["inject"] + "/prefix",
+                       openshell_gateway_port=free_port(),
+                       openshell_gateway_env={"X=1 touch %s; Y" % pwned: "v", "GOOD": "a\nINJECTED=1"}),
         "nosystemd": dict(common, openshell_install_method="archive", openshell_package_src=archive,
                           openshell_package_sha256=archive_sha, openshell_install_prefix=roots["nosystemd"] + "/prefix",
                           openshell_gateway_port=ports["nosystemd"], openshell_gateway_supervisor="systemd_user"),
@@ -197,8 +204,8 @@ def test_openshell_role(hosts, packages, package_url):
     def run(**kw):
         return hosts.run(tasks=[], play_extra={"roles": [ROLE]}, host_vars=hv, **kw)
 
-    # ---- first run: install, configure, start, register
-    step = run()
+    # ---- first run: install, configure, start, register (-vvv: the gateway env must not show)
+    step = run(verbosity=3)
     assert step.rc != 0  # three hosts are meant to fail
     for name in ("arch", "deb", "ext"):
         assert failures(step, name) == [], step.stdout[-6000:]
@@ -211,7 +218,14 @@ def test_openshell_role(hosts, packages, package_url):
     pid1 = hosts.pid("arch")
     assert pid1 and alive(pid1) and listening(ports["arch"])
     with open("/proc/%d/environ" % pid1, "rb") as fh:
-        assert b"OPENSHELL_SIM_READY_DELAY=0.1\0" in fh.read()
+        environ = fh.read()
+    assert b"OPENSHELL_SIM_READY_DELAY=0.1\0" in environ and ("GATEWAY_DB_PASSWORD=%s\0" % GW_SECRET).encode() in environ
+    # the gateway env is read from gateway.env on the host: never in a command line, the output, results or diffs
+    with open("/proc/%d/cmdline" % pid1, "rb") as fh:
+        assert GW_SECRET.encode() not in fh.read()
+    assert GW_SECRET not in step.stdout and GW_SECRET not in json.dumps(step.results)
+    cfg = result(step, "Configure the gateway (configuration and state directories, gateway.toml, gateway.env)", "arch")
+    assert "GATEWAY_DB_PASSWORD=<hidden>" in json.dumps(cfg.get("diff")), cfg.get("diff")
     conf = os.path.join(roots["arch"], "config", "openshell")
     assert oct(os.stat(conf).st_mode & 0o777) == "0o700"
     assert oct(os.stat(hosts.state_dir("arch")).st_mode & 0o777) == "0o700"
@@ -262,6 +276,13 @@ def test_openshell_role(hosts, packages, package_url):
     assert "openshell_gateway_port" in msgs and "int" in msgs, msgs
     assert not os.path.exists(roots["badtype"] + "/prefix")
 
+    # a gateway env key that is a shell command, a value with a newline: refused naming both, nothing done
+    msgs = " ".join(r["result"].get("msg", "") for r in failures(step, "inject"))
+    assert "openshell_gateway_env: key 'X=1 touch" in msgs and "must match [A-Za-z_][A-Za-z0-9_]*" in msgs, msgs
+    assert "openshell_gateway_env.GOOD: value must not contain a newline" in msgs and "INJECTED" not in msgs, msgs
+    assert not os.path.exists(pwned) and not os.path.exists(roots["inject"] + "/prefix")
+    assert not os.path.exists(os.path.join(roots["inject"], "config", "openshell"))
+
     # systemd_user on a host without systemd fails early, suggesting the process supervisor
     msgs = " ".join(r["result"].get("msg", "") for r in failures(step, "nosystemd"))
     assert "needs systemd" in msgs and "openshell_gateway_supervisor=process" in msgs, msgs
@@ -299,6 +320,18 @@ def test_openshell_role(hosts, packages, package_url):
     assert step.rc == 0, step.stdout[-6000:]
     assert changed(step, "arch") == [] and step.mutating == []
     assert hosts.pid("arch") == pid1
+
+    # (g) a deleted gateway executable is detected and the package installed again (the CLI still
+    # reports the pinned version); the next run is converged
+    gateway_exe = roots["arch"] + "/prefix/bin/openshell-gateway"
+    assert os.access(gateway_exe, os.X_OK)
+    os.unlink(gateway_exe)
+    step = run(limit="arch")
+    assert step.rc == 0, step.stdout[-6000:]
+    assert os.access(gateway_exe, os.X_OK), changed(step, "arch")
+    assert any(t.startswith(("Unpack", "Install")) for t in changed(step, "arch")), changed(step, "arch")
+    step = run(limit="arch")
+    assert step.rc == 0 and changed(step, "arch") == [], changed(step, "arch")
 
     # every CLI call the role made parses under the real grammar
     assert hosts.invalid_calls() == []

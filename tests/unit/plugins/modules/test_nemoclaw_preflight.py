@@ -252,9 +252,14 @@ def test_gather_facts_returns_setups_facts_under_setups_names(monkeypatch):
     import getpass
     import os
     monkeypatch.setenv("PREFLIGHT_UNIT_MARKER", "x1")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_planted_in_the_controller_env")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/4242")
     out = run(monkeypatch, "preflight-pass", gather_facts=["env", "service_mgr", "user"])
     facts = out.result["ansible_facts"]
-    assert facts["env"]["PREFLIGHT_UNIT_MARKER"] == "x1"
+    # only the allow-listed, non-secret variables the roles read (issue 19: no environment values in facts)
+    assert facts["env"]["XDG_RUNTIME_DIR"] == "/run/user/4242" and facts["env"]["HOME"] == os.environ["HOME"]
+    assert set(facts["env"]) <= set(nemoclaw_preflight.ENV_FACT_KEYS)
+    assert "ghp_planted_in_the_controller_env" not in repr(out.result) and "x1" not in facts["env"].values()
     assert facts["user_id"] == getpass.getuser() and facts["user_uid"] == os.getuid()
     assert isinstance(facts["service_mgr"], str) and facts["service_mgr"]
     assert "ansible_facts" not in run(monkeypatch, "preflight-pass").result
