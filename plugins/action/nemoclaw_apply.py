@@ -17,7 +17,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import drift
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import drift, validate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import BlueprintError
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import DesiredStateError
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.plan import plan_host, secrets_for
@@ -98,6 +98,8 @@ class ActionModule(ActionBase):
                                                         mutually_exclusive=[("agents", "plan")],
                                                         required_one_of=[("agents", "plan")])
         result = {"changed": False}
+        for warning in validate.unknown_variables(task_vars, extra=[task_vars.get("approvals_overlay_var")]):
+            display.warning(warning)
         try:
             plan = args["plan"]
             if plan is None:

@@ -61,6 +61,8 @@ Approvals
   matcher_matches(matcher, chunk)   whether a matcher selects a pending chunk (the one matcher of module and playbook)
 Messages
   suggest(word, candidates)         " (did you mean X?)" or ""
+Inventory
+  unknown_variables(names, extra)   one warning per nemoclaw_* variable the collection does not read (typos)
 """
 
 from __future__ import annotations
@@ -887,3 +889,31 @@ def suggest(word, candidates, cutoff=0.6):
     names = [str(c) for c in candidates]
     matches = difflib.get_close_matches(str(word), names, n=1, cutoff=cutoff)
     return " (did you mean %s?)" % matches[0] if matches else ""
+
+
+# --------------------------------------------------------------------------
+# Inventory
+# --------------------------------------------------------------------------
+
+# The nemoclaw_* variables the collection reads (a role's own variables carry the role's name):
+# the desired state and its secrets (docs/desired-state.md), the hosts' environment, the approvals
+# overlay (docs/approvals.md) and the host lock (docs/reliability.md).
+NEMOCLAW_VARIABLES = (
+    "nemoclaw_agents", "nemoclaw_secrets", "nemoclaw_environment", "nemoclaw_approved_endpoints",
+    "nemoclaw_lock_timeout", "nemoclaw_lock_ttl", "nemoclaw_lock_path", "nemoclaw_lock_break", "nemoclaw_lock_playbook",
+)
+
+
+def unknown_variables(names, extra=()):
+    """One warning per ``nemoclaw_*`` name in ``names`` that the collection does not read, sorted.
+
+    ``extra``: more names that are read (the approvals overlay variable a user renamed). A typo such
+    as ``nemoclaw_agent`` would otherwise be ignored silently and the host would have no agent.
+    """
+    prefix = "nemoclaw_"
+    known = set(NEMOCLAW_VARIABLES) | set(n for n in extra if isinstance(n, str))
+    unknown = sorted(set(n for n in names if isinstance(n, str) and n.startswith(prefix) and n not in known))
+    # Compared without the common prefix, which would make every name look close to every other.
+    rest = sorted(k[len(prefix):] for k in known if k.startswith(prefix))
+    return ["%s: agentfleet.nemoclaw reads no variable of that name, it is ignored%s"
+            % (name, suggest(name[len(prefix):], rest).replace("did you mean ", "did you mean " + prefix)) for name in unknown]
