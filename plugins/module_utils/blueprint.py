@@ -1002,7 +1002,9 @@ def plan(blueprint, profile=None, tier=None, presets=(), custom_presets=(), over
     Keys: blueprint (name, version, digest, image_digest), versions (gates checked),
     sandbox (image, name, forward_ports, resource_profile, cpu, memory), inference, providers,
     tier, presets, policy (composed), provenance, excluded, required_policy_keys, agent,
-    health_command, state_dirs, plan_digest (sha256 of the canonical JSON of everything else).
+    health_command, state_dirs, any_binary (only when some network policy names no binaries:
+    their keys, also flagged ``any_binary: true`` in provenance), plan_digest (sha256 of the
+    canonical JSON of everything else).
     """
     data = blueprint.data
     ext = blueprint.ext
@@ -1052,6 +1054,10 @@ def plan(blueprint, profile=None, tier=None, presets=(), custom_presets=(), over
         "state_dirs": sorted(set(ext.get("state_dirs") or [])),
         "labels": blueprint_labels(blueprint.name, blueprint.version, blueprint.digest),
     }
+    any_binary = sorted(key for key, origin in composed.provenance.items() if origin.get("any_binary"))
+    if any_binary:
+        # Rules that name no binaries: OpenShell lets every binary in the sandbox use them.
+        result["any_binary"] = any_binary
     result = json.loads(canonical_json(result))
     result["plan_digest"] = "sha256:" + hashlib.sha256(canonical_json(result).encode("utf-8")).hexdigest()
     return result

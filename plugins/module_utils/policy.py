@@ -48,6 +48,8 @@ __all__ = [
     "apply_preset_access",
     "is_private_host",
     "parse_trusted_private_hosts",
+    "rule_allows_any_binary",
+    "ANY_BINARY",
 ]
 
 STATIC_SECTIONS = ("filesystem_policy", "landlock", "process")
@@ -67,6 +69,8 @@ PERSISTED_QUERIES = ("deny", "allow_registered")
 GRAPHQL_OPERATION_TYPES = ("query", "mutation", "subscription")
 
 PROVIDER_PREFIX = "_provider_"
+# How a rule without binaries is shown (OpenShell's ANY_BINARY_SCOPE wording).
+ANY_BINARY = "any binary"
 MAX_FILESYSTEM_PATHS = 256
 MAX_PATH_LENGTH = 4096
 MAX_MIDDLEWARES = 10
@@ -368,6 +372,13 @@ def _validate_filesystem(fs, path):
         raise PolicyError(path, "too many filesystem paths (%d > %d)" % (total, MAX_FILESYSTEM_PATHS))
 
 
+def rule_allows_any_binary(rule):
+    """True when a network policy rule names no binaries (``binaries`` absent, as after
+    normalize_policy): OpenShell then authorizes every binary for its endpoints
+    (crates/openshell-policy/src/merge.rs, ANY_BINARY_SCOPE)."""
+    return isinstance(rule, dict) and not rule.get("binaries")
+
+
 def _validate_network_policy(rule, path):
     _need_map(rule, path)
     _check_keys(rule, path, ("name", "endpoints", "binaries"))
@@ -375,13 +386,16 @@ def _validate_network_policy(rule, path):
         _need_str(rule["name"], _join(path, "name"))
         if len(rule["name"]) > MAX_NAME_LENGTH:
             raise PolicyError(_join(path, "name"), "name longer than %d characters" % MAX_NAME_LENGTH)
-    for field in ("endpoints", "binaries"):
-        if not rule.get(field):
-            raise PolicyError(_join(path, field), "required and must be a non-empty list")
+    if not rule.get("endpoints"):
+        raise PolicyError(_join(path, "endpoints"), "required and must be a non-empty list")
     endpoints = _need_list(rule["endpoints"], _join(path, "endpoints"))
     for i, ep in enumerate(endpoints):
         _validate_endpoint(ep, _join(_join(path, "endpoints"), i))
+    if "binaries" not in rule:
+        return  # OpenShell: a rule without binaries authorizes any binary (see rule_allows_any_binary)
     binaries = _need_list(rule["binaries"], _join(path, "binaries"))
+    if not binaries:
+        raise PolicyError(_join(path, "binaries"), "an empty list is ambiguous: omit binaries to allow %s, or name at least one" % ANY_BINARY)
     for i, binary in enumerate(binaries):
         bpath = _join(_join(path, "binaries"), i)
         _need_map(binary, bpath)
@@ -1211,6 +1225,15 @@ def _in_layer(layer, exc):
     return PolicyError(exc.path, "%s [layer %s]" % (exc.reason, _who(layer)))
 
 
+def _origin(section, layer, norm):
+    """Provenance of one composed key; a network policy that names no binaries is flagged
+    ``any_binary: true`` (OpenShell authorizes every binary for it)."""
+    origin = {"layer": layer["name"], "source": layer["source"], "level": layer["level_name"]}
+    if section == "network_policies" and rule_allows_any_binary(norm):
+        origin["any_binary"] = True
+    return origin
+
+
 def _merge_keyed(section, layer, entries, result, owners, provenance, normalizer, trusted_hosts):
     try:
         _need_map(entries, section)
@@ -1233,7 +1256,7 @@ def _merge_keyed(section, layer, entries, result, owners, provenance, normalizer
         if key not in result:
             result[key] = norm
             owners[key] = layer
-            provenance[key] = {"layer": layer["name"], "source": layer["source"], "level": layer["level_name"]}
+            provenance[key] = _origin(section, layer, norm)
             continue
         if result[key] == norm:
             continue
@@ -1241,8 +1264,8 @@ def _merge_keyed(section, layer, entries, result, owners, provenance, normalizer
         if prev["level"] < layer["level"] and _may_override(layer, key):
             result[key] = norm
             owners[key] = layer
-            provenance[key] = {"layer": layer["name"], "source": layer["source"], "level": layer["level_name"],
-                               "overrides": {"layer": prev["name"], "source": prev["source"]}}
+            provenance[key] = _origin(section, layer, norm)
+            provenance[key]["overrides"] = {"layer": prev["name"], "source": prev["source"]}
             continue
         hint = "declare an override in the higher layer" if prev["level"] < layer["level"] else "layers of the same level cannot override each other"
         raise PolicyError("%s.%s" % (section, key), "defined differently by %s and %s; %s" % (_who(prev), _who(layer), hint))

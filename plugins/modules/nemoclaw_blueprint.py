@@ -297,9 +297,18 @@ plan:
         C(network_policies), C(network_middlewares)), validated against the OpenShell schema.
       type: dict
     provenance:
-      description: For every C(network_policies) key the C(layer), C(source) file and C(level) that defined it.
+      description:
+        - For every C(network_policies) key the C(layer), C(source) file and C(level) that defined it.
+        - A key whose rule names no binaries also carries C(any_binary=true) (OpenShell lets any binary use it).
       type: dict
       sample: {"npm_yarn": {"layer": "preset:npm", "source": "library:presets/npm.yaml", "level": "tier"}}
+    any_binary:
+      description: The C(network_policies) keys whose rule names no binaries, so that any binary in the sandbox may use
+        their endpoints. Present only when there are some.
+      type: list
+      elements: str
+      returned: when a composed rule names no binaries
+      sample: ["nim_service"]
     excluded:
       description: Keys removed by an C(exclude), with the layer that removed them and the one that defined them.
       type: dict

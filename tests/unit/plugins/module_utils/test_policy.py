@@ -21,6 +21,7 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import 
     policy_diff,
     static_violations,
     to_yaml_text,
+    rule_allows_any_binary,
     validate_policy,
 )
 
@@ -87,7 +88,10 @@ INVALID = [
     (doc(network_policies={"k" * 300: np_entry()}), "network_policies." + "k" * 300),
     (doc(network_policies={"svc": {"endpoints": [ep()], "binaries": [{"path": "/x"}], "extra": 1}}), "network_policies.svc.extra"),
     (doc(network_policies={"svc": {"endpoints": [], "binaries": [{"path": "/x"}]}}), "network_policies.svc.endpoints"),
-    (doc(network_policies={"svc": {"endpoints": [ep()]}}), "network_policies.svc.binaries"),
+    (doc(network_policies={"svc": {"endpoints": [ep()], "binaries": []}}), "network_policies.svc.binaries"),
+    (doc(network_policies={"svc": {"endpoints": [ep()], "binaries": None}}), "network_policies.svc.binaries"),
+    (doc(network_policies={"svc": {"endpoints": [ep()], "binaries": {"path": "/x"}}}), "network_policies.svc.binaries"),
+    (doc(network_policies={"svc": {"binaries": [{"path": "/x"}]}}), "network_policies.svc.endpoints"),
     (doc(network_policies={"svc": {"endpoints": [ep()], "binaries": [{"path": "x"}]}}), "network_policies.svc.binaries[0].path"),
     (doc(network_policies={"svc": {"endpoints": [ep()], "binaries": [{"name": "x"}]}}), "network_policies.svc.binaries[0].name"),
     (doc(network_policies={"svc": {"endpoints": [ep()], "binaries": ["/usr/bin/x"]}}), "network_policies.svc.binaries[0]"),
@@ -345,6 +349,45 @@ def test_compose_basic_provenance_and_validity():
     assert c == compose_policy([layer("baseline", "baseline", BASE), layer("preset:npm", "tier", nps(npm=np_entry(ep(host="registry.npmjs.org")))),
                                 layer("custom:mine", "custom", nps(mine=np_entry(ep(host="mine.example.com"))))])
     assert "ComposedPolicy" in repr(c)
+
+
+# ------------------------------------------------------------------ rules without binaries (any binary)
+
+def test_rule_without_binaries_means_any_binary():
+    # OpenShell (crates/openshell-policy/src/merge.rs): an empty binary list authorizes every binary.
+    rule = {"endpoints": [ep()]}
+    validate_policy(doc(network_policies={"svc": rule}))
+    n = normalize_policy(doc(network_policies={"svc": rule}))
+    assert "binaries" not in n["network_policies"]["svc"]
+    assert rule_allows_any_binary(n["network_policies"]["svc"]) and rule_allows_any_binary(rule)
+    assert not rule_allows_any_binary(np_entry()) and not rule_allows_any_binary(None)
+    with pytest.raises(PolicyError) as info:
+        validate_policy(doc(network_policies={"svc": {"endpoints": [ep()], "binaries": []}}))
+    assert "omit binaries to allow any binary" in str(info.value)
+
+
+def test_compose_flags_any_binary_in_provenance():
+    anyb = {"name": "nim_service", "endpoints": [ep(host="nim.example.com", port=8000)]}
+    c = compose_policy([layer("baseline", "baseline", BASE), layer("agent:additions", "agent", nps(nim_service=anyb)),
+                        layer("preset:npm", "tier", nps(npm=np_entry(ep(host="registry.npmjs.org"))))])
+    validate_policy(c.policy)
+    assert "binaries" not in c.policy["network_policies"]["nim_service"]
+    assert c.provenance["nim_service"] == {"layer": "agent:additions", "source": "agent:additions.yaml", "level": "agent",
+                                           "any_binary": True}
+    assert "any_binary" not in c.provenance["npm"] and "any_binary" not in c.provenance["docs"]
+    # an override that names binaries narrows the rule; the flag follows the winning definition
+    c = compose_policy([layer("agent:additions", "agent", nps(nim_service=anyb)),
+                        layer("inv", "inventory", nps(nim_service=np_entry(ep(host="nim.example.com", port=8000))), override=True)])
+    assert "any_binary" not in c.provenance["nim_service"]
+    assert c.provenance["nim_service"]["overrides"] == {"layer": "agent:additions", "source": "agent:additions.yaml"}
+    # and the other way round: an override that drops binaries widens it, flagged
+    c = compose_policy([layer("agent:additions", "agent", nps(nim_service=np_entry(ep(host="nim.example.com", port=8000)))),
+                        layer("inv", "inventory", nps(nim_service=anyb), override=True)])
+    assert c.provenance["nim_service"]["any_binary"] is True
+    # a malformed binaries list is still refused, naming the layer
+    with pytest.raises(PolicyError) as info:
+        compose_policy([layer("preset:x", "tier", nps(x={"endpoints": [ep()], "binaries": [{"path": "rel/bin"}]}))])
+    assert info.value.path == "network_policies.x.binaries[0].path" and "preset:x" in str(info.value)
 
 
 def test_compose_order_independent():
