@@ -33,6 +33,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..",
 BLUEPRINTS = os.path.join(ROOT, "blueprints")
 FIXTURE = os.path.join(ROOT, "tests", "unit", "fixtures", "blueprints", "nemoclaw-format")
 FACTS = {"cpus": 10, "memory_mb": 65536}
+UPSTREAM = os.path.join(ROOT, "tests", "unit", "fixtures", "blueprints", "nemoclaw-upstream")
 
 
 def make_tar(src, dest, prefix="", reverse=False):
@@ -653,6 +654,88 @@ def test_nemoclaw_format_fixture_plans_unchanged():
     assert p["providers"][0]["credentials"][0]["env"] == "NVIDIA_API_KEY"
     with pytest.raises(BlueprintError):
         plan(bp, openshell_version="0.0.116")
+
+
+# ------------------------------------------------------------------ NemoClaw's own blueprint directories
+
+def _tree(root):
+    out = {}
+    for dirpath, _dirs, names in os.walk(root):
+        for n in names:
+            with open(os.path.join(dirpath, n), "rb") as fh:
+                out[os.path.relpath(os.path.join(dirpath, n), root)] = fh.read()
+    return out
+
+
+@pytest.mark.parametrize("tier,presets", [
+    ("restricted", []),
+    ("balanced", ["brave", "brew", "huggingface", "npm", "pypi"]),
+    ("open", ["brave", "brew", "discord", "huggingface", "jira", "npm", "outlook", "public-reference", "pypi", "slack",
+              "teams", "telegram", "weather", "wechat", "whatsapp"]),
+])
+def test_nemoclaw_upstream_blueprint_plans_unchanged(tier, presets):
+    # NemoClaw main a5486894c, copied unmodified (see the fixture's README).
+    root = os.path.join(UPSTREAM, "a5486894c", "nemoclaw-blueprint")
+    files = _tree(root)
+    bp = load_blueprint_dir(root)
+    before = copy.deepcopy(bp.data)
+    verify(bp)
+    assert bp.ext == {}
+    p = plan(bp, tier=tier, openshell_version="0.0.106", agent_version="2026.3.11", host_facts=FACTS, resource_profile="creator")
+    validate_policy(p["policy"])
+    assert p["tier"] == tier and sorted(x["name"] for x in p["presets"]) == presets
+    # the blueprint's own presets come first; the messaging presets it leaves to NemoClaw's channels come from the library
+    for item in p["presets"]:
+        own = os.path.isfile(os.path.join(root, "policies", "presets", item["name"] + ".yaml"))
+        assert item["source"].startswith("blueprint:policies/presets/" if own else "library:presets/"), item
+    # nim_service names no binaries: OpenShell reads that as any binary, and so does the plan
+    nim = p["policy"]["network_policies"]["nim_service"]
+    assert nim == {"name": "nim_service", "endpoints": [{"host": "nim-service.local", "port": 8000, "access": "full"}]}
+    assert p["any_binary"] == ["nim_service"]
+    assert p["provenance"]["nim_service"] == {"layer": "agent:additions", "level": "agent", "any_binary": True,
+                                              "source": "blueprint:blueprint.yaml#components.policy.additions"}
+    assert [k for k, v in p["provenance"].items() if v.get("any_binary")] == ["nim_service"]
+    assert p["provenance"]["managed_inference"]["source"] == "blueprint:policies/openclaw-sandbox.yaml"
+    assert p["sandbox"]["cpu"] == "5" and p["sandbox"]["memory"] == "32768Mi"
+    assert p["blueprint"]["image_digest"] == bp.data["digest"]
+    assert bp.data == before and _tree(root) == files
+
+
+def test_nemoclaw_upstream_blueprint_version_gate_and_personal_tier():
+    bp = load_blueprint_dir(os.path.join(UPSTREAM, "a5486894c", "nemoclaw-blueprint"))
+    with pytest.raises(BlueprintError) as info:
+        plan(bp, openshell_version="0.0.116")  # the blueprint pins OpenShell 0.0.106 exactly
+    assert "min 0.0.106, max 0.0.106" in str(info.value)
+    # the personal tier opens private ranges from a host-less preset rule: only baselines may do that here
+    with pytest.raises(BlueprintError) as info:
+        plan(bp, tier="personal")
+    assert info.value.path == "policy.network_policies.personal_open_internet.endpoints[0].allowed_ips"
+
+
+def test_nemoclaw_upstream_march_blueprint_is_refused_like_openshell_does():
+    # 04012f7: nim_service has protocol rest without access or rules; OpenShell's l7_validate refuses it too.
+    with pytest.raises(BlueprintError) as info:
+        load_blueprint_dir(os.path.join(UPSTREAM, "04012f7", "nemoclaw-blueprint"))
+    assert info.value.path == "components.policy.additions.nim_service.endpoints[0].rules"
+    assert "requires rules or access" in info.value.reason
+
+
+def test_additions_without_binaries_mean_any_binary(bpdir):
+    data = yaml.safe_load((bpdir / "blueprint.yaml").read_text())
+    del data["components"]["policy"]["additions"]["nim_service"]["binaries"]
+    (bpdir / "blueprint.yaml").write_text(yaml.safe_dump(data))
+    p = plan(load_blueprint_dir(str(bpdir)), tier="restricted")
+    assert "binaries" not in p["policy"]["network_policies"]["nim_service"]
+    assert p["any_binary"] == ["nim_service"] and p["provenance"]["nim_service"]["any_binary"] is True
+    # shipped blueprints name binaries everywhere: no flag, no any_binary key (their plan digests do not move)
+    p = plan(load_blueprint_dir(os.path.join(BLUEPRINTS, "openclaw")), tier="open")
+    assert "any_binary" not in p and not any(v.get("any_binary") for v in p["provenance"].values())
+    # malformed binaries are still refused at load
+    for bad, where in (([], "binaries"), (None, "binaries"), ([{"path": "bin/x"}], "binaries[0].path"), (["/x"], "binaries[0]")):
+        data["components"]["policy"]["additions"]["nim_service"]["binaries"] = bad
+        with pytest.raises(BlueprintError) as info:
+            validate_blueprint(data)
+        assert info.value.path == "components.policy.additions.nim_service." + where
 
 
 def test_blueprint_labels_name_the_blueprint_with_a_short_digest():
