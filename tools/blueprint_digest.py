@@ -5,23 +5,24 @@
 Usage: tools/blueprint-digest PATH [PATH...]   (python3 tools/blueprint_digest.py PATH)
 Prints "sha256:<hex>" (followed by the path when several are given).
 """
-import importlib.util
+import importlib
 import os
 import sys
+import types
 
 PKG = "ansible_collections.agentfleet.nemoclaw.plugins.module_utils"
 
 
-def _load(name, root):
-    """Load plugins/module_utils/<name>.py under its collection module name."""
-    full = "%s.%s" % (PKG, name)
-    if full in sys.modules:
-        return sys.modules[full]
-    spec = importlib.util.spec_from_file_location(full, os.path.join(root, "plugins", "module_utils", name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[full] = module
-    spec.loader.exec_module(module)
-    return module
+def _package(root):
+    """Make PKG (and its parents) importable from this checkout or installed collection without Ansible on the path."""
+    parts = PKG.split(".")
+    for i in range(1, len(parts) + 1):
+        name = ".".join(parts[:i])
+        if name not in sys.modules:
+            module = types.ModuleType(name)
+            module.__path__ = []
+            sys.modules[name] = module
+    sys.modules[PKG].__path__ = [os.path.join(root, "plugins", "module_utils")]
 
 
 def main(argv):
@@ -29,10 +30,8 @@ def main(argv):
         sys.stderr.write(__doc__)
         return 2
     root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    _load("validate", root)
-    _load("policy", root)
-    _load("compare", root)
-    blueprint = _load("blueprint", root)
+    _package(root)
+    blueprint = importlib.import_module(PKG + ".blueprint")
     rc = 0
     for path in argv[1:]:
         try:
