@@ -743,3 +743,33 @@ def test_blueprint_labels_name_the_blueprint_with_a_short_digest():
     assert labels == {"nemoclaw.blueprint/name": "openclaw", "nemoclaw.blueprint/version": "0.1.0",
                       "nemoclaw.blueprint/digest": "ab" * 8}
     assert B.blueprint_labels("x", 1, "cd" * 32)["nemoclaw.blueprint/digest"] == "cd" * 8
+
+
+# ------------------------------------------------------------------ the collection's preset library
+
+LIBRARY_PRESETS = sorted(n[:-len(".yaml")] for n in os.listdir(os.path.join(ROOT, "policies", "presets")) if n.endswith(".yaml"))
+
+
+@pytest.mark.parametrize("name", LIBRARY_PRESETS)
+def test_every_library_preset_plans(name):
+    bp = load_blueprint_dir(os.path.join(BLUEPRINTS, "openclaw"))
+    p = plan(bp, tier="restricted", presets=[name], trusted_private_hosts=["host.openshell.internal=172.17.0.1"])
+    validate_policy(p["policy"])
+    assert [x["source"] for x in p["presets"]] == ["library:presets/%s.yaml" % name]
+    meta = yaml.safe_load(open(os.path.join(ROOT, "policies", "presets", name + ".yaml")))["preset"]
+    assert meta["name"] == name and meta["description"]
+    assert "any_binary" not in p  # every shipped preset names its binaries
+
+
+def test_library_follows_nemoclaw_tiers():
+    bp = load_blueprint_dir(os.path.join(BLUEPRINTS, "openclaw"))
+    tiers, label = B.load_tiers(bp)
+    assert label == "library:tiers.yaml"
+    assert [n for n, _a in tiers["balanced"]] == ["npm", "pypi", "huggingface", "brew-balanced", "brave"]
+    assert {"wechat", "teams", "brew"} <= set(n for n, _a in tiers["open"])
+    with pytest.raises(BlueprintError) as info:  # brew and brew-balanced define the same key differently
+        plan(bp, tier="restricted", presets=["brew", "brew-balanced"])
+    assert info.value.path == "policy.network_policies.brew"
+    raw = [ep for ep in plan(bp, tier="balanced")["policy"]["network_policies"]["brew"]["endpoints"]
+           if ep["host"] == "raw.githubusercontent.com"]
+    assert [r["allow"]["method"] for r in raw[0]["rules"]] == ["GET", "HEAD"]
