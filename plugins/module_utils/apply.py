@@ -127,7 +127,7 @@ def replacement_reasons(current, agent, record, static_problems=()):
     out.extend(label_differences(labels, sandbox.get("labels")))
     out.extend({"field": "policy (static)", "before": None, "after": p} for p in static_problems)
     if current.get("phase") == "Error":
-        out.append({"field": "phase", "before": "Error", "after": "Ready"})
+        out.append({"field": "phase", "before": compare.phase_text(current), "after": "Ready"})
     if agent.get("recreate"):
         out.append({"field": "recreate", "before": None, "after": True})
     return out
@@ -729,7 +729,7 @@ class Applier(object):
         obj = self._poll(name, lambda o: o is None or o.get("phase") in ("Ready", "Error", "Completed"))
         if obj is None or obj.get("phase") != "Ready":
             raise ApplyError("agent %s: the sandbox did not become Ready within %ss (phase: %s)"
-                             % (name, self.wait_timeout, (obj or {}).get("phase", "deleted")))
+                             % (name, self.wait_timeout, compare.phase_text(obj) if obj else "deleted"))
         return obj
 
     def _wait_gone(self, name):

@@ -216,13 +216,45 @@ def sandbox_recreate_reasons(current, spec, static_problems=()):
         reasons.append("labels changed")
     reasons.extend("static policy: %s" % p for p in static_problems)
     if current.get("phase") == "Error":
-        reasons.append("sandbox is in phase Error")
+        reasons.append("sandbox is in phase %s" % phase_text(current))
     return reasons
 
 
+def main_process_exit(current):
+    """The exit status of the sandbox's main process, or None (OpenShell 0.1.x reports
+    ``exit_code`` in ``sandbox get -o json``; 0.0.x does not)."""
+    code = (current or {}).get("exit_code")
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def main_process_failed(current):
+    """True for OpenShell 0.1.x's ``Error`` phase with condition ``MainProcessFailed``: the main
+    process exited nonzero. The CLI's JSON carries the phase and ``exit_code``, not the condition;
+    an ``Error`` with a nonzero exit code is read as MainProcessFailed."""
+    code = main_process_exit(current)
+    return (current or {}).get("phase") == "Error" and code is not None and code != 0
+
+
+def phase_text(current):
+    """``phase`` of a ``sandbox get`` object, with what its main process did when that is known:
+    ``Completed (main process exited 0)``, ``Error (MainProcessFailed: main process exited 3)``."""
+    phase = (current or {}).get("phase")
+    code = main_process_exit(current)
+    if main_process_failed(current):
+        return "%s (MainProcessFailed: main process exited %d)" % (phase, code)
+    if phase == "Completed":
+        return "Completed (main process exited %s)" % (0 if code is None else code)
+    return str(phase)
+
+
 def phase_action(phase, state):
-    """Lifecycle call needed to reach ``state`` (running|stopped|present) from ``phase``."""
-    if state == "running" and phase in ("Stopped", "Stopping"):
+    """Lifecycle call needed to reach ``state`` (running|stopped|present) from ``phase``.
+
+    ``Completed`` (OpenShell 0.1.x: the main process exited 0, the sandbox is retained) is
+    started again for ``running``: 0.1.x's StartSandbox accepts Stopped, Completed and a
+    MainProcessFailed Error; StopSandbox needs Ready, so ``stopped`` leaves Completed as it is.
+    """
+    if state == "running" and phase in ("Stopped", "Stopping", "Completed"):
         return "start"
     if state == "stopped" and phase in ("Ready", "Starting", "Provisioning"):
         return "stop"

@@ -421,11 +421,11 @@ def converge_sandbox(ctx):
 
 
 def _wait_ready(ctx, name):
-    obj = _poll(lambda: ctx.client.sandbox_get(name), lambda o: o is None or o.get("phase") in ("Ready", "Error"),
+    obj = _poll(lambda: ctx.client.sandbox_get(name), lambda o: o is None or o.get("phase") in ("Ready", "Error", "Completed"),
                 ctx.params.get("wait_timeout") or ctx.client.timeout)
     if obj is None or obj.get("phase") != "Ready":
         raise OpenShellError("sandbox %r did not become Ready within %ss (phase: %s)"
-                             % (name, ctx.params.get("wait_timeout"), (obj or {}).get("phase", "deleted")))
+                             % (name, ctx.params.get("wait_timeout"), compare.phase_text(obj) if obj else "deleted"))
     return obj
 
 

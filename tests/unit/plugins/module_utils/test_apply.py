@@ -386,6 +386,15 @@ def test_replacement_reasons_labels_static_policy_phase_and_recreate():
 ])
 def test_lifecycle_action(phase, state, action):
     assert applylib.lifecycle_action(phase, state) == action
+    assert compare.phase_action(phase, state) == action  # openshell_sandbox decides the same
+
+
+def test_replacement_reason_names_a_failed_main_process():
+    # OpenShell 0.1.x: Error with MainProcessFailed carries the exit code in sandbox get -o json
+    current = {"labels": compare.sandbox_labels(SANDBOX), "phase": "Error", "exit_code": 137}
+    assert applylib.replacement_reasons(current, _agent_of(SANDBOX), None) == [
+        {"field": "phase", "before": "Error (MainProcessFailed: main process exited 137)", "after": "Ready"}]
+    assert applylib.replacement_reasons(dict(current, phase="Completed", exit_code=0), _agent_of(SANDBOX), None) == []
 
 
 def test_check_versions():

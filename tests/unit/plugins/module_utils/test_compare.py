@@ -102,9 +102,36 @@ def test_sandbox_labels_and_recreate_reasons():
 @pytest.mark.parametrize("phase,state,action", [
     ("Stopped", "running", "start"), ("Ready", "running", None), ("Ready", "stopped", "stop"),
     ("Stopped", "stopped", None), ("Stopped", "present", None), ("Ready", "present", None),
+    # OpenShell 0.1.x: a retained sandbox whose main process exited 0; start accepts it, stop does not
+    ("Completed", "running", "start"), ("Completed", "stopped", None), ("Completed", "present", None),
 ])
 def test_phase_actions(phase, state, action):
     assert c.phase_action(phase, state) == action
+
+
+def test_main_process_phases_of_openshell_0_1():
+    labels = c.sandbox_labels(SPEC)
+    completed = {"name": "sb", "phase": "Completed", "labels": labels, "exit_code": 0}
+    failed = {"name": "sb", "phase": "Error", "labels": labels, "exit_code": 3}
+    infra = {"name": "sb", "phase": "Error", "labels": labels}  # 0.0.x, or an error without a main-process result
+    assert c.main_process_exit(completed) == 0 and c.main_process_exit(infra) is None
+    assert c.main_process_exit({"exit_code": True}) is None and c.main_process_exit(None) is None
+    assert c.main_process_failed(failed) and not c.main_process_failed(infra) and not c.main_process_failed(completed)
+    assert not c.main_process_failed({"phase": "Error", "exit_code": 0})
+    assert c.phase_text(failed) == "Error (MainProcessFailed: main process exited 3)"
+    assert c.phase_text(completed) == "Completed (main process exited 0)"
+    assert c.phase_text({"phase": "Completed"}) == "Completed (main process exited 0)"
+    assert c.phase_text(infra) == "Error" and c.phase_text({"phase": "Ready"}) == "Ready"
+    # a Completed sandbox of a running agent is started again, not replaced
+    plan = c.sandbox_actions(completed, SPEC, "running", "on_change")
+    assert plan == {"actions": ["start"], "recreate_reasons": [], "needs_recreate": False}
+    assert c.sandbox_actions(completed, SPEC, "stopped", "on_change")["actions"] == []
+    # a failed main process is replaced like any Error, and the reason says what happened
+    plan = c.sandbox_actions(failed, SPEC, "running", "on_change")
+    assert plan["actions"] == ["delete", "create"]
+    assert plan["recreate_reasons"] == ["sandbox is in phase Error (MainProcessFailed: main process exited 3)"]
+    assert c.sandbox_actions(failed, SPEC, "running", "never")["needs_recreate"] is True
+    assert c.sandbox_recreate_reasons(infra, SPEC) == ["sandbox is in phase Error"]
 
 
 def test_provider_attachment_changes():

@@ -143,3 +143,17 @@ def test_approval_without_failures_reports_none(tmp_path):
     assert result["failures"] == [] and len(result["approved"]) == 3 and result["changed"]
     check, seen = make(approval_params(tmp_path), (0, RULES_3, ""), check_mode=True)
     assert converge.converge_approval(check)["failures"] == [] and len(seen) == 1
+
+
+def test_wait_ready_stops_at_completed_and_names_the_main_process():
+    # OpenShell 0.1.x: a main process that exited 0 leaves the sandbox Completed; waiting on stops there.
+    completed = (0, json.dumps({"name": "sb1", "phase": "Completed", "exit_code": 0}), "")
+    ctx, seen = make({"wait_timeout": 30}, completed)
+    with pytest.raises(Exception) as info:
+        converge._wait_ready(ctx, "sb1")
+    assert "phase: Completed (main process exited 0)" in str(info.value) and len(seen) == 1
+    failed = (0, json.dumps({"name": "sb1", "phase": "Error", "exit_code": 2}), "")
+    ctx, seen = make({"wait_timeout": 30}, failed)
+    with pytest.raises(Exception) as info:
+        converge._wait_ready(ctx, "sb1")
+    assert "phase: Error (MainProcessFailed: main process exited 2)" in str(info.value)
