@@ -83,6 +83,9 @@ options:
     description:
       - V(present) creates the sandbox when missing and leaves its phase alone; V(running) also starts it when stopped;
         V(stopped) stops it; V(absent) deletes it.
+      - OpenShell 0.1.x retains a sandbox whose main process exited 0 in phase C(Completed); V(running) starts it again.
+        A nonzero exit leaves it in C(Error) (condition C(MainProcessFailed), its C(exit_code) in RV(sandbox)), which is
+        replaced like any C(Error) sandbox and named so in RV(recreate_reasons).
     type: str
     choices: [present, running, stopped, absent]
     default: running
