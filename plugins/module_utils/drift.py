@@ -97,6 +97,9 @@ def policy_differences(policy_diff, provenance=None):
                     where = ""
                     if origin.get("layer"):
                         where = " [%s%s]" % (origin["layer"], ", %s" % origin["source"] if origin.get("source") else "")
+                    if origin.get("any_binary"):
+                        # the planned rule names no binaries: OpenShell lets any binary use it
+                        where += " (any binary)"
                     diffs.append("%s.%s %s%s" % (section, key, words[change], where))
                 else:
                     diffs.append("%s.%s %s" % (section, key, words[change]))

@@ -41,6 +41,15 @@ def test_policy_differences_carry_provenance():
     assert drift.policy_differences(None) == ([], {})
 
 
+def test_policy_differences_flag_rules_without_binaries():
+    prov = {"nim_service": {"layer": "agent:additions", "source": "blueprint:blueprint.yaml#components.policy.additions",
+                            "level": "agent", "any_binary": True}}
+    diffs, out = drift.policy_differences({"network_policies": {"added": ["nim_service"]}}, prov)
+    assert diffs == ["network_policies.nim_service missing on the host "
+                     "[agent:additions, blueprint:blueprint.yaml#components.policy.additions] (any binary)"]
+    assert out["nim_service"]["any_binary"] is True
+
+
 # --------------------------------------------------------------------------
 # Findings from check-run results (callback side)
 # --------------------------------------------------------------------------
