@@ -667,21 +667,22 @@ def _tree(root):
     return out
 
 
+@pytest.mark.parametrize("upstream,openshell", [("a5486894c", "0.0.106"), ("tranzmatt-9708c26", "0.0.72")])
 @pytest.mark.parametrize("tier,presets", [
     ("restricted", []),
     ("balanced", ["brave", "brew", "huggingface", "npm", "pypi"]),
     ("open", ["brave", "brew", "discord", "huggingface", "jira", "npm", "outlook", "public-reference", "pypi", "slack",
               "teams", "telegram", "weather", "wechat", "whatsapp"]),
 ])
-def test_nemoclaw_upstream_blueprint_plans_unchanged(tier, presets):
-    # NemoClaw main a5486894c, copied unmodified (see the fixture's README).
-    root = os.path.join(UPSTREAM, "a5486894c", "nemoclaw-blueprint")
+def test_nemoclaw_upstream_blueprint_plans_unchanged(upstream, openshell, tier, presets):
+    # NemoClaw's nemoclaw-blueprint/ as published, copied unmodified (see the fixture's README).
+    root = os.path.join(UPSTREAM, upstream, "nemoclaw-blueprint")
     files = _tree(root)
     bp = load_blueprint_dir(root)
     before = copy.deepcopy(bp.data)
     verify(bp)
     assert bp.ext == {}
-    p = plan(bp, tier=tier, openshell_version="0.0.106", agent_version="2026.3.11", host_facts=FACTS, resource_profile="creator")
+    p = plan(bp, tier=tier, openshell_version=openshell, agent_version="2026.3.11", host_facts=FACTS, resource_profile="creator")
     validate_policy(p["policy"])
     assert p["tier"] == tier and sorted(x["name"] for x in p["presets"]) == presets
     # the blueprint's own presets come first; the messaging presets it leaves to NemoClaw's channels come from the library
