@@ -122,8 +122,9 @@ class ComposedPolicy(object):
     """Result of compose_policy().
 
     policy      -- the composed, normalised policy document (passes validate_policy)
-    provenance  -- {network_policies key: {"layer", "source", "level"[, "overrides"]}}
-    middleware_provenance -- same shape for network_middlewares keys
+    provenance  -- {network_policies key: {"layer", "source", "level"[, "overrides"][, "any_binary"]}};
+                   ``any_binary: True`` when the rule names no binaries (any binary may use it)
+    middleware_provenance -- same shape for network_middlewares keys (never ``any_binary``)
     excluded    -- {excluded key: {"layer", "source", "was": {"layer", "source"}}}
     """
 
