@@ -19,7 +19,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEMO_ROOT ?= $(ROOT)/.cache/demo
 
-.PHONY: help setup lock demo demo-clean test test-unit test-sim test-sanity lint test-integration test-reliability test-molecule \
+.PHONY: help setup system-deps lock demo demo-clean test test-unit test-sim test-sanity lint test-integration test-reliability test-molecule \
         bench build changelog clean
 
 help:  ## list targets
@@ -34,9 +34,11 @@ $(VENV)/.stamp: requirements.txt requirements-lock.txt scripts/find-python
 $(COLL_DIR):
 	@mkdir -p $(dir $(COLL_DIR)) && ln -sfn $(ROOT) $(COLL_DIR)
 
-setup: $(VENV)/.stamp $(COLL_DIR)  ## create .venv from pinned requirements, link the collection, system packages
+setup: $(VENV)/.stamp $(COLL_DIR)  ## create .venv from pinned requirements, link the collection (no system packages)
 	@scripts/ansible-test-offline-bootstrap
-	@scripts/install-system-deps || echo "setup: warning: system packages missing (needed by make test-molecule only)" >&2
+
+system-deps:  ## system packages only Molecule's SSH hosts need (sshd, ssh): apt-get when root, else says what to install
+	@scripts/install-system-deps
 
 lock: $(VENV)/.stamp  ## refresh requirements-lock.txt from the current venv
 	$(PY) -m pip freeze --exclude-editable > requirements-lock.txt
@@ -78,7 +80,7 @@ test-integration: setup  ## module and playbook integration tests against the si
 test-reliability: setup  ## faults, host lock, bad-input corpus and secret audit against the simulator (docs/reliability.md)
 	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/reliability
 
-test-molecule: setup  ## EE build context, then Molecule scenarios over real SSH hosts (molecule/README.md)
+test-molecule: setup system-deps  ## EE build context, then Molecule scenarios over real SSH hosts (molecule/README.md)
 	$(PYTEST) -q -p no:cacheprovider tests/ee
 	molecule/run
 
