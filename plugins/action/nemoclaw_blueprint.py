@@ -142,6 +142,8 @@ class ActionModule(ActionBase):
                 plan["blueprint"]["name"], plan["blueprint"]["version"], bp.digest, plan["tier"],
                 len(plan["policy"].get("network_policies") or {}), version or "not checked"),
         )
+        if plan.get("any_binary"):
+            result["msg"] += "; any binary may use %s (no binaries named)" % ", ".join(plan["any_binary"])
         return result
 
     # ------------------------------------------------------------------ arguments

@@ -136,6 +136,16 @@ def test_dir_src_pinned(bpdir, playdir):
     assert "tier balanced" in res["msg"] and digest in res["msg"]
 
 
+def test_rule_without_binaries_is_named_in_the_message(bpdir, playdir):
+    data = yaml.safe_load((bpdir / "blueprint.yaml").read_text())
+    del data["components"]["policy"]["additions"]["nim_service"]["binaries"]
+    (bpdir / "blueprint.yaml").write_text(yaml.safe_dump(data))
+    res, _host = run({"src": "mybp", "tier": "restricted", "digest": artifact_digest(str(bpdir))}, playdir)
+    assert not res.get("failed"), res
+    assert res["plan"]["any_binary"] == ["nim_service"] and res["plan"]["provenance"]["nim_service"]["any_binary"] is True
+    assert res["msg"].endswith("; any binary may use nim_service (no binaries named)")
+
+
 def test_tar_src_in_files_dir(bpdir, playdir):
     tgz = make_tar(bpdir, playdir / "files" / "mybp-0.1.0.tar.gz", prefix="mybp/")
     digest = artifact_digest(str(bpdir))
