@@ -1,16 +1,24 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, agentfleet.nemoclaw contributors
 # Apache License 2.0 (see LICENSE)
-"""playbooks/canary_upgrade.yml and playbooks/rollback.yml on five simulated hosts.
+"""playbooks/canary_upgrade.yml and playbooks/rollback.yml on a four-host ``scripts/simfleet`` fleet.
 
-The fleet first runs the shipped openclaw 0.1.0 blueprint (blueprint, credentials and sandbox
-roles), each agent gets a marker file in its state directory, then the canary moves the fleet to
-a copy of the blueprint with another version and image digest (0.2.0).
+sim-1 is the ``canary`` group. The fleet runs the shipped openclaw 0.1.0 blueprint (site.yml), each
+agent gets a file in its home, then the inventory's ``nemoclaw_agents`` pins a copy of the blueprint
+with another version and image digest. One fleet, steps in order:
+
+1. 0.2.0 with a failing health command on the canary (its fault file): the canary is back on 0.1.0
+   with its file, the other hosts saw no mutating call, the play fails naming the host and the check;
+2. the fault gone, the run SIGKILLed right after the canary's ``sandbox delete``: the same playbook
+   again finishes the canary's replacement (file restored) and rolls out the rest;
+3. 0.3.0: canary first, then the batches; every file kept; ``site.yml --check`` is changed=0 and
+   ``drift.yml`` finds nothing;
+4. rollback.yml --limit sim-2: sim-2 back on 0.2.0 with its agent's current files, no call on any other host;
+and every call any host logged is valid for the real CLI's grammar.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -22,12 +30,12 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from playrunner import ROOT, Fleet, command_words, foreign_lease, lease_path  # noqa: E402  pylint: disable=wrong-import-position
+from playrunner import ROOT  # noqa: E402  pylint: disable=wrong-import-position
+from simfleet_runner import SimFleet, agent_results  # noqa: E402  pylint: disable=wrong-import-position
 
-ROLES = {"roles": [{"role": "agentfleet.nemoclaw.blueprint"}, {"role": "agentfleet.nemoclaw.credentials"},
-                   {"role": "agentfleet.nemoclaw.sandbox"}]}
-NEW_IMAGE_DIGEST = "7" * 64
-MARKER = ".openclaw/canary-marker.txt"
+FILE = ".openclaw/memory.md"
+HEALTH_FAULT_IMAGE = "2" * 16
+ROLLOUT = "playbooks/canary_upgrade.yml"
 
 
 def artifact_digest(path):
@@ -38,9 +46,12 @@ def artifact_digest(path):
     return out.split()[0]
 
 
-def make_blueprint(tmp_path, version="0.2.0", image_digest=NEW_IMAGE_DIGEST):
-    """A copy of blueprints/openclaw with another version and image digest; returns (path, artifact digest)."""
-    dest = os.path.join(str(tmp_path), "openclaw-%s" % version)
+def make_blueprint(directory, version, image_digest, **fields):
+    """A copy of blueprints/openclaw with another version and image digest (and top-level ``fields``).
+
+    Returns the agent entry that pins it (``blueprint``, ``blueprint_digest``).
+    """
+    dest = os.path.join(str(directory), "openclaw-%s" % version)
     shutil.copytree(os.path.join(ROOT, "blueprints", "openclaw"), dest)
     path = os.path.join(dest, "blueprint.yaml")
     with open(path) as fh:
@@ -48,201 +59,124 @@ def make_blueprint(tmp_path, version="0.2.0", image_digest=NEW_IMAGE_DIGEST):
     text = re.sub(r'(?m)^version: ".*"$', 'version: "%s"' % version, text)
     text = re.sub(r'(?m)^digest: "sha256:[0-9a-f]{64}"$', 'digest: "sha256:%s"' % image_digest, text)
     text = re.sub(r"(openclaw@sha256:)[0-9a-f]{64}", r"\g<1>" + image_digest, text)
+    for key, value in fields.items():
+        text = re.sub(r'(?m)^%s: ".*"$' % key, '%s: "%s"' % (key, value), text)
     with open(path, "w") as fh:
         fh.write(text)
     doc = yaml.safe_load(text)
     assert doc["version"] == version and doc["components"]["sandbox"]["image"].endswith(image_digest)
-    return dest, artifact_digest(dest)
+    return {"name": "openclaw", "agent": "openclaw", "blueprint": dest, "blueprint_digest": artifact_digest(dest)}
 
 
-class CanaryFleet(Fleet):
-    """A Fleet whose inventory also has a ``canary`` group (``canary_members``)."""
-
-    canary_members = ()
-
-    def inventory(self, host_vars=None):
-        inv = super(CanaryFleet, self).inventory(host_vars)
-        if self.canary_members:
-            inv["all"]["children"]["canary"] = {"hosts": dict((name, {}) for name in self.canary_members)}
-        return inv
+def pin(fleet, agent):
+    """The inventory change of a rollout: every host's nemoclaw_agents names ``agent``."""
+    for host in fleet.hosts:
+        fleet.set_vars(host, {"nemoclaw_agents": [agent]})
 
 
-@pytest.fixture
-def fleet5(tmp_path):
-    """Overrides conftest's: the inventory has a canary group."""
-    with CanaryFleet(tmp_path / "fleet", count=5).checked() as f:
+def version(fleet, host):
+    return fleet.sandbox(host)["labels"]["nemoclaw.blueprint/version"]
+
+
+def read_file(fleet, host):
+    return fleet.sh(host, "cat %s 2>/dev/null || echo MISSING" % FILE).strip()
+
+
+def mutating(step, host=None):
+    return [c for c in step.mutating if host is None or c["host"] == host]
+
+
+def converge_order(step):
+    """Hosts in the order their agents' apply ran."""
+    return [r["host"] for r in step.results if r["task"].endswith("Converge the agents of the host")]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    f = SimFleet(tmp_path_factory.mktemp("canary"), hosts=4)
+    try:
+        step = f.run()
+        assert step.rc == 0, step.stdout[-4000:]
+        for host in f.hosts:
+            f.sh(host, "mkdir -p .openclaw && echo 'remember %s' > %s" % (host, FILE))
+        f.blueprints = tmp_path_factory.mktemp("blueprints")
         yield f
+    finally:
+        f.down()
+    assert f.invalid_calls() == []
 
 
-def labels(sim, name="openclaw"):
-    return sim.json("sandbox", "get", name, "-o", "json")["labels"]
+def test_a_failing_gate_on_the_canary_rolls_it_back_and_stops(fleet):
+    pin(fleet, make_blueprint(fleet.blueprints, "0.2.0", HEALTH_FAULT_IMAGE * 4))
+    fleet.faults("sim-1", {"exec_failures": [{"image": HEALTH_FAULT_IMAGE, "command_contains": "health", "rc": 3,
+                                              "stderr": "openclaw gateway crashed on start\n"}]})
+    step = fleet.run(ROLLOUT)
+    fleet.faults("sim-1", {})
+    assert step.rc != 0
+    assert version(fleet, "sim-1") == "0.1.0" and fleet.sandbox("sim-1")["phase"] == "Ready"
+    assert read_file(fleet, "sim-1") == "remember sim-1"
+    # The later batches never started: no mutating call anywhere but on the canary.
+    assert [c for c in step.mutating if c["host"] != "sim-1"] == []
+    assert [version(fleet, h) for h in fleet.hosts] == ["0.1.0"] * 4
+    msg = step.result("Stop the rollout", "sim-1")["msg"]
+    assert msg.startswith("sim-1: ") and "health check failed" in msg and "exited 3" in msg, msg
+    assert "openclaw gateway crashed on start" in msg and "returned to its previous plan (openclaw: openclaw 0.1.0)" in msg
+    assert "sim-1: rolled back" in step.stdout and "sim-2: not started" in step.stdout
+    # The host lock is not left behind on the canary.
+    assert not os.path.exists(os.path.join(fleet.state_dir("sim-1"), "site.lock"))
 
 
-def sandbox_home(sim, name="openclaw"):
-    """The simulated sandbox's home directory (what /sandbox maps to)."""
-    sb = sim.json("sandbox", "get", name, "-o", "json")
-    return os.path.join(os.path.dirname(sim.db_path), "sandboxes", sb["id"], "sandbox")
+def test_a_rollout_killed_after_the_canarys_delete_is_finished_by_the_next_run(fleet):
+    fleet.faults("sim-1", {"latency_ms": 300})
+    proc = fleet.start(ROLLOUT)
+    fleet.kill_after(proc, "sim-1", ["sandbox", "delete"])
+    fleet.faults("sim-1", {})
+    assert os.path.exists(os.path.join(fleet.state_dir("sim-1"), "journal", "openshell", "openclaw.json"))
 
-
-def roll_out_and_mark(fleet):
-    step = fleet.run([], play_extra=ROLES)
-    assert step.rc == 0, step.stdout[-3000:]
-    for name, sim in fleet.hosts.items():
-        marker = os.path.join(sandbox_home(sim), MARKER)
-        os.makedirs(os.path.dirname(marker), exist_ok=True)
-        with open(marker, "w") as fh:
-            fh.write("state of %s\n" % name)
-        # A credential file in the state directory must never reach a backup.
-        with open(os.path.join(os.path.dirname(marker), "credentials.json"), "w") as fh:
-            fh.write('{"NVIDIA_API_KEY": "nvapi-SHOULD-NOT-LEAVE"}')
-
-
-def read_marker(sim):
-    with open(os.path.join(sandbox_home(sim), MARKER)) as fh:
-        return fh.read()
-
-
-def canary_vars(tmp_path, src, digest, **extra):
-    target = {"blueprint_src": src, "blueprint_digest": digest}
-    target.update(extra.pop("target", {}))
-    out = {"canary_target": target, "canary_report_dir": str(tmp_path / "reports"), "canary_health_timeout": 2,
-           "canary_health_delay": 1}
-    out.update(extra)
-    return out
-
-
-def state_file(sim):
-    return os.path.join(sim.root, "home", ".local", "state", "agentfleet-nemoclaw", "rollout.json")
-
-
-def test_canary_upgrade_moves_every_host_and_keeps_state(fleet5, tmp_path):
-    roll_out_and_mark(fleet5)
-    src, digest = make_blueprint(tmp_path)
-    ev = canary_vars(tmp_path, src, digest, canary_serial=[2, "100%"])
-    fleet5.canary_members = ("host3",)
-    step = fleet5.run_site(playbook="playbooks/canary_upgrade.yml", extra_vars=ev)
+    step = fleet.run(ROLLOUT)
     assert step.rc == 0, step.stdout[-6000:]
-    for name, sim in fleet5.hosts.items():
-        lab = labels(sim)
-        assert lab["nemoclaw.blueprint/version"] == "0.2.0", name
-        assert lab["nemoclaw.blueprint/digest"] == digest[7:23], name
-        assert read_marker(sim) == "state of %s\n" % name
-        assert not os.path.exists(os.path.join(sandbox_home(sim), ".openclaw", "credentials.json"))
-        st = os.stat(state_file(sim))
-        assert st.st_mode & 0o777 == 0o600
-        with open(state_file(sim)) as fh:
-            state = json.load(fh)
-        assert state["status"] == "upgraded"
-        assert state["previous"]["version"] == "0.1.0" and state["previous"]["src"] == "openclaw"
-        assert state["current"]["digest"] == digest
-        assert "nvapi" not in json.dumps(state)
-        backup = state["backup"]
-        assert os.stat(backup).st_mode & 0o777 == 0o600
-        members = subprocess.run(["tar", "-tzf", backup], check=True, stdout=subprocess.PIPE,
-                                 universal_newlines=True).stdout.split()
-        assert MARKER in members and not [m for m in members if m.endswith("credentials.json")]
-    # Batches: the canary group (host3), then canary_serial [2, 100%]: host1 and host2, then host4 and host5.
-    # (The recorded task results are in the order they happened; step.calls are grouped by host.)
-    order = []
-    for res in step.results:
-        if res["task"].endswith("Converge the sandbox") and res["host"] not in order:
-            order.append(res["host"])
-    assert order[0] == "host3" and sorted(order[1:3]) == ["host1", "host2"] and sorted(order[3:]) == ["host4", "host5"]
-    reports = [p for p in os.listdir(str(tmp_path / "reports")) if p.endswith(".json")]
-    with open(str(tmp_path / "reports" / reports[0])) as fh:
-        report = json.load(fh)
-    assert report["status"] == "complete"
-    assert sorted(h["result"] for h in report["hosts"]) == ["upgraded"] * 5
-    assert all(h["from"].startswith("openclaw 0.1.0") and h["to"].startswith("openclaw 0.2.0") for h in report["hosts"])
-    assert "| host1 | openclaw 0.1.0" in step.stdout
-    # The host lock was taken and released on every host.
-    assert [n for n, sim in fleet5.hosts.items() if os.path.exists(lease_path(sim))] == []
-
-    # Second run, in two batches (the canary group, then everyone): nothing to do anywhere.
-    again = fleet5.run_site(playbook="playbooks/canary_upgrade.yml", extra_vars=dict(ev, canary_serial=["100%"]))
-    assert again.rc == 0, again.stdout[-4000:]
-    assert again.changed_count() == 0, [(r["task"], r["host"]) for r in again.results if r["result"].get("changed")]
-    # Only reads and read-only probes inside the sandboxes.
-    assert set(command_words(c["argv"])[:2] for c in again.mutating) <= {("sandbox", "exec")}
-
-    # rollback.yml takes the host lock: another run's live lease fails it naming that run, before any call.
-    holder = foreign_lease(fleet5.hosts["host2"])
-    held = fleet5.run_site(playbook="playbooks/rollback.yml", limit="host2", extra_vars={"nemoclaw_lock_timeout": 0})
-    assert held.rc != 0 and "is held by run %s" % holder in held.stdout and held.calls == [], held.stdout[-3000:]
-    os.unlink(lease_path(fleet5.hosts["host2"]))
-
-    # rollback.yml returns a named host to the previous blueprint, state and all.
-    with open(os.path.join(sandbox_home(fleet5.hosts["host2"]), MARKER), "w") as fh:
-        fh.write("written on 0.2.0\n")
-    back = fleet5.run_site(playbook="playbooks/rollback.yml", limit="host2",
-                           extra_vars={"canary_health_timeout": 2, "canary_health_delay": 1})
-    assert back.rc == 0, back.stdout[-4000:]
-    assert labels(fleet5.hosts["host2"])["nemoclaw.blueprint/version"] == "0.1.0"
-    assert read_marker(fleet5.hosts["host2"]) == "state of host2\n"
-    assert labels(fleet5.hosts["host1"])["nemoclaw.blueprint/version"] == "0.2.0"
-    assert {c["host"] for c in back.calls} == {"host2"}
-    assert not os.path.exists(lease_path(fleet5.hosts["host2"]))
-    with open(state_file(fleet5.hosts["host2"])) as fh:
-        assert json.load(fh)["status"] == "rolled_back"
+    assert [r["agent"] for r in agent_results(step, "sim-1")["resumed"]] == ["openclaw"]
+    for host in fleet.hosts:
+        assert version(fleet, host) == "0.2.0", host
+        assert read_file(fleet, host) == "remember %s" % host
+    assert converge_order(step)[0] == "sim-1"
 
 
-def test_canary_failing_health_gate_rolls_back_and_stops(fleet5, tmp_path):
-    roll_out_and_mark(fleet5)
-    src, digest = make_blueprint(tmp_path)
-    for sim in fleet5.hosts.values():
-        sim.set_faults({"exec_failures": [{"image": NEW_IMAGE_DIGEST[:16], "command_contains": "health", "rc": 3,
-                                           "stderr": "openclaw gateway crashed on start\n"}]})
-    step = fleet5.run_site(playbook="playbooks/canary_upgrade.yml", extra_vars=canary_vars(tmp_path, src, digest))
-    assert step.rc != 0
-    assert "canary stopped at host1" in step.stdout
-    assert "health: `openclaw health --json` exited 3" in step.stdout
-    assert "openclaw gateway crashed on start" in step.stdout
-    canary = fleet5.hosts["host1"]
-    lab = labels(canary)
-    assert lab["nemoclaw.blueprint/version"] == "0.1.0"
-    assert canary.json("sandbox", "get", "openclaw", "-o", "json")["phase"] == "Ready"
-    assert read_marker(canary) == "state of host1\n"
-    assert canary.ok("sandbox", "exec", "--name", "openclaw", "--no-tty", "--", "openclaw", "health", "--json").stdout
-    # No mutating call on any other host: the later batches never started.
-    others = [c for c in step.mutating if c["host"] != "host1"]
-    assert others == [], others
-    for name, sim in fleet5.hosts.items():
-        if name != "host1":
-            assert labels(sim)["nemoclaw.blueprint/version"] == "0.1.0"
-            assert not os.path.exists(state_file(sim))
-    with open(state_file(canary)) as fh:
-        state = json.load(fh)
-    assert state["status"] == "rolled_back" and state["current"]["version"] == "0.1.0"
-    reports = sorted(os.listdir(str(tmp_path / "reports")))
-    with open(str(tmp_path / "reports" / [r for r in reports if r.endswith(".json")][0])) as fh:
-        report = json.load(fh)
-    assert report["status"] == "stopped"
-    rows = dict((h["host"], h) for h in report["hosts"])
-    assert rows["host1"]["result"] == "rolled back" and "health" in rows["host1"]["failed_check"]
-    assert [rows["host%d" % i]["result"] for i in range(2, 6)] == ["not started"] * 4
+def test_a_blueprint_bump_rolls_out_canary_first_and_leaves_nothing_to_do(fleet):
+    agent = make_blueprint(fleet.blueprints, "0.3.0", "3" * 64)
+    pin(fleet, agent)
+    step = fleet.run(ROLLOUT, extra_vars={"rollout_serial": [1, "100%"]})
+    assert step.rc == 0, step.stdout[-6000:]
+    # Batches: the canary group (sim-1), then one host, then the rest.
+    order = converge_order(step)
+    assert order[:2] == ["sim-1", "sim-2"] and sorted(order[2:]) == ["sim-3", "sim-4"], order
+    for host in fleet.hosts:
+        assert version(fleet, host) == "0.3.0", host
+        assert fleet.sandbox(host)["labels"]["nemoclaw.blueprint/digest"] == agent["blueprint_digest"][7:23]
+        assert read_file(fleet, host) == "remember %s" % host
+        res = agent_results(step, host)["agents"]["openclaw"]
+        assert res["replace"] is True and res["restored"]["verified"] is True
+        assert res["gate"] == {"health": "passed", "policy": "passed", "inference": "passed"}
+        assert not os.path.exists(os.path.join(fleet.state_dir(host), "site.lock"))
+    assert "sim-2: upgraded" in step.stdout and "openclaw: openclaw 0.2.0 -> openclaw 0.3.0 (replaced, state kept)" in step.stdout
+
+    check = fleet.run(check=True)
+    assert check.rc == 0 and check.changed_count() == 0, [(r["task"], r["host"], r["result"])
+                                                          for r in check.results if r["result"].get("changed")]
+    assert mutating(check) == []
+    drift = fleet.run("playbooks/drift.yml")
+    assert drift.rc == 0 and mutating(drift) == []
+    assert [h for h in fleet.hosts if agent_results(drift, h)["changed"]] == []
 
 
-def test_bad_canary_variables_fail_naming_the_variable(fleet5, tmp_path):
-    step = fleet5.run_site(playbook="playbooks/canary_upgrade.yml", extra_vars={"canary_report_dir": str(tmp_path)})
-    assert step.rc != 0 and "canary_target" in step.stdout and step.mutating == []
-    step = fleet5.run_site(playbook="playbooks/canary_upgrade.yml",
-                           extra_vars={"canary_target": {"blueprint_src": "openclaw", "blueprint_digest": "sha256:abc"}})
-    assert step.rc != 0 and "canary_target.blueprint_digest" in step.stdout and step.calls == []
-
-
-def test_canary_refuses_a_host_locked_by_another_run(fleet5, tmp_path):
-    # Another live run holds host4: the first play fails there naming it, every other host releases
-    # the lease it took and fails as "not started"; no OpenShell call changes anything anywhere.
-    holder = foreign_lease(fleet5.hosts["host4"])
-    src = os.path.join(ROOT, "blueprints", "openclaw")
-    step = fleet5.run_site(playbook="playbooks/canary_upgrade.yml",
-                           extra_vars=canary_vars(tmp_path, src, artifact_digest(src), nemoclaw_lock_timeout=0))
-    assert step.rc != 0
-    msg = step.result("Stop before any host changes", "host4")["msg"]
-    assert "is held by run %s" % holder in msg and "controller ctl9" in msg and "nemoclaw_lock_break" in msg, msg
-    others = step.result("Stop before any host changes", "host1")["msg"]
-    assert "not started, the preflight failed on host4" in others and "host locks released" in others, others
-    assert step.mutating == []
-    with open(lease_path(fleet5.hosts["host4"])) as fh:
-        assert json.load(fh)["owner"] == holder
-    assert [n for n, sim in fleet5.hosts.items() if n != "host4" and os.path.exists(lease_path(sim))] == []
+def test_rollback_returns_a_named_host_to_its_previous_plan(fleet):
+    fleet.sh("sim-2", "echo 'written on 0.3.0' > %s" % FILE)
+    refused = fleet.run("playbooks/rollback.yml")
+    assert refused.rc != 0 and refused.calls == [] and "--limit" in refused.stdout
+    step = fleet.run("playbooks/rollback.yml", limit="sim-2")
+    assert step.rc == 0, step.stdout[-4000:]
+    # The agent's state comes along: what it wrote on 0.3.0 is in its 0.2.0 sandbox.
+    assert version(fleet, "sim-2") == "0.2.0" and read_file(fleet, "sim-2") == "written on 0.3.0"
+    assert [version(fleet, h) for h in ("sim-1", "sim-3", "sim-4")] == ["0.3.0"] * 3
+    assert {c["host"] for c in step.calls} == {"sim-2"}
+    assert not os.path.exists(os.path.join(fleet.state_dir("sim-2"), "site.lock"))
