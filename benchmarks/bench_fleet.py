@@ -1,38 +1,39 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, agentfleet.nemoclaw contributors
 # Apache License 2.0 (see LICENSE)
-"""Fleet benchmark: site.yml, its no-op re-run, --check, drift.yml and NemoClaw's way on simulated fleets.
+"""Fleet benchmark: site.yml, its no-op re-run, --check, drift.yml, 3 agents per host and NemoClaw's way on simulated fleets.
 
     PYTHONPATH=.collections .venv/bin/python benchmarks/bench_fleet.py [--sizes 10,50,100] [--forks 50]
-        [--skip-nemoclaw-way] [--only fresh,noop,check,drift] [--converge site|nemoclaw] [--keep] [--workdir DIR]
+        [--profile pull|fast] [--only fresh,noop,check,drift,agents] [--skip-nemoclaw-way] [--nemoclaw-hosts 3]
+        [--converge site|nemoclaw] [--keep] [--workdir DIR]
 
-For every fleet size: start one simulated OpenShell gateway per host (tests/simulator, in parallel
-batches), then measure, each as one ansible-playbook run with local connection and the given forks:
+For every fleet size: ``scripts/simfleet up`` (one simulated OpenShell gateway per host, sim-1 ... sim-N,
+with the latency profile ``--profile``: ``pull`` = a new sandbox is Ready after 30 s, as after an image
+pull), then measure, each as one ansible-playbook run over the fleet's own inventory with the given forks:
 
-  F1     a play of one ansible.builtin.ping per host (Ansible's own floor)
-  fresh  site.yml on new hosts                 noop   site.yml again (nothing to do)
-  check  site.yml --check --diff               drift  playbooks/drift.yml (fast drift scan)
-  nemoclaw-reonboard / nemoclaw-onboard: NemoClaw's onboard sequence of openshell calls, host after
-         host, on the converged fleet and on hosts emptied first (benchmarks/nemoclaw_way.py)
+  F1      a play of one ansible.builtin.ping per host (Ansible's own floor; first and last, F1 = their mean)
+  fresh   site.yml on new hosts (one OpenClaw agent each)      noop   site.yml again (nothing to do)
+  check   site.yml --check --diff                              drift  playbooks/drift.yml
+  agents  3 agents per host (group_vars): their converge, then the 3-agent no-op (``noop-3agents``)
+  nemoclaw-onboard: NemoClaw's onboard sequence of openshell calls, host after host, on
+          ``--nemoclaw-hosts`` hosts emptied first; its fleet time is the per-host mean x N (sequential)
 
---converge nemoclaw is a quick mode for big fleets on a busy machine: site.yml converges host1 only,
-NemoClaw's way the other hosts (measured), then only drift.yml is measured against F1.
+--converge nemoclaw is a quick mode for big fleets: site.yml converges sim-1 only, NemoClaw's way the
+other hosts (all measured, sequential), then only drift.yml is measured against F1.
 
 Per run: wall time, time per host, wall time / F1, module executions per host (a per-host interpreter
 wrapper logs every module start), CPU seconds (ansible-playbook and every process it waited for),
-openshell calls per host from the simulator's call logs split into
-reads, writes and commands run inside the sandbox (the health probe), changed results, and the peak
-memory of the ansible-playbook process tree (RSS sampled from /proc every 0.25 s: the ansible-playbook
-processes alone, and the whole tree including modules and openshell CLIs). Per-task timings come from
-benchmarks/callback_plugins/bench_timer.py. Results: a table on stdout and
-benchmarks/results/<timestamp>.json + .md. Gateways are stopped at the end whatever happens.
+openshell calls per host from the simulated hosts' call logs split into reads, writes and commands run
+inside the sandbox, changed results, and the peak memory of the ansible-playbook process tree (PSS
+sampled from /proc). Per-task timings come from benchmarks/callback_plugins/bench_timer.py. Results:
+a table on stdout and benchmarks/results/<timestamp>.json + .md. The fleet is stopped at the end
+whatever happens (``scripts/simfleet down``).
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
-import concurrent.futures
 import datetime
 import json
 import os
@@ -45,6 +46,8 @@ import tempfile
 import threading
 import time
 
+import yaml
+
 HERE = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "integration"), os.path.join(ROOT, "tests", "simulator")]
@@ -54,46 +57,30 @@ if os.path.exists("/usr/bin/python3") and "OPENSHELL_SIM_PYTHON" not in os.envir
     os.environ["OPENSHELL_SIM_PYTHON"] = "/usr/bin/python3"
 
 from harness import SimHost  # noqa: E402  pylint: disable=wrong-import-position
-from playrunner import TEST_SECRET, Fleet, command_words, is_read_only  # noqa: E402  pylint: disable=wrong-import-position
+from playrunner import ansible_playbook, command_words, is_read_only, read_calls  # noqa: E402  pylint: disable=wrong-import-position
 import nemoclaw_way  # noqa: E402  pylint: disable=wrong-import-position
 
-SCENARIOS = ("fresh", "noop", "check", "drift")
-# Managed OpenShell resource kinds (gateway registration, providers, sandbox, policy, inference route):
-# the floor of a no-op is one read of each per host and no write.
-RESOURCE_KINDS = 5
-# The simulated gateway runs as python3, not openshell-gateway (preflight's port owner check).
-PROCESS_NAMES = ["openshell-gateway", "python3", "python3.11", "python"]
+SCENARIOS = ("fresh", "noop", "check", "drift", "agents")
+SIMFLEET = os.path.join(ROOT, "scripts", "simfleet")
+SIMFLEET_SECRET = "nvapi-SIMFLEET-0000-not-a-real-key"   # what scripts/simfleet puts in the inventory
 DRIFT_CALLBACK = os.path.join(ROOT, "plugins", "callback", "drift_report.py")
+# The 3-agent scenario: the fleet's default agent and two more of the same kind (one inference route).
+THREE_AGENTS = [{"name": "openclaw", "agent": "openclaw"}, {"name": "openclaw-2", "agent": "openclaw"},
+                {"name": "openclaw-3", "agent": "openclaw"}]
 
-ALL_GATEWAYS = []
-
-
-def stop_hosts(hosts):
-    """Stop gateways: SIGTERM to all first, then wait for each (SimHost.stop kills after 5 s)."""
-    for host in hosts:
-        if host.proc is not None and host.proc.poll() is None:
-            try:
-                host.proc.terminate()
-            except OSError:
-                pass
-    for host in hosts:
-        try:
-            host.stop()
-        except Exception:  # pylint: disable=broad-except
-            pass
+LIVE_FLEETS = []
 
 
 def stop_all():
-    hosts = list(ALL_GATEWAYS)
-    del ALL_GATEWAYS[:]
-    stop_hosts(hosts)
+    while LIVE_FLEETS:
+        LIVE_FLEETS.pop().down()
 
 
 atexit.register(stop_all)
 
 
 def _on_signal(signum, _frame):
-    sys.stderr.write("bench_fleet: signal %d, stopping the gateways\n" % signum)
+    sys.stderr.write("bench_fleet: signal %d, stopping the simulated fleet\n" % signum)
     stop_all()
     sys.exit(128 + signum)
 
@@ -191,43 +178,90 @@ class TreeSampler(object):
 
 
 # ---------------------------------------------------------------------------------------------- fleet
-def start_fleet(workdir, count, batch):
-    """A playrunner.Fleet of ``count`` simulated hosts, gateways started and registered ``batch`` at a time."""
-    fleet = Fleet(workdir, 0)
+class Fleet(object):
+    """A ``scripts/simfleet`` fleet (sim-1 ... sim-N, group ``nemoclaw``) measured through its own inventory.
 
-    def one(i):
-        name = "host%d" % (i + 1)
-        for attempt in range(3):
-            host = SimHost(os.path.join(workdir, name))
-            try:
-                host.start(timeout=60)
-                ALL_GATEWAYS.append(host)
-                host.register()
-                return name, host
-            except Exception:  # pylint: disable=broad-except
-                # the port was taken meanwhile: try another one
-                host.stop()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+    Every host's ``ansible_python_interpreter`` is a two-line wrapper (``DIR/host_vars/<host>.yml``)
+    that logs each module start, so module executions per host are counted exactly.
+    """
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=batch) as pool:
-        for name, host in pool.map(one, range(count)):
-            fleet.hosts[name] = host
-    for name, host in fleet.hosts.items():
-        # Count module executions: every module starts through this per-host interpreter wrapper.
-        wrapper = os.path.join(host.root, "python")
-        with open(wrapper, "w") as fh:
-            fh.write("#!/bin/sh\necho \"${1:-stdin}\" >> %s\nexec %s \"$@\"\n"
-                     % (os.path.join(host.root, "modules.log"), sys.executable))
-        os.chmod(wrapper, 0o755)
-    return fleet
+    def __init__(self, workdir, count, profile="pull", version=None):
+        self.workdir = self.dir = workdir
+        cmd = [SIMFLEET, "up", workdir, "--hosts", str(count), "--profile", profile]
+        if version:
+            cmd += ["--openshell-version", version]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                              env=dict(os.environ, PYTHON=sys.executable), check=False)
+        LIVE_FLEETS.append(self)
+        if proc.returncode != 0:
+            raise RuntimeError("simfleet up failed:\n" + proc.stdout)
+        with open(os.path.join(workdir, "fleet.json")) as fh:
+            self.state = json.load(fh)
+        self.inventory = self.state["inventory"]
+        self.hosts = dict((h["name"], h) for h in self.state["hosts"])
+        self._n = 0
+        for name, host in self.hosts.items():
+            wrapper = os.path.join(host["root"], "python")
+            with open(wrapper, "w") as fh:
+                fh.write("#!/bin/sh\necho \"${1:-stdin}\" >> %s\nexec %s \"$@\"\n"
+                         % (os.path.join(host["root"], "modules.log"), sys.executable))
+            os.chmod(wrapper, 0o755)
+            self.set_vars("host_vars", name, {"ansible_python_interpreter": wrapper})
+
+    def set_vars(self, kind, name, variables):
+        """``DIR/<kind>/<name>.yml`` (host_vars or group_vars next to the inventory); ``None`` removes it."""
+        path = os.path.join(self.dir, kind, name + ".yml")
+        if variables is None:
+            if os.path.exists(path):
+                os.unlink(path)
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as fh:
+            yaml.safe_dump(variables, fh)
+
+    def calls(self, name):
+        return read_calls(self.hosts[name]["call_log"])
+
+    def sim(self, name):
+        """A tests/simulator SimHost view of one host (its CLI environment; the gateway is simfleet's)."""
+        host = self.hosts[name]
+        return SimHost(host["root"], port=host["port"], python=os.environ.get("OPENSHELL_SIM_PYTHON"),
+                       extra_env={"OPENSHELL_SIM_VERSION": self.state["version"],
+                                  "OPENSHELL_SIM_READY_DELAY": "%g" % self.state["ready_delay"]})
+
+    def run(self, playbook=None, tasks=None, check=False, diff=False, extra_vars=None, env=None, limit=None,
+            timeout=7200):
+        """One ansible-playbook run (a playbook of a checkout, or ``tasks`` as one play); ``(rc, output, calls)``."""
+        self._n += 1
+        step_dir = os.path.join(self.dir, "steps", "step%03d" % self._n)
+        os.makedirs(step_dir)
+        if playbook is None:
+            playbook = os.path.join(step_dir, "playbook.yml")
+            with open(playbook, "w") as fh:
+                yaml.safe_dump([{"name": "step", "hosts": "nemoclaw", "gather_facts": False, "tasks": tasks}], fh,
+                               sort_keys=False)
+        before = dict((name, len(self.calls(name))) for name in self.hosts)
+        rc, out, _results = ansible_playbook(self.inventory, os.path.join(ROOT, playbook), step_dir,
+                                             os.path.join(self.dir, "ansible-home"), check=check, diff=diff,
+                                             extra_vars=extra_vars, env=env, limit=limit, timeout=timeout)
+        calls = []
+        for name in self.hosts:
+            calls.extend(self.calls(name)[before[name]:])
+        return rc, out, calls
+
+    def down(self):
+        subprocess.run([SIMFLEET, "down", self.dir], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+
+
+def start_fleet(workdir, count, batch=None, profile="fast"):  # pylint: disable=unused-argument
+    """A simulated fleet of ``count`` hosts in ``workdir`` (``batch`` is kept for callers; simfleet starts all at once)."""
+    return Fleet(workdir, count, profile=profile)
 
 
 def module_counts(fleet):
     counts = {}
     for name, host in fleet.hosts.items():
-        path = os.path.join(host.root, "modules.log")
+        path = os.path.join(host["root"], "modules.log")
         with open(path) if os.path.exists(path) else open(os.devnull) as fh:
             counts[name] = [line.strip() for line in fh if line.strip()]
     return counts
@@ -246,11 +280,11 @@ def classify(calls):
 
 
 def make_plan(fleet, workdir):
-    """NemoClaw's onboard plan from host1's fresh converge by site.yml (see nemoclaw_way.plan_from_calls)."""
-    host1 = fleet.hosts["host1"]
+    """NemoClaw's onboard plan from sim-1's fresh converge by site.yml (see nemoclaw_way.plan_from_calls)."""
+    host1 = fleet.sim("sim-1")
     calls = [c for c in host1.calls() if c["argv"][:2] != ["gateway", "add"]]
     policy = host1.ok("sandbox", "get", "openclaw", "--policy-only").stdout
-    return nemoclaw_way.plan_from_calls(calls, policy, workdir, secret=TEST_SECRET)
+    return nemoclaw_way.plan_from_calls(calls, policy, workdir, secret=SIMFLEET_SECRET)
 
 
 def machine_cpu():
@@ -267,13 +301,13 @@ def machine_cpu():
 
 def run_play(fleet, label, forks, playbook=None, tasks=None, check=False, diff=False, extra_vars=None,
              extra_env=None, limit=None):
-    """One ansible-playbook run on the whole fleet, measured.
+    """One ansible-playbook run on the whole fleet (or ``limit``), measured.
 
     ``extra_env`` is added to ansible-playbook's environment last (e.g. ANSIBLE_CONFIG and
     ANSIBLE_COLLECTIONS_PATH of another checkout, with an absolute ``playbook`` path: compare a change).
     """
     before = module_counts(fleet)
-    step_dir = os.path.join(fleet.workdir, "timer-" + label)
+    step_dir = os.path.join(fleet.dir, "timer-" + label)
     os.makedirs(step_dir, exist_ok=True)
     callbacks = ["bench_timer"]
     if os.path.exists(DRIFT_CALLBACK):
@@ -286,20 +320,13 @@ def run_play(fleet, label, forks, playbook=None, tasks=None, check=False, diff=F
         "DRIFT_REPORT_DIR": step_dir,
     }
     env.update(extra_env or {})
-    host_vars = dict((name, {"ansible_python_interpreter": os.path.join(h.root, "python"),
-                             "preflight_gateway_process_names": PROCESS_NAMES})
-                     for name, h in fleet.hosts.items())
-    gateways = [h.proc.pid for h in fleet.hosts.values() if h.proc is not None]
     load = os.getloadavg()[0]
     machine0 = machine_cpu()
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with TreeSampler(gateways) as mem:
+    with TreeSampler([]) as mem:
         started = time.time()
-        if playbook:
-            step = fleet.run_site(playbook, check=check, diff=diff, env=env, host_vars=host_vars,
-                                  extra_vars=extra_vars, limit=limit, timeout=7200)
-        else:
-            step = fleet.run(tasks=tasks, check=check, diff=diff, env=env, host_vars=host_vars, timeout=7200)
+        rc, output, calls = fleet.run(playbook=playbook, tasks=tasks, check=check, diff=diff, env=env,
+                                      extra_vars=extra_vars, limit=limit)
         wall = time.time() - started
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     machine1 = machine_cpu()
@@ -307,13 +334,13 @@ def run_play(fleet, label, forks, playbook=None, tasks=None, check=False, diff=F
     # the work done, which a loaded machine stretches much less than the wall time.
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     after = module_counts(fleet)
-    n = 1 if limit else len(fleet.hosts)
+    n = len(limit.split(",")) if limit else len(fleet.hosts)
     modules = {}
     for name in fleet.hosts:
         for mod in after[name][len(before[name]):]:
             mod = os.path.basename(mod).replace("AnsiballZ_", "").replace(".py", "")
             modules[mod] = modules.get(mod, 0) + 1
-    reads, writes, execs = classify(step.calls)
+    reads, writes, execs = classify(calls)
     timer = {}
     path = os.path.join(step_dir, "timer.json")
     if os.path.exists(path):
@@ -324,10 +351,11 @@ def run_play(fleet, label, forks, playbook=None, tasks=None, check=False, diff=F
     if os.path.exists(path):
         with open(path) as fh:
             drift = json.load(fh).get("summary")
-    changed = sum(t.get("changed", 0) for t in timer.get("tasks", []))
-    failed = sum(t.get("failed", 0) for t in timer.get("tasks", []))
+    tasks_run = timer.get("tasks", [])
+    changed = sum(t.get("changed", 0) for t in tasks_run)
+    failed = sum(t.get("failed", 0) for t in tasks_run)
     result = {
-        "scenario": label, "hosts": n, "rc": step.rc, "wall": round(wall, 2), "per_host": round(wall / n, 3),
+        "scenario": label, "hosts": n, "rc": rc, "wall": round(wall, 2), "per_host": round(wall / n, 3),
         "cpu_seconds": round(cpu, 1), "cpu_per_host": round(cpu / n, 3),
         # the main ansible-playbook process alone (it queues every host's task and handles every result)
         "main_cpu_seconds": timer.get("main_cpu"),
@@ -336,37 +364,44 @@ def run_play(fleet, label, forks, playbook=None, tasks=None, check=False, diff=F
         "machine_busy_seconds": round(machine1[0] - machine0[0], 1), "steal_seconds": round(machine1[1] - machine0[1], 1),
         "module_executions": sum(modules.values()), "module_executions_per_host": round(sum(modules.values()) / n, 2),
         "modules": dict(sorted(modules.items(), key=lambda kv: -kv[1])),
-        "calls": len(step.calls), "reads_per_host": round(reads / n, 2), "writes_per_host": round(writes / n, 2),
+        # tasks evaluated per host (ran, skipped or failed), module executions included
+        "tasks_per_host": round(sum(t.get("hosts", 0) for t in tasks_run) / float(n), 2),
+        "calls": len(calls), "reads_per_host": round(reads / n, 2), "writes_per_host": round(writes / n, 2),
         "execs_per_host": round(execs / n, 2), "changed": changed, "failed": failed,
         "peak_controller_mib": round(mem.peak_controller / 2.0 ** 20, 1),
         "peak_controller_rss_sum_mib": round(mem.peak_controller_rss / 2.0 ** 20, 1), "peak_main_mib": round(mem.peak_main / 2.0 ** 20, 1),
         "peak_tree_mib": round(mem.peak_tree / 2.0 ** 20, 1), "peak_single_mib": round(mem.peak_single / 2.0 ** 20, 1),
         "peak_processes": mem.peak_procs, "drift_summary": drift,
         "load_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
-        "tasks": sorted(timer.get("tasks", []), key=lambda t: -t["wall"]),
+        "tasks": sorted(tasks_run, key=lambda t: -t["wall"]),
     }
-    if step.rc != 0:
-        result["output_tail"] = step.stdout[-3000:]
+    if rc != 0:
+        result["output_tail"] = output[-3000:]
     return result
 
 
-def run_nemoclaw(fleet, label, plan, fresh):
+def run_nemoclaw(fleet, label, plan, names, fresh, total=None):
+    """NemoClaw's onboard, host after host, on ``names``; ``total`` hosts: the fleet time is the per-host mean x total."""
+    hosts = dict((name, fleet.sim(name)) for name in names)
     if fresh:
-        for host in fleet.hosts.values():
+        for host in hosts.values():
             nemoclaw_way.reset_host(host, plan)
-    before = dict((name, len(h.calls())) for name, h in fleet.hosts.items())
+    before = dict((name, len(h.calls())) for name, h in hosts.items())
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall, per_host = nemoclaw_way.onboard_fleet(fleet.hosts, plan)
+    wall, per_host = nemoclaw_way.onboard_fleet(hosts, plan)
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     calls = []
-    for name, host in fleet.hosts.items():
+    for name, host in hosts.items():
         calls.extend(host.calls()[before[name]:])
     reads, writes, execs = classify(calls)
-    n = len(fleet.hosts)
-    return {"scenario": label, "hosts": n, "rc": 0, "wall": round(wall, 2), "per_host": round(wall / n, 3),
+    n = len(hosts)
+    total = total or n
+    return {"scenario": label, "hosts": total, "measured_hosts": n, "rc": 0,
+            # sequential: a fleet of ``total`` hosts takes ``total`` times the mean host
+            "wall": round(wall * total / float(n), 2), "measured_wall": round(wall, 2), "per_host": round(wall / n, 3),
             "cpu_seconds": round(cpu, 1), "cpu_per_host": round(cpu / n, 3),
-            "module_executions": 0, "module_executions_per_host": 0.0, "calls": len(calls),
+            "module_executions": 0, "module_executions_per_host": 0.0, "tasks_per_host": 0.0, "calls": len(calls),
             "reads_per_host": round(reads / n, 2), "writes_per_host": round(writes / n, 2),
             "execs_per_host": round(execs / n, 2), "changed": None, "failed": 0,
             "max_host_seconds": round(max(per_host.values()), 2)}
@@ -401,11 +436,12 @@ def settle(limit=60.0, quiet=0.25):
 
 def bench_size(size, args, log):
     workdir = tempfile.mkdtemp(prefix="fleet%d-" % size, dir=args.workdir)
-    log("fleet of %d: starting gateways in %s" % (size, workdir))
+    log("fleet of %d (%s profile): scripts/simfleet up %s" % (size, args.profile, workdir))
     t0 = time.time()
-    fleet = start_fleet(workdir, size, args.batch)
+    fleet = Fleet(workdir, size, profile=args.profile)
     log("  %d gateways up in %.1f s" % (size, time.time() - t0))
-    out = {"hosts": size, "forks": args.forks, "runs": []}
+    out = {"hosts": size, "forks": args.forks, "profile": args.profile,
+           "ready_delay": fleet.state.get("ready_delay"), "runs": []}
     try:
         def measure(label, **kw):  # pylint: disable=too-many-locals
             busy = settle()
@@ -414,30 +450,37 @@ def bench_size(size, args, log):
             res["busy_before"] = round(busy, 3)
             out["runs"].append(res)
             log("  %-18s rc %d  %7.1f s (CPU %.0f s, main %.0f s, machine %.0f s, steal %.1f s)  %5.2f s/host  "
-                "%5.1f modules/host  %5.1f reads %4.1f writes %4.1f exec /host  changed %d  PSS ctl %5.0f tree %5.0f MiB"
+                "%5.1f modules %4.1f tasks /host  %5.1f reads %4.1f writes %4.1f exec /host  changed %d  PSS ctl %5.0f tree %5.0f MiB"
                 % (label, res["rc"], res["wall"], res["cpu_seconds"], res["main_cpu_seconds"] or 0,
                    res["machine_busy_seconds"], res["steal_seconds"], res["per_host"], res["module_executions_per_host"],
-                   res["reads_per_host"], res["writes_per_host"], res["execs_per_host"], res["changed"],
+                   res["tasks_per_host"], res["reads_per_host"], res["writes_per_host"], res["execs_per_host"], res["changed"],
                    res["peak_controller_mib"], res["peak_tree_mib"]))
+            if res["rc"] != 0:
+                log("    output: " + res.get("output_tail", "")[-1500:])
+            return res
+
+        def nemoclaw(label, plan, names, fresh):
+            log("  %s of %d host(s) (sequential) ..." % (label, len(names)))
+            settle()
+            res = run_nemoclaw(fleet, label, plan, names, fresh=fresh, total=size)
+            out["runs"].append(res)
+            log("  %-18s %7.1f s for %d host(s): %5.2f s/host, %d hosts: %.1f s  %5.1f reads %4.1f writes %4.1f exec /host"
+                % (label, res["measured_wall"], res["measured_hosts"], res["per_host"], size, res["wall"],
+                   res["reads_per_host"], res["writes_per_host"], res["execs_per_host"]))
             return res
 
         measure("F1-before", tasks=PING)
         if args.converge == "nemoclaw":
-            # Quick mode for big fleets on a busy machine: site.yml converges host1 only; the other
+            # Quick mode for big fleets on a busy machine: site.yml converges sim-1 only; the other
             # hosts get the same OpenShell resources the NemoClaw way (sequential onboard, measured);
-            # then the drift scan runs on all (it finds the collection's labels and provider
-            # records missing on those hosts: same reads, a longer report).
-            first = measure("fresh-host1", playbook="site.yml", limit="host1")
+            # then the drift scan runs on all (it finds the collection's labels and records missing
+            # on those hosts: same reads, a longer report).
+            first = measure("fresh-sim-1", playbook="site.yml", limit="sim-1")
             if first["rc"] != 0:
-                raise RuntimeError("site.yml failed on host1:\n" + first.get("output_tail", ""))
+                raise RuntimeError("site.yml failed on sim-1:\n" + first.get("output_tail", ""))
             plan = make_plan(fleet, workdir)
-            rest = Fleet(workdir, 0)
-            rest.hosts.update((k, v) for k, v in fleet.hosts.items() if k != "host1")
-            log("  nemoclaw-onboard of %d hosts (sequential) ..." % len(rest.hosts))
-            res = run_nemoclaw(rest, "nemoclaw-onboard", plan, fresh=False)
-            out["runs"].append(res)
-            log("  nemoclaw-onboard   %7.1f s  %5.2f s/host" % (res["wall"], res["per_host"]))
-            if "drift" in args.only and os.path.exists(os.path.join(ROOT, "playbooks", "drift.yml")):
+            nemoclaw("nemoclaw-onboard", plan, [n for n in fleet.hosts if n != "sim-1"], fresh=False)
+            if "drift" in args.only:
                 measure("drift", playbook="playbooks/drift.yml")
         else:
             fresh = None
@@ -453,25 +496,25 @@ def bench_size(size, args, log):
                 # The same no-op once more: the spread between two runs of one play on one fleet is
                 # the noise every other difference in this table has to be read against.
                 measure("noop-again", playbook="site.yml")
-            if "drift" in args.only and os.path.exists(os.path.join(ROOT, "playbooks", "drift.yml")):
+            if "drift" in args.only:
                 measure("drift", playbook="playbooks/drift.yml")
             if not args.skip_nemoclaw_way and fresh is not None:
+                # NemoClaw's onboard on the last hosts, emptied first: the fresh rollout its way.
                 plan = make_plan(fleet, workdir)
-                for label, first in (("nemoclaw-reonboard", False), ("nemoclaw-onboard", True)):
-                    log("  %s (sequential) ..." % label)
-                    settle()
-                    res = run_nemoclaw(fleet, label, plan, fresh=first)
-                    out["runs"].append(res)
-                    log("  %-18s %7.1f s  %5.2f s/host  %5.1f reads %4.1f writes %4.1f exec /host"
-                        % (label, res["wall"], res["per_host"], res["reads_per_host"], res["writes_per_host"],
-                           res["execs_per_host"]))
+                names = sorted(fleet.hosts, key=lambda n: int(n.split("-")[1]))[-min(args.nemoclaw_hosts, size):]
+                nemoclaw("nemoclaw-onboard", plan, names, fresh=True)
+            if "agents" in args.only:
+                # 3 agents per host: converge them (2 new sandboxes per host), then the no-op with 3.
+                fleet.set_vars("group_vars", "nemoclaw", {"nemoclaw_agents": THREE_AGENTS})
+                res = measure("fresh-3agents", playbook="site.yml")
+                if res["rc"] == 0:
+                    measure("noop-3agents", playbook="site.yml")
         # Ansible's floor again at the end: the load of a shared machine drifts during a long run.
         measure("F1-after", tasks=PING)
     finally:
-        stop_hosts(list(fleet.hosts.values()))
-        for host in fleet.hosts.values():
-            if host in ALL_GATEWAYS:
-                ALL_GATEWAYS.remove(host)
+        fleet.down()
+        if fleet in LIVE_FLEETS:
+            LIVE_FLEETS.remove(fleet)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     floors = [r["wall"] for r in out["runs"] if r["scenario"].startswith("F1")]
@@ -484,8 +527,18 @@ def bench_size(size, args, log):
 
 
 # ---------------------------------------------------------------------------------------------- report
+def extra_agent_cost(size_result):
+    """Wall time of the 3-agent no-op over the 1-agent no-op (mean of noop and noop-again), per extra agent, / F1."""
+    runs = dict((r["scenario"], r) for r in size_result["runs"])
+    ones = [runs[k]["wall"] for k in ("noop", "noop-again") if k in runs]
+    if "noop-3agents" not in runs or not ones or not size_result["F1"]:
+        return None
+    extra = len(THREE_AGENTS) - 1
+    return round((runs["noop-3agents"]["wall"] - sum(ones) / len(ones)) / extra / size_result["F1"], 3)
+
+
 def targets(size_result):
-    """The issue's targets, judged on one fleet size."""
+    """The issue's targets (#17, Performance), judged on one fleet size."""
     runs = dict((r["scenario"], r) for r in size_result["runs"])
     f1 = size_result["F1"]
     found = []
@@ -493,17 +546,17 @@ def targets(size_result):
     def add(what, ok, detail):
         found.append({"target": what, "met": ok, "measured": detail})
 
-    if "noop" in runs:
-        add("no-op converge makes zero writes", runs["noop"]["writes_per_host"] == 0 and runs["noop"]["changed"] == 0,
-            "%.2f writes/host (+%.2f read-only health exec/host), %d changed" % (
-                runs["noop"]["writes_per_host"], runs["noop"]["execs_per_host"], runs["noop"]["changed"]))
-    if "drift" in runs:
-        add("drift.yml within 2 x F1", runs["drift"]["wall"] <= 2 * f1, "%.2f x F1" % (runs["drift"]["wall"] / f1))
-    labels = {"check": "--check", "noop": "no-op", "noop-again": "no-op (again)"}
-    for name in ("check", "noop", "noop-again"):
+    for name in ("noop", "noop-again", "noop-3agents"):
         if name in runs:
-            add("site.yml %s within 12 x F1" % labels[name], runs[name]["wall"] <= 12 * f1,
-                "%.2f x F1" % (runs[name]["wall"] / f1))
+            run = runs[name]
+            add("%s: 0 writes, 0 changed" % name, run["writes_per_host"] == 0 and run["changed"] == 0,
+                "%.2f writes/host, %.2f exec/host, %d changed" % (run["writes_per_host"], run["execs_per_host"], run["changed"]))
+    for name, limit in (("noop", 3), ("noop-again", 3), ("check", 3), ("drift", 1.5)):
+        if name in runs:
+            add("%s within %g x F1" % (name, limit), runs[name]["wall"] <= limit * f1, "%.2f x F1" % (runs[name]["wall"] / f1))
+    cost = extra_agent_cost(size_result)
+    if cost is not None:
+        add("extra agent within 0.2 x F1", cost <= 0.2, "%.3f x F1 per extra agent" % cost)
     peak = max([r.get("peak_tree_mib", 0) for r in size_result["runs"]])
     add("controller memory under 2 GiB", peak < 2048,
         "peak PSS %.0f MiB (whole ansible-playbook tree), %.0f MiB (ansible-playbook processes); "
@@ -516,22 +569,28 @@ def targets(size_result):
 def ratios(size_result):
     runs = dict((r["scenario"], r) for r in size_result["runs"])
     out = {}
-    for ours, theirs in (("fresh", "nemoclaw-onboard"), ("noop", "nemoclaw-reonboard")):
-        if ours in runs and theirs in runs:
-            out["%s / %s" % (theirs, ours)] = round(runs[theirs]["wall"] / runs[ours]["wall"], 2)
+    if "fresh" in runs and "nemoclaw-onboard" in runs:
+        out["nemoclaw-onboard / fresh"] = round(runs["nemoclaw-onboard"]["wall"] / runs["fresh"]["wall"], 2)
+    cost = extra_agent_cost(size_result)
+    if cost is not None:
+        out["extra agent / F1"] = cost
     return out
 
 
-COLUMNS = ("hosts", "scenario", "rc", "wall s", "s/host", "x F1", "CPU s", "modules/host", "reads/host", "writes/host",
-           "exec/host", "changed", "ctl MiB", "tree MiB", "main RSS")
+COLUMNS = ("hosts", "scenario", "rc", "wall s", "s/host", "x F1", "CPU s", "modules/host", "tasks/host", "reads/host",
+           "writes/host", "exec/host", "changed", "ctl MiB", "tree MiB", "main RSS")
 
 
 def table_rows(results):
     rows = []
     for size in results:
         for r in size["runs"]:
-            rows.append((str(r["hosts"]), r["scenario"], str(r["rc"]), "%.1f" % r["wall"], "%.2f" % r["per_host"],
-                         "%.2f" % r["x_F1"], "%.0f" % r.get("cpu_seconds", 0), "%.1f" % r["module_executions_per_host"], "%.1f" % r["reads_per_host"],
+            label = r["scenario"]
+            if r.get("measured_hosts") and r["measured_hosts"] != r["hosts"]:
+                label += " (%d measured)" % r["measured_hosts"]
+            rows.append((str(r["hosts"]), label, str(r["rc"]), "%.1f" % r["wall"], "%.2f" % r["per_host"],
+                         "%.2f" % r["x_F1"], "%.0f" % r.get("cpu_seconds", 0), "%.1f" % r["module_executions_per_host"],
+                         "%.1f" % r.get("tasks_per_host", 0), "%.1f" % r["reads_per_host"],
                          "%.1f" % r["writes_per_host"], "%.1f" % r["execs_per_host"],
                          "-" if r.get("changed") is None else str(r["changed"]),
                          "-" if "peak_controller_mib" not in r else "%.0f" % r["peak_controller_mib"],
@@ -542,17 +601,19 @@ def table_rows(results):
 
 def markdown(report):
     lines = ["# Fleet benchmark %s" % report["timestamp"], "",
-             "Machine: %s CPUs, load average before %s, after %s; forks %d; ansible-core %s." % (
-                 report["cpus"], report["load_before"], report["load_after"], report["forks"], report["ansible"]), "",
+             "Machine: %s CPUs, load average before %s, after %s; forks %d; latency profile %s; ansible-core %s." % (
+                 report["cpus"], report["load_before"], report["load_after"], report["forks"], report.get("profile"),
+                 report["ansible"]), "",
              "Tree: HEAD %s%s." % (report.get("tree", {}).get("head", "?"), (" + uncommitted changes to " + ", ".join(
                  report["tree"]["modified"])) if report.get("tree", {}).get("modified") else ""), "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in table_rows(report["results"]):
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    lines.append("reads/writes/exec: openshell calls per host from the simulator's call logs (exec = commands run "
-                 "inside the sandbox, the read-only health probe after a change). ctl = peak PSS of the ansible-playbook "
-                 "processes, tree = peak PSS of the whole tree (modules, openshell CLIs).")
+    lines.append("reads/writes/exec: openshell calls per host from the simulated hosts' call logs (exec = commands run "
+                 "inside the sandbox: health command, backups). tasks/host: tasks evaluated per host (run or skipped). "
+                 "ctl = peak PSS of the ansible-playbook processes, tree = peak PSS of the whole tree (modules, openshell "
+                 "CLIs). nemoclaw-onboard: measured on the hosts named, the fleet time is their mean x hosts (sequential).")
     for size in report["results"]:
         lines += ["", "## %d hosts (F1 = %.1f s, mean of %s)" % (
             size["hosts"], size["F1"], " and ".join("%.1f" % x for x in size["F1_runs"])), ""]
@@ -587,11 +648,15 @@ def main(argv=None):
     parser.add_argument("--sizes", default=os.environ.get("BENCH_FLEET_SIZES", "10,50,100"),
                         help="comma-separated fleet sizes (default 10,50,100; env BENCH_FLEET_SIZES)")
     parser.add_argument("--forks", type=int, default=50)
-    parser.add_argument("--batch", type=int, default=8, help="gateways started in parallel")
+    parser.add_argument("--batch", type=int, default=8, help="kept for compatibility; scripts/simfleet starts every gateway at once")
+    parser.add_argument("--profile", choices=("pull", "fast"), default=os.environ.get("BENCH_FLEET_PROFILE", "pull"),
+                        help="simfleet latency profile: pull = a new sandbox is Ready after 30 s (default), fast = 0.2 s")
+    parser.add_argument("--nemoclaw-hosts", type=int, default=3,
+                        help="hosts NemoClaw's way onboards (sequentially; the fleet time is their mean x hosts; default 3)")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="scenarios: " + ",".join(SCENARIOS))
     parser.add_argument("--skip-nemoclaw-way", action="store_true")
     parser.add_argument("--converge", choices=("site", "nemoclaw"), default="site",
-                        help="nemoclaw: quick mode for big fleets: site.yml converges host1 only, NemoClaw's way the "
+                        help="nemoclaw: quick mode for big fleets: site.yml converges sim-1 only, NemoClaw's way the "
                              "others, then only drift.yml is measured (no noop/check)")
     parser.add_argument("--keep", action="store_true", help="keep the work directories")
     parser.add_argument("--workdir", default=None, help="where the simulated hosts live (default: $TMPDIR)")
@@ -599,7 +664,7 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     args.only = set(args.only.split(","))
-    if "fresh" not in args.only and args.only & {"noop", "check", "drift"}:
+    if "fresh" not in args.only and args.only & {"noop", "check", "drift", "agents"}:
         args.only.add("fresh")  # the others need a converged fleet
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
@@ -633,7 +698,7 @@ def main(argv=None):
     def write_report():
         report = {"timestamp": stamp, "tree": tree, "cpus": os.cpu_count(), "load_before": load_before,
                   "load_after": " ".join("%.2f" % x for x in os.getloadavg()), "forks": args.forks,
-                  "ansible": version.split("[core ")[-1].rstrip("]"), "results": results}
+                  "profile": args.profile, "ansible": version.split("[core ")[-1].rstrip("]"), "results": results}
         with open(base + ".json", "w") as fh:
             json.dump(report, fh, indent=1)
         with open(base + ".md", "w") as fh:
@@ -654,7 +719,7 @@ def main(argv=None):
         sys.stdout.write("\n%d hosts: F1 %.1f s (%s); %s\n" % (size["hosts"], size["F1"], ", ".join(
             "%.1f" % x for x in size["F1_runs"]), "; ".join("%s %.2f" % kv for kv in size["ratios"].items())))
         for t in size["targets"]:
-            sys.stdout.write("  %-45s %-6s %s\n" % (t["target"], "met" if t["met"] else "MISSED", t["measured"]))
+            sys.stdout.write("  %-40s %-6s %s\n" % (t["target"], "met" if t["met"] else "MISSED", t["measured"]))
     sys.stdout.write("\nresults: %s.json, %s.md\n" % (base, base))
     return 0
 
