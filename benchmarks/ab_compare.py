@@ -53,7 +53,7 @@ def main(argv=None):
     old_tree = os.path.join(tmp, "tree")
     try:
         old_env = worktree(args.rev, old_tree)
-        fleet = bench_fleet.start_fleet(os.path.join(tmp, "fleet"), args.hosts, 8)
+        fleet = bench_fleet.start_fleet(os.path.join(tmp, "fleet"), args.hosts, profile="fast")
         # The fleet is converged with this tree's site.yml whatever playbook is compared (drift.yml reads it).
         fresh = bench_fleet.run_play(fleet, "fresh", args.forks, playbook="site.yml")
         if fresh["rc"] != 0:

@@ -5,7 +5,7 @@
 
     PYTHONPATH=.collections .venv/bin/python benchmarks/bench_costs.py [--hosts 20] [--forks 20]
 
-Starts a simulated fleet (benchmarks/bench_fleet.py's helpers), converges it with site.yml, then
+Starts a simulated fleet (scripts/simfleet, through benchmarks/bench_fleet.py's helpers), converges it with site.yml, then
 runs small plays on it and prints, per play: wall time, CPU seconds per host (ansible-playbook and
 everything it waited for) and the part of it spent in the module processes on the "host" (each
 host's interpreter wrapper records its child's CPU with the shell's ``times``; that includes the
@@ -37,7 +37,7 @@ def host_cpu(fleet):
     """CPU seconds of every module process so far (children of the wrappers), summed over the fleet."""
     total = 0.0
     for host in fleet.hosts.values():
-        path = os.path.join(host.root, "cpu.log")
+        path = os.path.join(host["root"], "cpu.log")
         if not os.path.exists(path):
             continue
         with open(path) as fh:
@@ -50,16 +50,16 @@ def host_cpu(fleet):
 
 def wrap_interpreters(fleet):
     for host in fleet.hosts.values():
-        wrapper = os.path.join(host.root, "python")
+        wrapper = os.path.join(host["root"], "python")
         with open(wrapper, "w") as fh:
             fh.write("#!/bin/bash\necho \"${1:-stdin}\" >> %s\n%s \"$@\"\nrc=$?\ntimes >> %s\nexit $rc\n"
-                     % (os.path.join(host.root, "modules.log"), sys.executable, os.path.join(host.root, "cpu.log")))
+                     % (os.path.join(host["root"], "modules.log"), sys.executable, os.path.join(host["root"], "cpu.log")))
 
 
 def plays():
     ping = {"ansible.builtin.ping": {}}
     skipped = {"ansible.builtin.debug": {"msg": "x"}, "when": False}
-    lock = {"agentfleet.nemoclaw.nemoclaw_lock": {"path": "{{ sim_env.HOME }}/bench.lock", "state": "query"}}
+    lock = {"agentfleet.nemoclaw.nemoclaw_lock": {"path": "{{ nemoclaw_environment.HOME }}/bench.lock", "state": "query"}}
     info = {"openshell_path": "{{ openshell_path }}", "sandboxes": ["openclaw"], "sandbox_settings": False,
             "gather_subset": ["providers", "provider_records", "sandbox_details", "inference"]}
     return [
@@ -68,8 +68,10 @@ def plays():
         ("five skipped debug", [skipped] * 5),
         ("five nemoclaw_lock query", [lock] * 5),
         ("openshell_info, 1 CLI call", [{"agentfleet.nemoclaw.openshell_info": {
-            "openshell_path": "{{ openshell_path }}", "gather_subset": ["providers"]}, "register": "r"}]),
-        ("openshell_info, observe subsets", [{"agentfleet.nemoclaw.openshell_info": info, "register": "r"}]),
+            "openshell_path": "{{ openshell_path }}", "gather_subset": ["providers"]}, "register": "r",
+            "environment": "{{ nemoclaw_environment }}"}]),
+        ("openshell_info, 4 subsets", [{"agentfleet.nemoclaw.openshell_info": info, "register": "r",
+                                        "environment": "{{ nemoclaw_environment }}"}]),
         ("site.yml no-op", "site.yml"),
         ("drift.yml", "playbooks/drift.yml"),
     ]
@@ -82,7 +84,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     workdir = tempfile.mkdtemp(prefix="bench-costs-")
     try:
-        fleet = bench_fleet.start_fleet(workdir, args.hosts, 8)
+        fleet = bench_fleet.start_fleet(workdir, args.hosts, profile="fast")
         wrap_interpreters(fleet)
         fresh = bench_fleet.run_play(fleet, "fresh", args.forks, playbook="site.yml")
         if fresh["rc"] != 0:
