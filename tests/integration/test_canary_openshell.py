@@ -13,7 +13,8 @@ detached process (supervisor ``process``) on the same port and database. Steps, 
 1. site.yml: OpenShell A, one OpenClaw agent per host, a file in each agent's home;
 2. ``openshell_version`` B in the inventory: canary_upgrade.yml installs B on sim-1 first (sha256
    checked), restarts its gateway, the sandboxes are Ready again, then sim-2; files kept;
-3. decommission.yml with the gateway: stopped, executables removed, backups and database kept.
+3. decommission.yml with the gateway: refused for the ``systemd_user`` supervisor on a host without
+   systemd before anything changes; then stopped, executables removed, backups and database kept.
 """
 
 from __future__ import annotations
@@ -168,6 +169,14 @@ def test_a_new_openshell_version_is_installed_canary_first(fleet, packages):
 
 def test_decommission_stops_and_removes_the_gateway(fleet):
     pids = dict((host, pid(fleet, host)) for host in fleet.hosts)
+    # The systemd_user supervisor, which these hosts (no systemd) cannot have: refused before any change.
+    refused = fleet.run("playbooks/decommission.yml", limit="sim-1",
+                        extra_vars={"decommission_gateway": True, "openshell_gateway_supervisor": "systemd_user"})
+    assert refused.rc != 0 and refused.mutating == []
+    msg = " ".join(r["result"].get("msg", "") for r in refused.results if r["status"] == "failed")
+    assert "openshell_gateway_supervisor=systemd_user needs systemd" in msg and "Nothing was changed" in msg, msg
+    assert alive(pids["sim-1"])
+
     step = fleet.run("playbooks/decommission.yml", limit="sim-1,sim-2", extra_vars={"decommission_gateway": True})
     assert step.rc == 0, step.stdout[-6000:]
     for host in fleet.hosts:
