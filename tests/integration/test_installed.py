@@ -124,6 +124,15 @@ def test_site_and_drift_from_a_project_of_the_users_own(installed, tmp_path_fact
         assert "drift on sim-2: sandbox openclaw: phase: Stopped -> Ready" in failing[1], failing[1][-3000:]
         assert _recap(failing[1], "sim-2")["failed"] == "1" and _recap(failing[1], "sim-1")["failed"] == "0"
 
+        # The other playbooks resolve from the installed collection too; decommission refuses without --limit.
+        names = sorted(n[:-4] for n in os.listdir(os.path.join(coll, "ansible_collections", "agentfleet", "nemoclaw", "playbooks"))
+                       if n.endswith(".yml"))
+        assert len(names) >= 7, names
+        rc, syntax = _run(play + ["--syntax-check"] + ["agentfleet.nemoclaw." + n for n in names], project, env)
+        assert rc == 0, syntax[-3000:]
+        refused = _run(play + ["agentfleet.nemoclaw.decommission"], project, env)
+        assert refused[0] != 0 and "name them with --limit" in refused[1], refused[1][-3000:]
+
         for host in fleet.hosts:
             writes = [c["argv"] for c in fleet.calls(host)[seen[host]:] if not is_read_only(c["argv"])]
             assert writes == [], (host, writes)
