@@ -36,7 +36,7 @@ import time
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, rollout
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import BlueprintError, check_version_gate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import AGENT_HOME
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import POLICY_LOAD_HINT, OpenShellError, PolicyLoadFailed
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.statefile import StateFile, write_atomic
 
 SECRET_CHANGED = "<changed>"
@@ -456,10 +456,17 @@ class Applier(object):
             d["actions"].append("approval_mode")
             d["differences"].append({"field": "approval_mode", "before": None, "after": mode})
         policy = compare.sandbox_policy_plan(current.get("policy"), desired_policy)
-        if policy["changed"]:
+        # A latest revision that failed to load is not in effect: apply it again (issue 19).
+        latest, loaded = current.get("revision"), current.get("current_policy_version")
+        failure = self.client.policy_load_failure(name, latest, loaded) \
+            if current.get("policy_source", "sandbox") == "sandbox" and latest and loaded is not None and latest != loaded else None
+        if policy["changed"] or failure:
             d["actions"].append("policy")
-            d["policy"] = policy
+            d["policy"] = dict(policy, load_failed=failure)
             d["differences"].extend(policy_fields(policy["policy_diff"]))
+            if failure and not policy["changed"]:
+                d["differences"].append({"field": "policy (revision %s)" % failure["version"],
+                                         "before": "failed to load: %s" % failure["load_error"], "after": "loaded"})
         return d
 
     def _decide_providers(self):
@@ -590,6 +597,10 @@ class Applier(object):
                     path = self.write_temp_json("policy-%s.json" % name, d["policy"]["merged"])
                     applied = self.client.policy_set(name, path, wait=agent["state"] == "running",
                                                      timeout=self.policy_wait_timeout)
+                    failed = d["policy"].get("load_failed")
+                    if failed and not applied.get("changed", True):
+                        raise PolicyLoadFailed("policy version %s failed to load: %s" % (
+                            failed["version"], failed["load_error"]), hint=POLICY_LOAD_HINT)
                     out["policy_version"] = applied.get("version")
             if d["actions"] or not self._recorded(name, agent):
                 self._record(agent)

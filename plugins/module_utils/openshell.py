@@ -114,6 +114,16 @@ class PolicyWaitTimeout(OpenShellError):
     kind = "policy_wait_timeout"
 
 
+class PolicyLoadFailed(OpenShellError):
+    """A policy revision was submitted but the sandbox failed to load it (revision status ``failed``)."""
+
+    kind = "policy_load_failed"
+
+
+POLICY_LOAD_HINT = ("The desired policy is not in effect; the sandbox keeps its last loaded revision. Fix the policy: "
+                    "every run applies it again and fails until it loads ('openshell policy list' shows the revisions)")
+
+
 class Unavailable(OpenShellError):
     kind = "unavailable"
 
@@ -201,6 +211,10 @@ def classify(rc, stderr, argv):
     where = " ".join(argv[:3])
     if rc == 2:
         return InvalidArgument("openshell rejected the command line (%s): %s" % (where, msg), rc, stderr, argv)
+    load = re.search(r"policy version (\d+) failed to load: ([^\n]*)", strip_ansi(stderr or ""), re.I)
+    if load:
+        return PolicyLoadFailed("policy version %s failed to load: %s" % (load.group(1), load.group(2).strip()), rc, stderr,
+                                argv, hint=POLICY_LOAD_HINT)
     if rc == 124:
         return PolicyWaitTimeout("the policy was submitted but did not load in time: %s" % msg, rc, stderr, argv,
                                  hint="Raise the timeout option or check the sandbox with 'openshell policy list'")
@@ -668,6 +682,26 @@ class OpenShellClient(object):
             return self.run_json(args)
         except NotFound:
             return None
+
+    def policy_revision(self, name, version):
+        """``policy get NAME --rev N -o json`` (status, load_error, ...) or None when there is no such revision."""
+        _rc, out, _err = self.run(["policy", "get", name, "--rev", str(int(version)), "-o", "json"])
+        return json.loads(out) if out.strip() else None
+
+    def policy_load_failure(self, name, version, active_version):
+        """The revision ``version`` of sandbox ``name`` when it failed to load, else None.
+
+        ``version`` is the sandbox's latest policy revision and ``active_version`` the loaded one
+        (``sandbox get``: ``revision`` / ``current_policy_version``; ``policy get``: ``version`` /
+        ``active_version``). Only when they differ is the revision read (one ``policy get --rev``),
+        so a converged sandbox costs no call.
+        """
+        if not version or active_version is None or int(version) == int(active_version):
+            return None
+        rev = self.policy_revision(name, version)
+        if rev and rev.get("status") == "failed":
+            return {"version": rev.get("version", version), "load_error": rev.get("load_error") or "(no error text)"}
+        return None
 
     def policy_set(self, name, policy_file, wait=False, timeout=None, global_=False):
         args = ["policy", "set"]
