@@ -29,6 +29,8 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell impo
     GatewayUnreachable,
     NotFound,
     OpenShellError,
+    POLICY_LOAD_HINT,
+    PolicyLoadFailed,
     Precondition,
     Unavailable,
     classify,
@@ -457,6 +459,13 @@ def converge_policy(ctx):
                            hint="Static sections (filesystem_policy, landlock, process) are fixed at creation: "
                                 "recreate the sandbox with agentfleet.nemoclaw.openshell_sandbox (recreate=on_change)")
     changed = current != merged if is_global else plan["changed"]
+    # The latest revision may have failed to load: the desired policy is then not in effect (issue 19).
+    failure = None
+    if not is_global:
+        failure = client.policy_load_failure(p["sandbox"], (info or {}).get("version"), (info or {}).get("active_version"))
+    if failure:
+        result["load_failed"] = failure
+        changed = True
     result["changed"] = changed
     result["version"] = (info or {}).get("version")
     result["hash"] = (info or {}).get("hash")
@@ -468,6 +477,10 @@ def converge_policy(ctx):
     if changed and not ctx.check_mode:
         path = ctx.write_temp_json("policy.json", merged)
         applied = client.policy_set(p.get("sandbox"), path, wait=p["wait"], timeout=p.get("wait_timeout"), global_=is_global)
+        if failure and not applied.get("changed", True):
+            # The gateway kept the failed revision (same hash): fail with its error, every run, until it loads.
+            raise PolicyLoadFailed("policy version %s of sandbox %s failed to load: %s" % (
+                failure["version"], p["sandbox"], failure["load_error"]), hint=POLICY_LOAD_HINT)
         result["version"] = applied.get("version")
         result["hash"] = applied.get("hash")
         result["changed"] = applied.get("changed", True)

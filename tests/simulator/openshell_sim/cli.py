@@ -1416,14 +1416,17 @@ def cmd_policy_get(ctx):
             out("---")
             sys.stdout.write(policy_yaml(rev["policy"]))
         return 0
-    cfg = ctx.rpc_d("GetSandbox", name=name, with_config=True)["config"]
+    got = ctx.rpc_d("GetSandbox", name=name, with_config=True)
+    cfg = got["config"]
     if not cfg.get("policy"):
         raise CliError("no active policy configured for sandbox '%s'" % name)
     version_ = cfg["global_policy_version"] if (cfg["policy_source"] == "global" and cfg["global_policy_version"]) \
         else cfg["version"]
+    # active_version: the revision the sandbox has loaded (a newer one may be pending or failed).
+    active = version_ if cfg["policy_source"] == "global" else (got.get("sandbox") or {}).get("current_policy_version", version_)
     policy = _strip_provider_rules(cfg["policy"]) if p.has("--base") else cfg["policy"]
     if fmt == "json":
-        obj = {"scope": "sandbox", "sandbox": name, "version": version_, "active_version": version_,
+        obj = {"scope": "sandbox", "sandbox": name, "version": version_, "active_version": active,
                "hash": cfg["policy_hash"], "status": "effective", "config_revision": cfg["config_revision"],
                "policy_source": cfg["policy_source"]}
         if cfg["global_policy_version"]:

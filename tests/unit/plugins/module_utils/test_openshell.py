@@ -270,3 +270,31 @@ def test_call_log_records_argv_and_mutation():
     log = c.call_log()
     assert [entry["mutating"] for entry in log] == [False, True]
     assert len(c.mutating_calls) == 1
+
+
+def test_classify_policy_load_failure_keeps_the_gateways_error():
+    stderr = ("\x1b[1m\x1b[32m✓\x1b[39m\x1b[0m Policy version 2 submitted (hash: a38f71086fe9)\n"
+              "\x1b[1m\x1b[31m✗\x1b[39m\x1b[0m Policy version 2 failed to load: L7 rule refers to an unknown field\n")
+    err = os_.classify(1, stderr, ["policy", "set", "s", "--policy", "p.json", "--wait"])
+    assert isinstance(err, os_.PolicyLoadFailed) and err.kind == "policy_load_failed"
+    assert err.message == "policy version 2 failed to load: L7 rule refers to an unknown field"
+    assert "applies it again" in str(err)
+
+
+class _Revisions(os_.OpenShellClient):
+    def __init__(self, revision):  # pylint: disable=super-init-not-called
+        self.revision, self.calls = revision, []
+
+    def run(self, args, **_kw):
+        self.calls.append(args)
+        return 0, json.dumps(self.revision) if self.revision else "", ""
+
+
+def test_policy_load_failure_reads_only_when_the_latest_revision_is_not_loaded():
+    client = _Revisions({"version": 2, "status": "failed", "load_error": "boom", "active_version": 1})
+    assert client.policy_load_failure("s", 1, 1) is None and client.policy_load_failure("s", None, 0) is None
+    assert client.calls == []
+    assert client.policy_load_failure("s", 2, 1) == {"version": 2, "load_error": "boom"}
+    assert client.calls == [["policy", "get", "s", "--rev", "2", "-o", "json"]]
+    assert _Revisions({"version": 2, "status": "pending"}).policy_load_failure("s", 2, 1) is None
+    assert _Revisions(None).policy_load_failure("s", 2, 1) is None
