@@ -9,7 +9,9 @@ no ``collections_path`` or ``roles_path`` of the checkout - ``agentfleet.nemocla
 ``agentfleet.nemoclaw.drift`` run against a two-host ``scripts/simfleet`` fleet. The project's
 inventory is what a user writes: hosts, ``host_vars/`` with what simfleet's inventory sets per host,
 ``group_vars/nemoclaw.yml`` with ``nemoclaw_agents`` naming a blueprint by a path relative to the
-inventory (a pinned copy of blueprints/openclaw under a name the collection does not have).
+inventory (a pinned copy of blueprints/openclaw under a name the collection does not have). Every
+other playbook passes --syntax-check as ``agentfleet.nemoclaw.<name>``, and decommission refuses to run
+without --limit. Runtime: about 10 s on an idle machine.
 """
 
 from __future__ import annotations
