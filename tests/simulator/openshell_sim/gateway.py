@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import os
+import posixpath
 import re
 import sqlite3
 import subprocess
@@ -710,8 +711,13 @@ esac
         cwd = home
         if req.get("workdir"):
             wd = req["workdir"]
-            cwd = os.path.join(self._sandbox_root(sb), wd.lstrip("/")) if wd.startswith("/") else os.path.join(home, wd)
-            if not os.path.isdir(cwd):
+            # Resolved inside the sandbox's root as the sandbox sees it: '..' stops at its '/'
+            # (--workdir /../../.. is the sandbox's root, never the host's), symlinks may not leave it.
+            root = os.path.realpath(self._sandbox_root(sb))
+            inner_home = "/" + os.path.relpath(os.path.realpath(home), root)
+            inner = posixpath.normpath(wd if wd.startswith("/") else posixpath.join(inner_home, wd))
+            cwd = os.path.realpath(os.path.join(root, inner.lstrip("/")))
+            if os.path.commonpath([cwd, root]) != root or not os.path.isdir(cwd):
                 return {"rc": 1, "stdout": "", "stderr": base64.b64encode(
                     ("failed to change directory to %s: No such file or directory\n" % wd).encode()).decode()}
         env = {"PATH": self._agent_bin(sb) + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home,

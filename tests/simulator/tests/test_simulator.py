@@ -345,6 +345,16 @@ def test_exec(sim_host):
     r = h.run("sandbox", "exec", "-n", "ex", "--", "sh", "-c", "mkdir -p work && echo hi > work/f")
     r = h.run("sandbox", "exec", "-n", "ex", "--workdir", "/sandbox/work", "--", "cat", "f")
     assert r.returncode == 0 and r.stdout == "hi\n"
+    # '..' never leaves the sandbox's root (issue 19): /../../.. is the sandbox's '/', not the host's
+    root = h.run("sandbox", "exec", "-n", "ex", "--", "sh", "-c", "echo $OPENSHELL_SANDBOX_ROOT").stdout.strip()
+    for wd in ("/../../..", "../../../../..", "/sandbox/../../../.."):
+        r = h.run("sandbox", "exec", "-n", "ex", "--workdir", wd, "--", "pwd")
+        assert r.returncode == 0 and os.path.realpath(r.stdout.strip()) == os.path.realpath(root), (wd, r.stdout, root)
+    r = h.run("sandbox", "exec", "-n", "ex", "--workdir", "/../../../sandbox/work", "--", "cat", "f")
+    assert r.returncode == 0 and r.stdout == "hi\n"
+    h.run("sandbox", "exec", "-n", "ex", "--", "ln", "-s", "/", "escape")
+    r = h.run("sandbox", "exec", "-n", "ex", "--workdir", "/sandbox/escape", "--", "pwd")
+    assert r.returncode == 1 and "failed to change directory" in r.stderr
     r = h.run("sandbox", "exec", "-n", "ex", "--timeout", "1", "--", "sleep", "5")
     assert r.returncode == 124
     r = h.run("sandbox", "exec", "-n", "nosuch", "--", "true")
