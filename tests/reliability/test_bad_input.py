@@ -119,6 +119,43 @@ MODULE_CASES = [
 ]
 
 
+# Issue 19: approvals that select too much, injection through names, env keys and values, sizes out of range.
+MODULE_CASES += [
+    ("approval-approve-ids-empty", "openshell_approval", {"sandbox": "s", "approve_ids": [""]}, "approve_ids[0]"),
+    ("approval-approve-ids-space", "openshell_approval", {"sandbox": "s", "approve_ids": ["  "]}, "approve_ids[0]"),
+    ("approval-reject-ids-empty", "openshell_approval", {"sandbox": "s", "reject_ids": [""]}, "reject_ids[0]"),
+    ("approval-host-empty", "openshell_approval", {"sandbox": "s", "approve": [{"host": ""}]}, "approve[0].host"),
+    ("approval-host-space", "openshell_approval", {"sandbox": "s", "approve": [{"host": "   "}]}, "approve[0].host"),
+    ("approval-id-empty", "openshell_approval", {"sandbox": "s", "approve": [{"id": ""}]}, "approve[0].id"),
+    ("approval-rule-only", "openshell_approval", {"sandbox": "s", "approve": [{"rule": "allow_registry_npmjs_org_*"}]},
+     "approve[0].rule"),
+    ("approval-host-wildcard-middle", "openshell_approval", {"sandbox": "s", "approve": [{"host": "registry.*.org"}]},
+     "approve[0].host"),
+    ("approval-host-homoglyph", "openshell_approval", {"sandbox": "s", "approve": [{"host": "g\u0456thub.com"}]},
+     "approve[0].host"),
+    ("approval-binary-climbs", "openshell_approval", {"sandbox": "s", "approve": [{"binary": "/usr/bin/../../bin/sh"}]},
+     "approve[0].binary"),
+    ("approval-port-zero", "openshell_approval", {"sandbox": "s", "approve": [{"host": "a.example.com", "port": 0}]},
+     "approve[0].port"),
+    ("approval-host-newline", "openshell_approval", {"sandbox": "s", "reject": [{"host": "a.example.com\n"}]},
+     "reject[0].host"),
+    ("sandbox-name-newline", "openshell_sandbox", {"name": "openclaw\n"}, "name"),
+    ("sandbox-env-key-injection", "openshell_sandbox", {"name": "s", "env": {"X=1 touch /tmp/PWNED; Y": "v"}}, "env"),
+    ("sandbox-env-value-newline", "openshell_sandbox", {"name": "s", "env": {"A": "a\nINJECTED=1"}}, "env"),
+    ("sandbox-cpu-huge", "openshell_sandbox", {"name": "s", "cpu": "100000"}, "cpu"),
+    ("sandbox-memory-huge", "openshell_sandbox", {"name": "s", "memory": "999999Ti"}, "memory"),
+    ("sandbox-gpu-huge", "openshell_sandbox", {"name": "s", "gpu": 4096}, "gpu"),
+    ("provider-name-newline", "openshell_provider", {"name": "p\n", "type": "nvidia", "credentials": {"K": "v"}}, "name"),
+    ("provider-name-300", "openshell_provider", {"name": "p" * 300, "type": "nvidia", "credentials": {"K": "v"}}, "name"),
+    ("provider-credential-key-newline", "openshell_provider", {"name": "p", "type": "nvidia", "credentials": {"K\n": "v"}},
+     "credentials"),
+    ("gateway-name-newline", "openshell_gateway", {"name": "gw\n", "endpoint": "http://127.0.0.1:1"}, "name"),
+    ("inference-timeout-huge", "openshell_inference", {"provider": "p", "model": "m", "timeout_secs": 10 ** 12},
+     "timeout_secs"),
+    ("inference-model-newline", "openshell_inference", {"provider": "p", "model": "m\nx"}, "model"),
+]
+
+
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     f = make_fleet(tmp_path_factory.mktemp("badinput"), 1)
@@ -247,6 +284,15 @@ ROLE_CASES = [
     ("openshell-retries", ["openshell"], {"openshell_retries": "many"}, "openshell_retries"),
     ("preflight-cpus", ["preflight"], {"preflight_min_cpus": "x"}, "preflight_min_cpus"),
     ("gpu-required-type", ["gpu"], {"gpu_required": "perhaps"}, "gpu_required"),
+    # Issue 19: nothing from the inventory reaches a shell; env keys and values checked before any change.
+    ("gateway-env-key-injection", ["openshell"], {"openshell_gateway_env": {"X=1 touch /tmp/PWNED; Y": "v"}},
+     "openshell_gateway_env: key 'X=1 touch /tmp/PWNED; Y' must match"),
+    ("gateway-env-value-newline", ["openshell"], {"openshell_gateway_env": {"A": "a\nINJECTED=1"}},
+     "openshell_gateway_env.A: value must not contain a newline"),
+    ("gateway-env-value-nul", ["openshell"], {"openshell_gateway_env": {"A": "a\x00b"}},
+     "openshell_gateway_env.A: value must not contain a NUL"),
+    ("gateway-env-value-list", ["openshell"], {"openshell_gateway_env": {"A": [1]}}, "openshell_gateway_env.A: value must be"),
+    ("gateway-env-key-empty", ["openshell"], {"openshell_gateway_env": {"": "v"}}, "openshell_gateway_env: key '' must match"),
 ]
 
 O = {"name": "openclaw", "agent": "openclaw"}
@@ -381,4 +427,4 @@ def test_corpus_size_and_unique_ids(tmp_path):
     ids = [c[0] for c in MODULE_CASES] + [c[0] for c in file_cases(tmp_path)] + [c[0] for c in ROLE_CASES] \
         + [c[0] for c in AGENT_CASES]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
-    assert len(ids) >= 120, len(ids)
+    assert len(ids) >= 150, len(ids)
