@@ -5,8 +5,10 @@
 
 The values reach Ansible only as Ansible Vault files (``lookup('ansible.builtin.unvault', ...)`` in
 host_vars; the controller's environment names which file), so no file the test writes contains them
-in clear. (Not the controller's environment itself: the hosts are local connections, so their
-``ansible_env`` fact, which the roles gather, would be that same environment.) At -vvvv with --diff we run
+in clear. A third vaulted canary is the gateway's environment (``openshell_gateway_env``): it may be in
+the host's ``gateway.env`` (0600) and nowhere else. A fourth canary is exported in the controller's
+environment, which is the hosts' environment too (local connections): no returned fact (the preflight's
+``ansible_facts.env``) may carry it. At -vvvv with --diff we run
 site.yml, site.yml again with an ``env`` change of the agent in ``nemoclaw_agents`` (a replacement:
 backup, delete, create, restore), playbooks/drift.yml and site.yml --check --diff, the last two after
 rotating the value (a second canary). A thread samples
@@ -47,6 +49,11 @@ from openshell_sim.gateway import cred_digest  # pylint: disable=wrong-import-or
 
 CANARY = "nvapi-AUDIT-CANARY-6b1d0f3e9a27c845"
 ROTATED = "nvapi-AUDIT-ROTATED-5c2e8d71f04ab936"
+GW_CANARY = "gwenv-AUDIT-CANARY-0e9f3b7a51d6c284"
+ENV_CANARY = "ctlenv-AUDIT-CANARY-73a0c4e91b5d2f68"
+GATEWAY_ENV = {"AUDIT_GATEWAY_DB_PASSWORD":
+               "{{ lookup('ansible.builtin.unvault', lookup('ansible.builtin.env', 'GATEWAY_VAULT_FILE')) | trim }}"}
+NEEDLES = [CANARY, ROTATED, GW_CANARY, ENV_CANARY]
 SECRETS = {"NVIDIA_INFERENCE_API_KEY":
            "{{ lookup('ansible.builtin.unvault', lookup('ansible.builtin.env', 'CANARY_VAULT_FILE')) | trim }}"}
 VAULT_PASSWORD = "reliability-audit-vault-password"
@@ -66,7 +73,7 @@ def _vault_files(tmp_path):
     password = directory / "password"
     password.write_text(VAULT_PASSWORD + "\n")
     files = {}
-    for label, value in (("canary", CANARY), ("rotated", ROTATED)):
+    for label, value in (("canary", CANARY), ("rotated", ROTATED), ("gateway", GW_CANARY)):
         path = directory / ("%s.vault" % label)
         path.write_bytes(vault.encrypt(value.encode()))
         files[value] = str(path)
@@ -197,18 +204,19 @@ def archive_members(root):
 
 def test_no_secret_anywhere(tmp_path):
     fleet = make_fleet(tmp_path / "fleet", 1)
-    host_vars = dict((name, {"nemoclaw_secrets": SECRETS,
+    host_vars = dict((name, {"nemoclaw_secrets": SECRETS, "openshell_gateway_env": GATEWAY_ENV,
                              "ansible_remote_tmp": os.path.join(fleet.workdir, "remote-tmp", name)})
                      for name in fleet.hosts)
     reports = str(tmp_path / "reports")
     vault_files, vault_password = _vault_files(tmp_path)
-    sampler = ArgvSampler([CANARY, ROTATED])
+    sampler = ArgvSampler(NEEDLES)
     sampler.start()
     steps = []
 
     def run(label, playbook, canary, **kwargs):
         # The drift_report callback of ansible.cfg as well as the recorder (playrunner enables only the latter).
         env = {"CANARY_VAULT_FILE": vault_files[canary], "ANSIBLE_VAULT_PASSWORD_FILE": vault_password,
+               "GATEWAY_VAULT_FILE": vault_files[GW_CANARY], "AUDIT_CONTROLLER_TOKEN": ENV_CANARY,
                "DRIFT_REPORT_DIR": os.path.join(reports, label),
                "ANSIBLE_CALLBACKS_ENABLED": "record_results,agentfleet.nemoclaw.drift_report"}
         step = fleet.run_site(playbook, verbosity=4, diff=True, host_vars=host_vars, env=env, **kwargs)
@@ -246,19 +254,28 @@ def test_no_secret_anywhere(tmp_path):
     assert any(cred_digest(key, CANARY).encode() in db for key in credential_keys), credential_keys
     found = []
     for label, step in steps:
-        for secret in (CANARY, ROTATED):
+        if "planted-credential" in step.stdout or "planted-credential" in repr(step.results):
+            found.append("%s: a planted credential file's content in the output or results" % label)
+        for secret in NEEDLES:
             if secret in step.stdout:
                 found.append("%s: stdout/stderr" % label)
             if secret in repr(step.results):
                 found.append("%s: recorded results (diffs, registered values)" % label)
             if any(secret in " ".join(c["argv"]) for c in step.calls):
                 found.append("%s: simulator call log argv" % label)
-    hits, scanned = files_containing(str(tmp_path), [CANARY, ROTATED])
-    found += ["file %s" % h for h in hits]
+    hits, scanned = files_containing(str(tmp_path), NEEDLES)
+    # The gateway's environment file is where its secret belongs (0600), holding only that canary.
+    gateway_env = [h for h in hits if os.path.basename(h) == "gateway.env"]
+    assert len(gateway_env) == 1, hits
+    assert oct(os.stat(gateway_env[0]).st_mode & 0o777) == "0o600"
+    with open(gateway_env[0]) as fh:
+        text = fh.read()
+    assert 'AUDIT_GATEWAY_DB_PASSWORD="%s"' % GW_CANARY in text and CANARY not in text and ENV_CANARY not in text
+    found += ["file %s" % h for h in hits if h not in gateway_env]
     # Backup archives are compressed: their members are searched one by one.
     archives = archive_members(os.path.join(sim.root, "home", ".local", "state", "agentfleet-nemoclaw", "backups"))
     found += ["archive %s member %s" % (a, m) for a, members in archives.items() for m, data in members.items()
-              if CANARY.encode() in data or ROTATED.encode() in data]
+              if any(n.encode() in data for n in NEEDLES)]
     found += ["argv %r" % h for h in sampler.hits]
     assert found == [], "\n".join(found)
 
@@ -279,6 +296,11 @@ def test_no_secret_anywhere(tmp_path):
         dumped = json.load(fh)
     assert dumped["agents_result"]["providers"]["nvidia-inference"]["action"] == "create", dumped["agents_result"]
     assert dumped["agents_result"]["changed"] is True
+    # The returned facts were there to scan: the preflight's allow-listed environment, without the controller's token.
+    facts_env = dumped["preflight_result"]["ansible_facts"]["env"]
+    assert facts_env.get("HOME") and "AUDIT_CONTROLLER_TOKEN" not in facts_env, sorted(facts_env)
+    # The gateway's environment was written by the first run, its diff showing the key and no value.
+    assert "AUDIT_GATEWAY_DB_PASSWORD=<hidden>" in steps[0][1].stdout
     must = dumps + [sim.db_path, sim.env["OPENSHELL_SIM_CALL_LOG"], os.path.join(sim.root, "gateway.log"),
                     os.path.join(sim.root, "home", ".local", "state", "agentfleet-nemoclaw", "providers.json")]
     step_dirs = [os.path.join(fleet.workdir, "step%03d" % (i + 1)) for i in range(len(steps))]
