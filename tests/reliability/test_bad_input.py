@@ -254,6 +254,21 @@ def file_cases(tmp_path):
             "lan": dict(_policy(host="192.168.1.20")["network_policies"]["x"], name="lan")}}]}, "192.168.1.20"),
         ("override-conflicting-layer", {"src": "openclaw", "overrides": {
             "network_policies": {"managed_inference": _policy()["network_policies"]["x"]}}}, "managed_inference"),
+    ] + [
+        # Issue 19: every spelling of a private, loopback or metadata address; names and paths that deceive.
+        ("preset-host-%s" % cid, {"src": "openclaw", "custom_presets": [{"name": "lan", "network_policies": {
+            "lan": dict(_policy(host=host)["network_policies"]["x"], name="lan")}}]}, host)
+        for cid, host in (("127-1", "127.1"), ("decimal-loopback", "2130706433"), ("hex-loopback", "0x7f000001"),
+                          ("octal-loopback", "0177.0.0.1"), ("10-1", "10.1"), ("metadata-decimal", "2852039166"),
+                          ("metadata-octal", "0251.0376.0251.0376"), ("ipv6-mapped-loopback", "::ffff:127.0.0.1"))
+    ] + [
+        ("preset-binary-climbs", {"src": "openclaw", "custom_presets": [{"name": "b", "network_policies": {"b": dict(
+            _policy()["network_policies"]["x"], name="b", binaries=[{"path": "/usr/bin/../../bin/sh"}])}}]}, ".."),
+        ("preset-host-homoglyph", {"src": "openclaw", "custom_presets": [{"name": "h", "network_policies": {
+            "h": dict(_policy(host="g\u0456thub.com")["network_policies"]["x"], name="h")}}]}, "non-ASCII"),
+        ("preset-method-frob", {"src": "openclaw", "custom_presets": [{"name": "m", "network_policies": {
+            "m": dict(_policy(protocol="rest", rules=[{"allow": {"method": "FROB", "path": "/**"}}])["network_policies"]["x"],
+                      name="m")}}]}, "FROB"),
     ]
 
 
