@@ -21,6 +21,7 @@ import tarfile
 import tempfile
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import BLUEPRINT_SANDBOX_NAME_RE as _SANDBOX_NAME_RE
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import provider_name_problem, text_problem
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import ENV_KEY_RE
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import (
     PolicyError,
@@ -429,6 +430,10 @@ def validate_blueprint(data):
         _b_keys(prof, ppath, INFERENCE_PROFILE_KEYS)
         for field in ("provider_type", "provider_name", "model"):
             _b_str(prof.get(field), _j(ppath, field), allow_empty=False)
+        problem = provider_name_problem(prof["provider_name"]) or text_problem(prof["model"])
+        if problem:
+            field = "provider_name" if provider_name_problem(prof["provider_name"]) else "model"
+            raise BlueprintError(_j(ppath, field), "%r %s" % (prof[field], problem))
         for field in ("endpoint", "credential_default"):
             if prof.get(field) is not None:
                 _b_str(prof[field], _j(ppath, field))

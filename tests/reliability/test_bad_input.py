@@ -262,6 +262,8 @@ def file_cases(tmp_path):
                           ("octal-loopback", "0177.0.0.1"), ("10-1", "10.1"), ("metadata-decimal", "2852039166"),
                           ("metadata-octal", "0251.0376.0251.0376"), ("ipv6-mapped-loopback", "::ffff:127.0.0.1"))
     ] + [
+        ("file-provider-name", {"src": _blueprint_copy(tmp_path, "bp11", lambda d: _set_path(
+            d, ["components", "inference", "profiles", "default", "provider_name"], "bad name!"))}, "provider_name"),
         ("preset-binary-climbs", {"src": "openclaw", "custom_presets": [{"name": "b", "network_policies": {"b": dict(
             _policy()["network_policies"]["x"], name="b", binaries=[{"path": "/usr/bin/../../bin/sh"}])}}]}, ".."),
         ("preset-host-homoglyph", {"src": "openclaw", "custom_presets": [{"name": "h", "network_policies": {
