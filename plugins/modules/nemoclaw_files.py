@@ -74,7 +74,7 @@ options:
         default: present
       secret:
         description:
-          - The content holds secrets (the gateway's environment file). Its text never appears in the result: the diff
+          - The content holds secrets (the gateway's environment file). Its text never appears in the result. The diff
             shows the file's C(KEY=) names with every value replaced by C(<hidden>), and the content is masked in the
             returned invocation.
         type: bool

@@ -201,7 +201,7 @@ options:
         C(ansible_facts.user_id), C(user_uid), C(user_gid), C(user_dir) and the other user facts.
       - C(ansible_facts.env) holds only the non-secret variables the roles read from the environment the module runs
         in (C(HOME), C(USER), C(LOGNAME), C(SHELL), C(PATH), C(LANG) and the C(XDG_*_HOME) / C(XDG_RUNTIME_DIR)
-        directories), never the rest: on a local connection that environment is the controller's, and a token
+        directories), never the rest. On a local connection that environment is the controller's, and a token
         exported there would otherwise be returned (and printed at C(-v)).
     type: list
     elements: str
