@@ -153,7 +153,7 @@ options:
   openshell_gateway_path:
     description:
       - With O(openshell_path), also tell whether this gateway executable (C(openshell-gateway)) is present and
-        executable, in RV(measured.openshell.gateway), so the C(openshell) role reinstalls a deleted gateway, not only a
+        executable, in C(gateway) of RV(measured.openshell), so the C(openshell) role reinstalls a deleted gateway, not only a
         CLI of another version. Not a check.
     type: str
   paths:
