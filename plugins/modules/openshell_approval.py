@@ -35,8 +35,12 @@ options:
     required: true
   approve:
     description:
-      - Matchers selecting chunks to approve. Each is a mapping of one or more of C(id), C(host) (glob), C(port),
+      - Matchers selecting chunks to approve. Each is a mapping of one or more of C(id), C(host), C(port),
         C(binary) (glob) and C(rule) (glob); all given fields must match.
+      - C(host) matches exactly after normalisation (case, a trailing dot, IP spellings); a wildcard is only allowed in
+        the first label and stays within it (C(*.example.com) never matches C(example.com.evil)).
+      - Empty or whitespace-only values are refused, and so is an approve matcher with a C(rule) but neither C(host) nor
+        C(id) (generated rule names fold C(.) and C(-), so they cannot tell hosts apart).
     type: list
     elements: dict
     default: []
@@ -46,7 +50,7 @@ options:
     elements: dict
     default: []
   approve_ids:
-    description: Chunk ids to approve.
+    description: Chunk ids to approve (an empty or whitespace id is refused).
     type: list
     elements: str
     default: []
