@@ -255,8 +255,8 @@ def test_rollback_plan_is_deterministic_and_keeps_absent_agents_out_of_the_route
     old = dict(plan_agent("gone", digest="o"), state="absent")
     new = plan_agent("gone", digest="n")
     records = {"gone": record(new, old)}
-    first, _ = rollout.rollback_plan(records, {"agents": [new]})
-    second, _ = rollout.rollback_plan(records, {"agents": [new]})
+    first = rollout.rollback_plan(records, {"agents": [new]})[0]
+    second = rollout.rollback_plan(records, {"agents": [new]})[0]
     assert first == second and first["agents"] == [old] and first["inference"] is None
 
 

@@ -122,10 +122,10 @@ def test_secret_file_diff_hides_values(tmp_path):
     assert not out.failed and out.result["changed"] and env.read_text() == content
     diff = out.result["diff"][-1]
     assert diff["before"] == "" and diff["after"] == "# managed\nOPENSHELL_DB_URL=<hidden>\nTOKEN=<hidden>\n"
-    out = run(**dict(args, files=[{"path": str(env), "content": content.replace("s3cr3t", "n3w"), "secret": True}]))
+    out = run(**{**args, "files": [{"path": str(env), "content": content.replace("s3cr3t", "n3w"), "secret": True}]})
     text = repr(out.result)
     assert "s3cr3t" not in text and "n3w" not in text and "hunter2" not in text
     assert out.result["files"][0]["action"] == "update"
-    out = run(**dict(args, files=[{"path": str(env), "state": "absent", "secret": True}]))
+    out = run(**{**args, "files": [{"path": str(env), "state": "absent", "secret": True}]})
     assert "hunter2" not in repr(out.result) and out.result["diff"][-1]["after"] == ""
     assert nemoclaw_files.hidden("garbage line\n") == "<hidden>\n"
