@@ -58,6 +58,7 @@ if os.path.exists("/usr/bin/python3") and "OPENSHELL_SIM_PYTHON" not in os.envir
 
 from harness import SimHost  # noqa: E402  pylint: disable=wrong-import-position
 from playrunner import ansible_playbook, command_words, is_read_only, read_calls  # noqa: E402  pylint: disable=wrong-import-position
+from simfleet_runner import write_vars  # noqa: E402  pylint: disable=wrong-import-position
 import nemoclaw_way  # noqa: E402  pylint: disable=wrong-import-position
 
 SCENARIOS = ("fresh", "noop", "check", "drift", "agents")
@@ -210,14 +211,7 @@ class Fleet(object):
 
     def set_vars(self, kind, name, variables):
         """``DIR/<kind>/<name>.yml`` (host_vars or group_vars next to the inventory); ``None`` removes it."""
-        path = os.path.join(self.dir, kind, name + ".yml")
-        if variables is None:
-            if os.path.exists(path):
-                os.unlink(path)
-            return
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as fh:
-            yaml.safe_dump(variables, fh)
+        write_vars(self.dir, kind, name, variables)
 
     def calls(self, name):
         return read_calls(self.hosts[name]["call_log"])

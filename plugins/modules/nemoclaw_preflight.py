@@ -500,8 +500,8 @@ def host_facts(module, names):
 
 def executable(module, path):
     """``{path, executable}``: whether ``path`` (or the command of that name on PATH) is an executable file."""
-    exe = path if os.sep in path else module.get_bin_path(path)
-    return {"path": path, "executable": bool(exe) and os.path.isfile(exe) and os.access(exe, os.X_OK)}
+    exe = find_binary(module, path)
+    return {"path": path, "executable": bool(exe) and os.path.isfile(exe)}
 
 
 def openshell_version(module, path):

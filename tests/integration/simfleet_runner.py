@@ -22,7 +22,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from playrunner import ROOT, Step, ansible_playbook, command_words, invalid_calls, read_calls  # noqa: E402  pylint: disable=wrong-import-position
+from playrunner import CHECK_ARGV, ROOT, Step, ansible_playbook, command_words, invalid_calls, read_calls  # noqa: E402  pylint: disable=wrong-import-position
 
 SIMFLEET = os.path.join(ROOT, "scripts", "simfleet")
 STATE = os.path.join("home", ".local", "state", "agentfleet-nemoclaw")
@@ -73,14 +73,7 @@ class SimFleet(object):
 
     def set_vars(self, host, variables):
         """Host variables of ``host`` (``None``: remove them), in ``DIR/host_vars/<host>.yml``."""
-        path = os.path.join(self.dir, "host_vars", host + ".yml")
-        if variables is None:
-            if os.path.exists(path):
-                os.unlink(path)
-            return
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as fh:
-            yaml.safe_dump(variables, fh)
+        write_vars(self.dir, "host_vars", host, variables)
 
     def state_dir(self, host):
         return os.path.join(self.root(host), STATE)
@@ -146,13 +139,29 @@ class SimFleet(object):
 
     # ------------------------------------------------------------------ end
     def invalid_calls(self):
+        """Calls the real CLI grammar rejects, on every host; a missing checker or call log is an error, not a pass."""
+        assert os.path.exists(CHECK_ARGV), "the CLI grammar checker %s is missing (../shared beside the checkout)" % CHECK_ARGV
         found = []
         for host in self.hosts:
-            found.extend(invalid_calls(os.path.join(self.root(host), "calls.jsonl")) or [])
+            log = os.path.join(self.root(host), "calls.jsonl")
+            assert os.path.exists(log), "%s logged no call (%s)" % (host, log)
+            found.extend(invalid_calls(log))
         return found
 
     def down(self):
         subprocess.run([SIMFLEET, "down", self.dir], check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def write_vars(directory, kind, name, variables):
+    """``directory/<kind>/<name>.yml`` (host_vars or group_vars next to an inventory); ``None`` removes it."""
+    path = os.path.join(directory, kind, name + ".yml")
+    if variables is None:
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
+        yaml.safe_dump(variables, fh)
 
 
 def _children():
