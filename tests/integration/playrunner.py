@@ -73,10 +73,11 @@ CHECK_ARGV = os.path.join(os.path.dirname(ROOT), "shared", "openshell", "check_a
 def invalid_calls(call_log):
     """Calls in ``call_log`` the real CLI grammar rejects (``check_argv.py``); [] when all parse.
 
-    Returns None when the checker is not available (``../shared`` absent).
+    A missing checker (``../shared`` absent) is an error: the grammar check never passes unchecked.
     """
-    if not os.path.exists(CHECK_ARGV) or not os.path.exists(call_log):
-        return None if not os.path.exists(CHECK_ARGV) else []
+    assert os.path.exists(CHECK_ARGV), "the CLI grammar checker %s is missing (../shared beside the checkout)" % CHECK_ARGV
+    if not os.path.exists(call_log):
+        return []
     proc = subprocess.run([sys.executable, CHECK_ARGV, call_log], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, check=False)
     if proc.returncode == 0:
