@@ -74,8 +74,12 @@ test-sanity: setup  ## ansible-test sanity on a copy of the tracked tree (it nee
 lint: setup  ## ansible-lint, production profile
 	$(BIN)/ansible-lint --profile production --nocolor
 
+# The canary suites fail when another fleet runs beside them on the other xdist worker (the killed
+# canary run then finds nothing to delete); until that interaction is understood they run alone.
+SERIAL_INTEGRATION := tests/integration/test_canary.py tests/integration/test_canary_openshell.py
 test-integration: setup  ## module and playbook integration tests against the simulator
-	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/integration
+	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/integration $(addprefix --ignore=,$(SERIAL_INTEGRATION))
+	$(PYTEST) -q -p no:cacheprovider $(SERIAL_INTEGRATION)
 
 test-reliability: setup  ## faults, host lock, bad-input corpus and secret audit against the simulator (docs/reliability.md)
 	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/reliability

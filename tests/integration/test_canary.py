@@ -158,7 +158,8 @@ def test_a_blueprint_bump_rolls_out_canary_first_and_leaves_nothing_to_do(fleet)
         assert res["replace"] is True and res["restored"]["verified"] is True
         assert res["gate"] == {"health": "passed", "policy": "passed", "inference": "passed"}
         assert not os.path.exists(os.path.join(fleet.state_dir(host), "site.lock"))
-    assert "sim-2: upgraded" in step.stdout and "openclaw: openclaw 0.2.0 -> openclaw 0.3.0 (replaced, state kept)" in step.stdout
+    assert "sim-2: upgraded" in step.stdout and "openclaw: openclaw 0.2.0 -> openclaw 0.3.0 (replaced, state kept)" in step.stdout, \
+        step.stdout[-3000:]
 
     check = fleet.run(check=True)
     assert check.rc == 0 and check.changed_count() == 0, [(r["task"], r["host"], r["result"])
