@@ -11,7 +11,7 @@ BIN      := $(VENV)/bin
 COLL     := $(ROOT)/.collections
 COLL_DIR := $(COLL)/ansible_collections/agentfleet/nemoclaw
 PYTEST   := $(PY) -m pytest
-XDIST    ?= -n 2 --dist loadgroup
+XDIST    ?= -n 2 --dist loadfile
 PYVER     = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 export PATH := $(BIN):$(PATH)
@@ -74,12 +74,9 @@ test-sanity: setup  ## ansible-test sanity on a copy of the tracked tree (it nee
 lint: setup  ## ansible-lint, production profile
 	$(BIN)/ansible-lint --profile production --nocolor
 
-# The canary suites fail when another fleet runs beside them on the other xdist worker (the killed
-# canary run then finds nothing to delete); until that interaction is understood they run alone.
-SERIAL_INTEGRATION := tests/integration/test_canary.py tests/integration/test_canary_openshell.py
+# --dist loadfile: the tests of a module chain steps on one fleet (the suites' conftest refuses other modes).
 test-integration: setup  ## module and playbook integration tests against the simulator
-	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/integration $(addprefix --ignore=,$(SERIAL_INTEGRATION))
-	$(PYTEST) -q -p no:cacheprovider $(SERIAL_INTEGRATION)
+	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/integration
 
 test-reliability: setup  ## faults, host lock, bad-input corpus and secret audit against the simulator (docs/reliability.md)
 	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/reliability

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,6 +40,16 @@ READ_ONLY = {
     ("rule", "get"), ("rule", "history"), ("inference", "get"), ("settings", "get"),
 }
 GLOBAL_WITH_VALUE = {"--gateway", "-g", "--gateway-endpoint", "--workspace"}
+
+
+def require_whole_modules(config):
+    """Refuse an xdist run that could split a module: its tests chain steps on one module-scoped fleet.
+
+    ``--dist loadfile`` keeps each file on one worker. (``xdist_group`` marks are not used: with
+    pytest 9.2 and pytest-xdist 3.8 they no longer reach the scheduler, and modules were split.)
+    """
+    if config.getoption("numprocesses", default=None) and config.getoption("dist", default="no") != "loadfile":
+        raise pytest.UsageError("these suites chain steps within a module: run xdist with --dist loadfile")
 
 
 def command_words(argv):
