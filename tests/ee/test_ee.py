@@ -49,8 +49,7 @@ def version():
 @pytest.fixture(scope="module")
 def context(tmp_path_factory, version):
     """(ee dir, context dir) after `ansible-builder create` on a copy of the definition."""
-    if not tool("ansible-builder") or not tool("ansible-galaxy"):
-        pytest.skip("ansible-builder / ansible-galaxy not installed (make setup)")
+    assert tool("ansible-builder") and tool("ansible-galaxy"), "ansible-builder / ansible-galaxy not installed (make setup)"
     base = tmp_path_factory.mktemp("ee")
     ee = base / "ee"
     (ee / "meta").mkdir(parents=True)

@@ -235,8 +235,8 @@ def test_gpu_cases(lab):
     assert ws["ansible_facts"]["nvidia_gpu"]["driver_version"] == "595.84"
 
 
-@pytest.mark.skipif(not os.path.isdir(SHARED), reason="shared nvidia-smi captures not found at %s" % SHARED)
 def test_gpu_driver_not_loaded_and_mig(lab):
+    assert os.path.isdir(SHARED), "nvidia-smi captures not found at %s (../shared beside the checkout)" % SHARED
     run = lab["apply"]
     msg = run.facts("gpu_not_loaded")["first_error"]
     assert "[gpu.driver]" in msg and "couldn't communicate with the NVIDIA driver" in msg

@@ -66,8 +66,7 @@ def test_example_pins_the_shipped_blueprints():
 @pytest.fixture(scope="module")
 def example_vars(tmp_path_factory):
     """``ansible-inventory --list`` of a copy of the example with its vault example as vault.yml (unencrypted)."""
-    if not os.path.exists(ANSIBLE_INVENTORY):
-        pytest.skip("ansible-inventory is not installed next to %s" % sys.executable)
+    assert os.path.exists(ANSIBLE_INVENTORY), "ansible-inventory is not installed next to %s (make setup)" % sys.executable
     inv = str(tmp_path_factory.mktemp("inv") / "example")
     shutil.copytree(EXAMPLE, inv)
     shutil.copy(os.path.join(inv, "group_vars", "nemoclaw", "vault.yml.example"),

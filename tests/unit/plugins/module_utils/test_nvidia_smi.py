@@ -12,7 +12,13 @@ import pytest
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import nvidia_smi as smi
 
 SHARED = Path(__file__).resolve().parents[4].parent / "shared" / "fixtures" / "nvidia-smi"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared nvidia-smi captures not found at %s" % SHARED)
+# The captures are part of ../shared, which every checkout has beside it: missing ones fail, never skip.
+needs_shared = pytest.mark.usefixtures("shared_captures")
+
+
+@pytest.fixture
+def shared_captures():
+    assert SHARED.is_dir(), "nvidia-smi captures not found at %s (../shared beside the checkout)" % SHARED
 
 PARSERS = {"csv": smi.parse_query_csv, "xml": smi.parse_xml, "plain": smi.parse_plain,
            "query-text": smi.parse_query_text, "list": smi.parse_list}

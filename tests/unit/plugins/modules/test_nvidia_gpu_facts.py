@@ -24,7 +24,13 @@ HOSTROOT = Path(__file__).resolve().parents[2] / "fixtures" / "hostroot"
 FAKE = HOSTROOT / "fake-cli"
 SHARED = Path(__file__).resolve().parents[4].parent / "shared" / "fixtures" / "nvidia-smi"
 
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared nvidia-smi captures not found at %s" % SHARED)
+# The captures are part of ../shared, which every checkout has beside it: missing ones fail, never skip.
+needs_shared = pytest.mark.usefixtures("shared_captures")
+
+
+@pytest.fixture
+def shared_captures():
+    assert SHARED.is_dir(), "nvidia-smi captures not found at %s (../shared beside the checkout)" % SHARED
 
 
 @pytest.fixture(autouse=True)
