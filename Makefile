@@ -20,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 DEMO_ROOT ?= $(ROOT)/.cache/demo
 
 .PHONY: help setup system-deps lock demo demo-clean test test-unit test-sim test-sanity lint test-integration test-reliability test-molecule \
-        bench build changelog clean
+        test-oldest bench build changelog clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -84,6 +84,19 @@ test-reliability: setup  ## faults, host lock, bad-input corpus and secret audit
 test-molecule: setup system-deps  ## EE build context, then Molecule scenarios over real SSH hosts (molecule/README.md)
 	$(PYTEST) -q -p no:cacheprovider tests/ee
 	molecule/run
+
+OLD_VENV := $(ROOT)/.venv-oldest
+OLD_PY   := $(OLD_VENV)/bin/python
+$(OLD_VENV)/.stamp: requirements-oldest.txt scripts/find-python
+	@py=$$(scripts/find-python); [ -x $(OLD_PY) ] || "$$py" -m venv $(OLD_VENV); \
+	  $(OLD_PY) -m pip install -q --disable-pip-version-check -r requirements-oldest.txt
+	@touch $@
+
+test-oldest: setup $(OLD_VENV)/.stamp  ## unit, sanity and installed-tarball tests on the oldest ansible-core claimed (not part of `test`)
+	PYTHONPATH=$(COLL) $(OLD_PY) -m pytest -q -p no:cacheprovider tests/unit
+	$(OLD_PY) -m pytest -q -p no:cacheprovider tests/integration/test_installed.py
+	PY=$(OLD_PY) scripts/ansible-test-offline-bootstrap
+	$(MAKE) --no-print-directory test-sanity BIN=$(OLD_VENV)/bin
 
 bench: setup  ## benchmarks (print figures; not timed tests)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; PYTHONPATH=$(COLL) $(PY) $$b; done
