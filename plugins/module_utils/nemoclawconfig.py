@@ -297,11 +297,18 @@ def _name(value, path):
 
 
 def _definitions(value, path):
-    """A map of named definitions (harnesses, inferences, ...): the names are lowercase names."""
-    for key in _mapping(value, path):
+    """A map of named definitions (harnesses, inferences, ...): the names are lowercase names.
+
+    Harness and inference definitions are checked field by field even when nothing uses them;
+    services and integrations are not imported (a warning) and only scanned for credentials.
+    """
+    kind = {"harnesses": "harness", "inferences": "inference"}.get(path.rsplit(".", 1)[-1])
+    for key, item in _mapping(value, path).items():
         if not isinstance(key, str) or not _NAME_RE.fullmatch(key):
             raise ConfigError(path, "definition names are lowercase names ([a-z][a-z0-9-], at most 40 characters), got %r"
                               % (key,))
+        if kind:
+            _keys(_mapping(item, _j(path, key)), _j(path, key), kind)
     return value
 
 
