@@ -787,18 +787,26 @@ def _blueprint_file(blueprint, rel, path_label):
 
 
 def _baseline(blueprint):
-    """Locate the baseline policy: x-agentfleet.baseline, components.policy.base (relative to
-    the blueprint), policies/<basename of base>, policies/openclaw-sandbox.yaml."""
+    """Locate the baseline policy; returns (policy, provenance source).
+
+    ``x-agentfleet.baseline`` or a ``components.policy.base`` under ``policies/`` names a file of
+    this blueprint: it must exist. NemoClaw's published blueprints name a path of the sandbox image
+    sources instead (``sandboxes/openclaw/policy.yaml``) and NemoClaw itself always loads
+    ``policies/openclaw-sandbox.yaml`` (bin/lib/onboard.js); only then is ``policies/<basename>``
+    or that file used, and the provenance source says so.
+    """
     ext = blueprint.ext
     base = ((blueprint.data["components"].get("policy")) or {}).get("base") or ""
-    candidates = []
     if ext.get("baseline"):
-        candidates.append((ext["baseline"], "%s.baseline" % EXTENSION_KEY))
-    if base:
-        candidates.append((base, "components.policy.base"))
-        candidates.append(("policies/" + posixpath.basename(base), "components.policy.base"))
-    candidates.append(("policies/openclaw-sandbox.yaml", "components.policy.base"))
-    for rel, label in candidates:
+        candidates = [(ext["baseline"], "%s.baseline" % EXTENSION_KEY, "")]
+    elif not base or posixpath.normpath(base).startswith("policies/"):
+        candidates = [(base or "policies/openclaw-sandbox.yaml", "components.policy.base", "")]
+    else:
+        note = " (components.policy.base %s is not in the blueprint: NemoClaw's baseline)" % base
+        candidates = [(base, "components.policy.base", ""),
+                      ("policies/" + posixpath.basename(base), "components.policy.base", note),
+                      ("policies/openclaw-sandbox.yaml", "components.policy.base", note)]
+    for rel, label, note in candidates:
         full = _blueprint_file(blueprint, rel, label)
         if os.path.isfile(full):
             doc = _load_yaml(full, rel)
@@ -806,7 +814,7 @@ def _baseline(blueprint):
                 validate_policy(doc)
             except PolicyError as exc:
                 raise BlueprintError("%s: %s" % (rel, exc.path), exc.reason)
-            return doc, "blueprint:" + posixpath.normpath(rel)
+            return doc, "blueprint:" + posixpath.normpath(rel) + note
     raise BlueprintError(candidates[0][1], "baseline policy not found (tried %s)" % ", ".join(c[0] for c in candidates))
 
 

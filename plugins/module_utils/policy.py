@@ -325,7 +325,7 @@ def validate_policy(doc, path=""):
         policies = _need_map(doc["network_policies"], sub)
         for key in sorted(policies, key=str):
             _validate_policy_key(key, sub)
-            _validate_network_policy(policies[key], _join(sub, key))
+            _validate_network_policy(policies[key], _join(sub, key), key)
     if doc.get("network_middlewares") is not None:
         _validate_middlewares(doc["network_middlewares"], _join(path, "network_middlewares"), doc.get("network_policies") or {})
 
@@ -380,13 +380,18 @@ def rule_allows_any_binary(rule):
     return isinstance(rule, dict) and not rule.get("binaries")
 
 
-def _validate_network_policy(rule, path):
+def _validate_network_policy(rule, path, key):
     _need_map(rule, path)
     _check_keys(rule, path, ("name", "endpoints", "binaries"))
     if rule.get("name") is not None:
         _need_str(rule["name"], _join(path, "name"))
         if len(rule["name"]) > MAX_NAME_LENGTH:
             raise PolicyError(_join(path, "name"), "name longer than %d characters" % MAX_NAME_LENGTH)
+        # OpenShell's rule merge (approved proposals) names a rule after its key
+        # (crates/openshell-policy/src/merge.rs), so another name would not survive an approval.
+        if rule["name"] and rule["name"] != key:
+            raise PolicyError(_join(path, "name"), "name %r differs from its key %r: leave name out or make it equal"
+                              % (rule["name"], key))
     if not rule.get("endpoints"):
         raise PolicyError(_join(path, "endpoints"), "required and must be a non-empty list")
     endpoints = _need_list(rule["endpoints"], _join(path, "endpoints"))
@@ -1241,7 +1246,7 @@ def _merge_keyed(section, layer, entries, result, owners, provenance, normalizer
         for key in entries:
             if section == "network_policies":
                 _validate_policy_key(key, section)
-                _validate_network_policy(entries[key], _join(section, key))
+                _validate_network_policy(entries[key], _join(section, key), key)
             else:
                 _validate_middlewares({key: entries[key]}, section, {})
     except PolicyError as exc:

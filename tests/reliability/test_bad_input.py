@@ -31,8 +31,8 @@ OK_POLICY = {"version": 1, "network_policies": {"x": {"name": "x", "endpoints": 
 
 
 def _policy(**endpoint):
-    doc = {"version": 1, "network_policies": {"x": {"name": "x", "endpoints": [dict({"host": "example.com", "port": 443},
-                                                                                    **endpoint)],
+    # No rule name: the cases put this rule under other keys (a name must equal its key).
+    doc = {"version": 1, "network_policies": {"x": {"endpoints": [dict({"host": "example.com", "port": 443}, **endpoint)],
                                                     "binaries": [{"path": "/usr/bin/curl"}]}}}
     return doc
 
@@ -266,6 +266,10 @@ def file_cases(tmp_path):
             d, ["components", "inference", "profiles", "default", "provider_name"], "bad name!"))}, "provider_name"),
         ("preset-binary-climbs", {"src": "openclaw", "custom_presets": [{"name": "b", "network_policies": {"b": dict(
             _policy()["network_policies"]["x"], name="b", binaries=[{"path": "/usr/bin/../../bin/sh"}])}}]}, ".."),
+        ("preset-name-differs-from-key", {"src": "openclaw", "custom_presets": [{"name": "n", "network_policies": {
+            "n": dict(_policy()["network_policies"]["x"], name="other")}}]}, "differs from its key"),
+        ("baseline-file-missing", {"src": _blueprint_copy(tmp_path, "bp12", lambda d: _set_path(
+            d, ["components", "policy", "base"], "policies/missing-sandbox.yaml"))}, "baseline policy not found"),
         ("preset-host-homoglyph", {"src": "openclaw", "custom_presets": [{"name": "h", "network_policies": {
             "h": dict(_policy(host="g\u0456thub.com")["network_policies"]["x"], name="h")}}]}, "non-ASCII"),
         ("preset-method-frob", {"src": "openclaw", "custom_presets": [{"name": "m", "network_policies": {

@@ -640,7 +640,9 @@ def test_nemoclaw_format_fixture_plans_unchanged():
         validate_policy(p["policy"])
         assert p["sandbox"] == {"image": bp.data["components"]["sandbox"]["image"], "name": "openclaw", "forward_ports": [18789],
                                 "resource_profile": "gamer", "cpu": "2500m", "memory": "16384Mi"}
-        assert p["provenance"]["managed_inference"]["source"] == "blueprint:policies/openclaw-sandbox.yaml"
+        assert p["provenance"]["managed_inference"]["source"] == (
+            "blueprint:policies/openclaw-sandbox.yaml (components.policy.base sandboxes/openclaw/policy.yaml is not "
+            "in the blueprint: NemoClaw's baseline)")
         assert p["required_policy_keys"] == ["managed_inference"]
         for preset in p["presets"]:
             assert preset["source"].startswith("blueprint:policies/presets/")
@@ -696,7 +698,10 @@ def test_nemoclaw_upstream_blueprint_plans_unchanged(upstream, openshell, tier, 
     assert p["provenance"]["nim_service"] == {"layer": "agent:additions", "level": "agent", "any_binary": True,
                                               "source": "blueprint:blueprint.yaml#components.policy.additions"}
     assert [k for k, v in p["provenance"].items() if v.get("any_binary")] == ["nim_service"]
-    assert p["provenance"]["managed_inference"]["source"] == "blueprint:policies/openclaw-sandbox.yaml"
+    # NemoClaw's base names a path of the image sources; like NemoClaw, the plan loads its fixed baseline, and says so
+    assert p["provenance"]["managed_inference"]["source"] == (
+        "blueprint:policies/openclaw-sandbox.yaml (components.policy.base sandboxes/openclaw/policy.yaml is not "
+        "in the blueprint: NemoClaw's baseline)")
     assert p["sandbox"]["cpu"] == "5" and p["sandbox"]["memory"] == "32768Mi"
     assert p["blueprint"]["image_digest"] == bp.data["digest"]
     assert bp.data == before and _tree(root) == files
@@ -774,3 +779,26 @@ def test_library_follows_nemoclaw_tiers():
     raw = [ep for ep in plan(bp, tier="balanced")["policy"]["network_policies"]["brew"]["endpoints"]
            if ep["host"] == "raw.githubusercontent.com"]
     assert [r["allow"]["method"] for r in raw[0]["rules"]] == ["GET", "HEAD"]
+
+
+def _plan_of(bpdir):
+    return plan(load_blueprint_dir(str(bpdir)), openshell_version="0.0.106", agent_version="2026.3.11", host_facts=FACTS)
+
+
+@pytest.mark.parametrize("key,value", [("base", "policies/hermes-sandbox.yaml"), ("baseline", "policies/mine.yaml")])
+def test_a_missing_baseline_of_the_blueprint_is_refused_not_replaced(bpdir, key, value):
+    """A base under policies/ (or x-agentfleet.baseline) names a file of this blueprint: no fallback."""
+    path = bpdir / "blueprint.yaml"
+    doc = yaml.safe_load(path.read_text())
+    if key == "base":
+        doc["components"]["policy"]["base"] = value
+    else:
+        doc.setdefault("x-agentfleet", {})["baseline"] = value
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(BlueprintError) as info:
+        _plan_of(bpdir)
+    assert "baseline policy not found (tried %s)" % value in str(info.value)
+
+
+def test_the_shipped_baseline_has_no_fallback_note(bpdir):
+    assert _plan_of(bpdir)["provenance"]["managed_inference"]["source"] == "blueprint:policies/openclaw-sandbox.yaml"

@@ -141,6 +141,7 @@ INVALID = [
     (with_ep(rules=[{"allow": {"method": "GET", "path": "/"}}], deny_rules=[{"method": "FROB", "path": "/x"}]),
      "network_policies.svc.endpoints[0].deny_rules[0].method"),
     (doc(network_policies={"svc": np_entry(binaries=("/usr/bin/../../bin/sh",))}), "network_policies.svc.binaries[0].path"),
+    (doc(network_policies={"svc": dict(np_entry(), name="other")}), "network_policies.svc.name"),
     (doc(network_policies={"svc": np_entry(binaries=("/usr//bin/curl",))}), "network_policies.svc.binaries[0].path"),
     (doc(network_policies={"svc": np_entry(binaries=("/usr/bin/curl\n",))}), "network_policies.svc.binaries[0].path"),
     (with_ep(allow_encoded_slash="true"), "network_policies.svc.endpoints[0].allow_encoded_slash"),

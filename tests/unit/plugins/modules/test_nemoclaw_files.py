@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -90,15 +91,17 @@ def test_check_mode_on_a_new_host_creates_nothing(tmp_path):
 
 @pytest.mark.parametrize("args,field", [
     ({"directories": [{"path": "relative/dir"}]}, "directories[0].path"),
-    ({"directories": [{"path": "/tmp/x", "mode": "rwx"}]}, "directories[0].mode"),
-    ({"files": [{"path": "/tmp/x/f", "content": "a", "mode": "99999"}]}, "files[0].mode"),
-    ({"files": [{"path": "/tmp/x/f"}]}, "files[0].content"),
-    ({"directories": [{"path": "/tmp/x"}], "files": [{"path": "/tmp/x/", "content": "a"}]}, "files[0].path"),
+    ({"directories": [{"path": "X", "mode": "rwx"}]}, "directories[0].mode"),
+    ({"files": [{"path": "X/f", "content": "a", "mode": "99999"}]}, "files[0].mode"),
+    ({"files": [{"path": "X/f"}]}, "files[0].content"),
+    ({"directories": [{"path": "X"}], "files": [{"path": "X/", "content": "a"}]}, "files[0].path"),
 ])
 def test_bad_input_names_the_field_and_changes_nothing(tmp_path, args, field):
+    target = str(tmp_path / "x")
+    args = json.loads(json.dumps(args).replace('"X', '"' + target))
     out = run(**args)
     assert out.failed and out.result["field"] == field and out.result["msg"].startswith(field), out.result
-    assert not os.path.exists("/tmp/x")
+    assert not os.path.exists(target)
 
 
 def test_a_file_where_a_directory_should_be_fails(tmp_path):
