@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import os
 
+from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import drift, validate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import BlueprintError
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import DesiredStateError
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.plan import plan_host, secrets_for
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import DesiredStateError, normalize
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.plan import (
+    channel_token_uses,
+    check_channel_tokens,
+    plan_host,
+    secrets_for,
+)
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import PolicyError
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.rollout import blueprints_of
 
@@ -105,6 +111,7 @@ class ActionModule(ActionBase):
             if plan is None:
                 plan = plan_host(args["agents"], args["secrets"], self._load_blueprint,
                                  host_facts=self._host_facts(args, task_vars))
+                self._check_fleet_tokens(plan, args["secrets"], host, task_vars)
             notes = []
             if args["rollback"]:
                 plan, notes = self._previous(plan, args, task_vars)
@@ -150,6 +157,29 @@ class ActionModule(ActionBase):
         return previous, res.get("notes") or []
 
     # ------------------------------------------------------------------ controller side
+    def _check_fleet_tokens(self, plan, secrets, host, task_vars):
+        """Refuse a channel token that an agent of another host of the play also uses (values compared
+        by their sha256 on the controller, never shown). Other hosts' ``nemoclaw_agents`` and
+        ``nemoclaw_secrets`` are read from hostvars; a host whose document is wrong is skipped (its own
+        task reports it)."""
+        own = [a for a in plan.get("agents") or () if a.get("state") != "absent"]
+        uses = channel_token_uses(own, secrets, host=host)
+        if not uses:
+            return
+        hostvars = task_vars.get("hostvars") or {}
+        for other in task_vars.get("ansible_play_hosts_all") or ():
+            if other == host:
+                continue
+            try:
+                variables = hostvars[other]
+                entries = normalize(self._templar.template(variables.get("nemoclaw_agents")))
+                other_secrets = self._templar.template(variables.get("nemoclaw_secrets")) or {}
+            except (AnsibleError, DesiredStateError, KeyError, TypeError, ValueError):
+                continue
+            present = [e for e in entries if e["state"] != "absent"]
+            uses.extend(channel_token_uses(present, other_secrets if isinstance(other_secrets, dict) else {}, host=other))
+        check_channel_tokens(uses, only_host=host)
+
     def _blueprint_action(self):
         return self._shared_loader_obj.action_loader.get(
             BLUEPRINT_ACTION, task=self._task.copy(), connection=self._connection, play_context=self._play_context,

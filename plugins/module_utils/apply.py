@@ -33,7 +33,7 @@ import os
 import tarfile
 import time
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, rollout
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import agentconfig, compare, rollout
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import BlueprintError, check_version_gate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import AGENT_HOME
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import POLICY_LOAD_HINT, OpenShellError, PolicyLoadFailed
@@ -55,6 +55,12 @@ BACKUP_SCRIPT = (
 RESTORE_APPEND = 'cat >> "$1"'
 RESTORE_SCRIPT = 'base64 -d < "$1" | tar -xzf - && rm -f "$1"'
 RESTORE_TMP = "./.agentfleet-restore.b64"
+# The agent's configuration file (path relative to the agent home as "$1"): read (nothing when it
+# does not exist), and written whole from standard input through a rename (never a half-written file).
+CONFIG_READ_SCRIPT = 'if [ -f "$1" ]; then cat -- "$1"; fi'
+CONFIG_WRITE_SCRIPT = ('umask 077 && mkdir -p -- "$(dirname -- "$1")" && cat > "$1.agentfleet-new" '
+                       '&& mv -f -- "$1.agentfleet-new" "$1"')
+CONFIG_MAX_BYTES = 1024 * 1024
 
 
 class ApplyError(OpenShellError):
@@ -363,6 +369,8 @@ class Applier(object):
                 "%s.on_replace is refuse and sandbox %s must be replaced: %s" % (
                     d["agent"]["path"], d["agent"]["name"], ", ".join(x["field"] for x in d["differences"]))
                 for d in refused))
+        for d in decisions:
+            self._decide_config(d, records.get(d["agent"]["name"]))
         provider_steps = self._decide_providers()
         route_step = self._decide_route()
 
@@ -602,8 +610,10 @@ class Applier(object):
                         raise PolicyLoadFailed("policy version %s failed to load: %s" % (
                             failed["version"], failed["load_error"]), hint=POLICY_LOAD_HINT)
                     out["policy_version"] = applied.get("version")
-            if d["actions"] or not self._recorded(name, agent):
-                self._record(agent)
+            if "config" in d["actions"]:
+                self._act_config(d, out)
+            if d["actions"] or d.get("config_state") or not self._recorded(name, agent):
+                self._record(agent, d.get("config_state"))
         except OpenShellError as exc:
             out["failed"] = True
             self.result["failures"].append("agent %s: %s" % (name, exc.message))
@@ -614,13 +624,78 @@ class Applier(object):
     def _recorded(self, name, agent):
         return (self.records.applied().get(name) or {}).get("plan_digest") == agent["plan_digest"]
 
-    def _record(self, agent):
+    def _record(self, agent, config_state=None):
         obj = self.client.sandbox_get(agent["name"]) or {}
-        self.records.record_applied(agent["name"], {
+        entry = {
             "plan_digest": agent["plan_digest"], "spec": spec_of(agent["sandbox"]),
             "fingerprint": compare.sandbox_spec_fingerprint(agent["sandbox"]), "sandbox_id": obj.get("id"),
             "blueprint": agent["blueprint"], "applied_at": time.time(), "agent": agent,
-        })
+        }
+        # What the collection last wrote into the agent's configuration file: keys it stops managing are
+        # removed from the file next time; unchanged while the file was not reconciled (a stopped agent).
+        config_state = config_state or (self.records.applied().get(agent["name"]) or {}).get("config")
+        if config_state:
+            entry["config"] = config_state
+        self.records.record_applied(agent["name"], entry)
+
+    # -- the agent's configuration file ---------------------------------------
+    def _decide_config(self, d, record):
+        """Whether the agent's configuration file needs a write; reads it only when what the collection
+        manages in it changed since the last write (or the sandbox is new or replaced)."""
+        agent = d["agent"]
+        want = agent.get("config")
+        last = (record or {}).get("config") or {}
+        if not want or agent["state"] != "running" or d["refused"] or not (want["managed"] or last.get("managed")):
+            return
+        d["config_previous"] = last.get("managed")
+        current = d["current"]
+        if current is None or d["replace"]:
+            d["actions"].append("config")
+            return
+        if last.get("digest") == want["digest"] and (record or {}).get("sandbox_id") in (None, current.get("id")):
+            return
+        if current.get("phase") != "Ready":
+            d["actions"].append("config")  # read once it runs
+            return
+        before, after = self._reconciled(agent, d["config_previous"])
+        d["config_read"] = (before, after)
+        if after != before:
+            d["actions"].append("config")
+            d["differences"].extend(agentconfig.config_differences(before, after))
+        else:
+            d["config_state"] = {"digest": want["digest"], "managed": want["managed"]}
+
+    def _reconciled(self, agent, previous):
+        """``(current, new)`` content of the agent's configuration file."""
+        want = agent["config"]
+        rel = "./" + want["path"][len(AGENT_HOME):].lstrip("/")
+        rc, out, err = self.client.sandbox_exec(agent["name"], ["sh", "-c", CONFIG_READ_SCRIPT, "sh", rel],
+                                                workdir=AGENT_HOME, timeout=self.exec_timeout)
+        if rc != 0:
+            raise ApplyError("agent %s: reading %s failed inside the sandbox (exit %s): %s"
+                             % (agent["name"], want["path"], rc, (err or "").strip()[-300:]))
+        try:
+            before = agentconfig.parse_document(out, want["format"])
+        except ValueError as exc:
+            raise ApplyError("agent %s: %s %s; it was left as it is: fix or remove it, and run again"
+                             % (agent["name"], want["path"], exc))
+        return before, agentconfig.reconcile(before, want["managed"], previous)
+
+    def _act_config(self, d, out):
+        agent = d["agent"]
+        want = agent["config"]
+        before, after = d.get("config_read") or self._reconciled(agent, d.get("config_previous"))
+        if after != before:
+            if "create" in d["actions"]:
+                out["differences"] = out["differences"] + agentconfig.config_differences(before, after)
+            text = agentconfig.dump_document(after)
+            if len(text.encode("utf-8")) > CONFIG_MAX_BYTES:
+                raise ApplyError("agent %s: %s would be larger than %d bytes; nothing was written"
+                                 % (agent["name"], want["path"], CONFIG_MAX_BYTES))
+            rel = "./" + want["path"][len(AGENT_HOME):].lstrip("/")
+            self._exec_ok(agent, ["sh", "-c", CONFIG_WRITE_SCRIPT, "sh", rel], "writing %s" % want["path"], data=text)
+        out["config"] = {"path": want["path"], "written": after != before}
+        d["config_state"] = {"digest": want["digest"], "managed": want["managed"]}
 
     def _create(self, agent):
         sandbox = agent["sandbox"]
@@ -781,12 +856,50 @@ class Applier(object):
             if self.gate:
                 self.result["agents"][agent["name"]]["gate"] = dict(
                     (c, "failed" if any(f["check"] == c for f in failed) else "passed") for c in rollout.GATE_CHECKS)
+            failed = failed + self._check_channels(agent)
             for f in failed:
                 text = "agent %s: %s check failed: %s" % (agent["name"], f["check"], f["message"])
-                if f["check"] == "health" and not self.health_required:
+                if f["check"] in ("health", "channel") and not self.health_required:
                     self.warn(text)
                 else:
                     self.result["failures"].append(text)
+
+    def _check_channels(self, agent):
+        """Each channel's health check (its manifest's command must report the channel enabled)."""
+        failed, reports = [], {}
+        health = (self.result["agents"][agent["name"]].get("health") or {})
+        for chan in agent.get("channels") or ():
+            command = chan.get("health")
+            if not command:
+                continue
+            key = tuple(command)
+            if key not in reports:
+                if list(command) == list(agent.get("health_command") or []) and "rc" in health:
+                    reports[key] = (health["rc"], health.get("status"))
+                else:
+                    rc, out, _err = self.client.sandbox_exec(agent["name"], list(command), timeout=self.health_timeout)
+                    try:
+                        reports[key] = (rc, json.loads(out))
+                    except ValueError:
+                        reports[key] = (rc, None)
+            rc, status = reports[key]
+            listed = channels_reported(status)
+            verdict = "enabled" if rc == 0 and chan["type"] in listed else "not reported"
+            self.result["agents"][agent["name"]].setdefault("channels", {})[chan["type"]] = verdict
+            if verdict != "enabled":
+                failed.append({"check": "channel", "message": "%s: %s exited %s and does not report the channel enabled"
+                                                              % (chan["type"], " ".join(command), rc)})
+        return failed
+
+
+def channels_reported(status):
+    """Channel names an agent's ``health --json`` reports enabled (a list of names, or a mapping by name)."""
+    chans = (status or {}).get("channels") if isinstance(status, dict) else None
+    if isinstance(chans, dict):
+        return sorted(k for k, v in chans.items() if v is True or (isinstance(v, dict) and v.get("enabled", True)))
+    if isinstance(chans, list):
+        return sorted(c for c in chans if isinstance(c, str))
+    return []
 
 
 def policy_fields(policy_diff):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, validate
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import agentconfig, compare, validate
 
 VARIABLE = "nemoclaw_agents"
 AGENTS = ("openclaw", "hermes")
@@ -91,6 +91,17 @@ SCHEMA = {
         "keep": ("int", 3, None, "How many backups of this agent are kept on the host."),
     }, "The backup made before a replacement or removal."),
     "health_check": ("bool", True, None, "Run the blueprint's health command after a change."),
+    "config": ("dict", {}, None,
+               "Overlay merged into the agent's own configuration file (OpenClaw ~/.openclaw/openclaw.json, Hermes "
+               "~/.hermes/config.yaml) over the keys the collection writes (model, channels, MCP servers); keys written "
+               "by hand or by the agent are kept. JSON data, no credential values (see docs/agent-config.md)."),
+    "channels": ("list", [], None,
+                 "Messaging channels: {type: telegram|slack|discord, credential: SECRET_NAME}, or credentials: {KEY: "
+                 "SECRET_NAME} per credential key of the channel (slack: SLACK_BOT_TOKEN and SLACK_APP_TOKEN). Each "
+                 "adds gateway providers, its policy preset and its configuration section."),
+    "mcp_servers": ("list", [], None,
+                    "MCP servers (Streamable HTTP): {name, url: https://..., deny_tools: [tool, ...]}; each adds a network "
+                    "policy bound to the agent's binaries and an entry in the agent's configuration."),
 }
 
 PROVIDER_KEYS = ("name", "type", "credentials", "config")
@@ -351,7 +362,113 @@ def normalize_entry(entry, index, variable=VARIABLE):
         if not isinstance(item, dict):
             raise DesiredStateError("%s.policy_overlays[%d]" % (path, i), "expected a mapping (a policy layer)")
     out["backup"] = _check_backup(out["backup"], path + ".backup")
+    try:
+        out["config"] = agentconfig.check_overlay(out["config"])
+    except agentconfig.ConfigError as exc:
+        raise DesiredStateError("%s.config%s" % (path, "." + exc.path if exc.path else ""), exc.reason)
+    out["channels"] = _check_channels(out["channels"], path + ".channels")
+    out["mcp_servers"] = _check_mcp_servers(out["mcp_servers"], path + ".mcp_servers", out["trusted_private_hosts"])
     out["path"] = path
+    return out
+
+
+CHANNEL_KEYS = ("type", "credential", "credentials")
+MCP_KEYS = ("name", "url", "deny_tools")
+
+
+def _secret_name(value, path):
+    name = _text(value, path)
+    if not _SECRET_NAME_RE.fullmatch(name):
+        raise DesiredStateError(path, "must name a secret (a nemoclaw_secrets key) like TELEGRAM_BOT_TOKEN, got %r" % name)
+    return name
+
+
+def _check_channels(items, path):
+    """Channel entries: ``[{"type", "credentials": {KEY: SECRET_NAME}}]`` (one per type)."""
+    out, seen = [], {}
+    types = agentconfig.channel_types()
+    for i, item in enumerate(items):
+        ipath = "%s[%d]" % (path, i)
+        if not isinstance(item, dict):
+            raise DesiredStateError(ipath, "expected a mapping {type, credential}, got %s" % _type_name(item))
+        _check_keys(item, ipath, dict((k, None) for k in CHANNEL_KEYS))
+        if not item.get("type"):
+            raise DesiredStateError(ipath + ".type", "is required (one of %s)" % ", ".join(types))
+        ctype = _text(item["type"], ipath + ".type").strip().lower()
+        if ctype not in types:
+            raise DesiredStateError(ipath + ".type", "unknown channel %r%s (known: %s)"
+                                    % (ctype, suggestion(ctype, types), ", ".join(types)))
+        keys = sorted(agentconfig.channel_manifest(ctype)["credentials"])
+        if ctype in seen:
+            raise DesiredStateError(ipath + ".type", "channel %s is listed twice (also at %s[%d])" % (ctype, path, seen[ctype]))
+        seen[ctype] = i
+        single, many = item.get("credential"), item.get("credentials")
+        if (single is None) == (many is None):
+            raise DesiredStateError(ipath, "give either credential: SECRET_NAME%s or credentials: {%s}"
+                                    % (" (one token)" if len(keys) == 1 else " (not for %s: it needs %s)" % (ctype, ", ".join(keys)),
+                                       ", ".join("%s: SECRET_NAME" % k for k in keys)))
+        if single is not None:
+            if len(keys) != 1:
+                raise DesiredStateError(ipath + ".credential", "channel %s needs %d tokens: use credentials: {%s}"
+                                        % (ctype, len(keys), ", ".join("%s: SECRET_NAME" % k for k in keys)))
+            creds = {keys[0]: _secret_name(single, ipath + ".credential")}
+        else:
+            many = _typed(many, "dict", ipath + ".credentials")
+            for key in many:
+                if key not in keys:
+                    raise DesiredStateError("%s.credentials.%s" % (ipath, key), "not a credential of channel %s (its keys: %s)"
+                                            % (ctype, ", ".join(keys)))
+            missing = [k for k in keys if k not in many]
+            if missing:
+                raise DesiredStateError(ipath + ".credentials", "channel %s also needs %s" % (ctype, ", ".join(missing)))
+            creds = dict((k, _secret_name(many[k], "%s.credentials.%s" % (ipath, k))) for k in keys)
+        out.append({"type": ctype, "credentials": creds})
+    return out
+
+
+def _check_mcp_servers(items, path, trusted_private_hosts):
+    """MCP server entries: ``[{"name", "url", "host", "port", "deny_tools"}]``; private hosts only when trusted."""
+    if len(items) > agentconfig.MAX_MCP_SERVERS:
+        raise DesiredStateError(path, "at most %d MCP servers per agent" % agentconfig.MAX_MCP_SERVERS)
+    trusted = set(validate.normalize_host(h) for h in trusted_private_hosts)
+    out, seen = [], {}
+    for i, item in enumerate(items):
+        ipath = "%s[%d]" % (path, i)
+        if not isinstance(item, dict):
+            raise DesiredStateError(ipath, "expected a mapping {name, url, deny_tools}, got %s" % _type_name(item))
+        _check_keys(item, ipath, dict((k, None) for k in MCP_KEYS))
+        for key in ("name", "url"):
+            if not item.get(key):
+                raise DesiredStateError("%s.%s" % (ipath, key), "is required")
+        name = _text(item["name"], ipath + ".name")
+        if not agentconfig.MCP_NAME_RE.fullmatch(name):
+            raise DesiredStateError(ipath + ".name", "must be 1 to 40 lowercase letters, digits, '-' or '_', got %r" % name)
+        if name in seen:
+            raise DesiredStateError(ipath + ".name", "MCP server %r is listed twice (also at %s[%d])" % (name, path, seen[name]))
+        seen[name] = i
+        url = _text(item["url"], ipath + ".url")
+        try:
+            host, port, _rest = agentconfig.mcp_endpoint(url)
+        except agentconfig.ConfigError as exc:
+            raise DesiredStateError(ipath + ".url", exc.reason)
+        host = host.strip("[]") if host.startswith("[") else host
+        problem = validate.host_problem(host)
+        if problem:
+            raise DesiredStateError(ipath + ".url", "host %s" % problem)
+        if not validate.is_public_class(validate.host_class(host)) and validate.normalize_host(host) not in trusted:
+            raise DesiredStateError(ipath + ".url", "%s is a private or local host (%s); list it in trusted_private_hosts "
+                                    "to let the agent reach it" % (host, validate.host_class(host)))
+        deny = _typed(item.get("deny_tools") or [], "list", ipath + ".deny_tools")
+        if len(deny) > agentconfig.MAX_DENY_TOOLS:
+            raise DesiredStateError(ipath + ".deny_tools", "at most %d tools" % agentconfig.MAX_DENY_TOOLS)
+        tools = []
+        for j, tool in enumerate(deny):
+            tname = _text(tool, "%s.deny_tools[%d]" % (ipath, j))
+            if not agentconfig.TOOL_NAME_RE.fullmatch(tname):
+                raise DesiredStateError("%s.deny_tools[%d]" % (ipath, j), "expected an MCP tool name, got %r" % tname)
+            tools.append(tname)
+        out.append({"name": name, "url": url, "host": validate.normalize_host(host), "port": port,
+                    "deny_tools": sorted(set(tools))})
     return out
 
 

@@ -18,7 +18,9 @@ credentials come from, and :func:`secrets_for` picks exactly those for the apply
 from __future__ import annotations
 
 import hashlib
+import re
 
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import agentconfig
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import blueprint as bplib
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import (
@@ -43,6 +45,7 @@ _ENTRY_PATHS = (
     ("resource_profile", "resources.profile"),
     ("endpoint_url", "endpoint_url"),
     ("trusted_private_hosts", "trusted_private_hosts"),
+    ("mcp_servers", "mcp_servers"),
 )
 
 
@@ -83,14 +86,18 @@ def _agent_plan(entry, bp, secrets, host_facts):
     if ext_agent and ext_agent != entry["agent"]:
         raise DesiredStateError(entry["path"] + ".blueprint", "blueprint %s is for agent %r, not %r"
                                 % (bp.source, ext_agent, entry["agent"]))
+    manifests = [agentconfig.channel_manifest(ch["type"]) for ch in entry["channels"]]
+    # Channel presets first: an access the entry gives the same preset wins.
+    presets = [m["preset"] for m in manifests] + list(entry["presets"])
+    overrides = list(entry["policy_overlays"]) + [mcp_layer(entry, i, server) for i, server in enumerate(entry["mcp_servers"])]
     try:
         bplan = bplib.plan(
             bp,
             profile=entry["profile"],
             tier=entry["tier"],
-            presets=entry["presets"],
+            presets=presets,
             custom_presets=entry["custom_presets"],
-            overrides=entry["policy_overlays"] or None,
+            overrides=overrides or None,
             trusted_private_hosts=entry["trusted_private_hosts"],
             openshell_version=None,  # gated on the host by the apply, with the version it reads
             host_facts=host_facts,
@@ -99,7 +106,7 @@ def _agent_plan(entry, bp, secrets, host_facts):
             endpoint_url=entry["endpoint_url"],
         )
     except (bplib.BlueprintError, PolicyError) as exc:
-        raise _entry_error(entry, exc, bp.source)
+        raise _entry_error(_shifted(entry, exc), exc, bp.source)
 
     inference = dict(bplan["inference"])
     if entry["model"]:
@@ -123,10 +130,24 @@ def _agent_plan(entry, bp, secrets, host_facts):
         providers.append({"name": prov["name"], "type": prov["type"], "config": dict(prov["config"]),
                           "credentials": [{"key": n, "env": n, "source": "given"} for n in prov["credentials"]],
                           "origin": "providers[%d]" % i})
+    channels = []
+    for i, (chan, manifest) in enumerate(zip(entry["channels"], manifests)):
+        provs = agentconfig.channel_providers(entry["name"], manifest)
+        for prov in provs:
+            secret = chan["credentials"][prov["key"]]
+            if secret_problem(secret, secrets):
+                raise _missing_secret(entry, secret, secrets, "channel %s (channels[%d])" % (chan["type"], i))
+            providers.append({"name": prov["name"], "type": prov["type"], "config": {},
+                              "credentials": [{"key": prov["key"], "env": secret, "source": "given"}],
+                              "origin": "channels[%d]" % i})
+        channels.append({"type": chan["type"], "credentials": dict(chan["credentials"]),
+                         "providers": [p["name"] for p in provs], "preset": manifest["preset"],
+                         "health": list(manifest["health"][entry["agent"]])})
     names = [p["name"] for p in providers]
     if len(set(names)) != len(names):
         dup = sorted(set(n for n in names if names.count(n) > 1))[0]
-        raise DesiredStateError(entry["path"] + ".providers", "provider %r is also the inference profile's provider" % dup)
+        raise DesiredStateError(entry["path"] + ".providers", "provider %r is also the inference profile's provider "
+                                "or a channel's" % dup)
 
     res = entry["resources"]
     labels = dict(entry["labels"])
@@ -162,9 +183,49 @@ def _agent_plan(entry, bp, secrets, host_facts):
         "providers": providers,
         "health_command": list(bplan["health_command"]) if entry["health_check"] else [],
         "backup": backup_plan(backup),
+        "channels": channels if entry["health_check"] else [dict(c, health=[]) for c in channels],
+        "mcp_servers": [dict(s) for s in entry["mcp_servers"]],
+        "config": config_plan(entry, inference["model"], manifests),
     }
+    channel_presets = dict((c["preset"], "channels[%d]" % i) for i, c in enumerate(channels))
+    out["presets"] = [dict(p, channel=channel_presets[p["name"]]) if p["name"] in channel_presets else p
+                      for p in out["presets"]]
     out["plan_digest"] = digest(out)
     return out
+
+
+def mcp_layer(entry, index, server):
+    """The policy layer of one MCP server: its host and port, bound to the agent's binaries."""
+    key = "mcp_" + re.sub(r"[^a-z0-9_]", "_", server["name"])
+    return {"name": "mcp:%s" % server["name"], "source": "%s.mcp_servers[%d]" % (entry["path"], index),
+            "network_policies": {key: {
+                "name": key,
+                "endpoints": [{"host": server["host"], "port": server["port"], "protocol": "rest",
+                               "enforcement": "enforce", "access": "read-write"}],
+                "binaries": [{"path": p} for p in agentconfig.AGENT_BINARIES[entry["agent"]]],
+            }}}
+
+
+def _shifted(entry, exc):
+    """Errors of an MCP server's layer (overrides after the entry's own) point at mcp_servers[i]."""
+    match = re.match(r"overrides\[(\d+)\](.*)$", exc.path or "")
+    count = len(entry["policy_overlays"])
+    if match and int(match.group(1)) >= count:
+        exc.path = "mcp_servers[%d]%s" % (int(match.group(1)) - count, match.group(2))
+        return dict(entry, path=entry["path"])
+    return entry
+
+
+def config_plan(entry, model, manifests):
+    """The agent's configuration file: where, its format, and the tree the collection manages in it."""
+    spec = agentconfig.CONFIG_FILES[entry["agent"]]
+    managed = {}
+    if entry["config"] or entry["channels"] or entry["mcp_servers"]:
+        # Managed once the entry asks for any of it: the agent's own file stays untouched otherwise.
+        managed = agentconfig.render_managed(entry["agent"], model, list(zip(manifests, entry["channels"])),
+                                             entry["mcp_servers"], entry["config"])
+    return {"path": "%s/%s" % (AGENT_HOME, spec["path"]), "format": spec["format"], "managed": managed,
+            "digest": agentconfig.digest(managed)}
 
 
 def backup_plan(backup):
@@ -234,6 +295,7 @@ def plan_host(agents, secrets, load_blueprint, host_facts=None):
             continue
         planned.append(_agent_plan(entry, load_blueprint(entry), secrets, host_facts))
     present = [a for a in planned if a["state"] != "absent"]
+    check_channel_tokens(channel_token_uses(present, secrets))
     plan = {
         "format": PLAN_FORMAT,
         "agents": planned,
@@ -242,6 +304,33 @@ def plan_host(agents, secrets, load_blueprint, host_facts=None):
     }
     plan["plan_digest"] = digest(plan)
     return plan
+
+
+def channel_token_uses(agents, secrets, host=None):
+    """``[(fingerprint, owner, where)]`` of every channel token of the planned ``agents`` (values never kept)."""
+    uses = []
+    for agent in agents:
+        for i, chan in enumerate(agent.get("channels") or ()):
+            for key, secret in sorted(chan["credentials"].items()):
+                if secret_problem(secret, secrets):
+                    continue
+                field = "credential" if len(chan["credentials"]) == 1 else "credentials.%s" % key
+                where = "%s%s.channels[%d].%s" % ("host %s " % host if host else "", agent["path"], i, field)
+                uses.append((agentconfig.token_fingerprint(secrets[secret]), (host, agent["name"]), where))
+    return uses
+
+
+def check_channel_tokens(uses, only_host=None):
+    """Refuse a channel token that two agents use (``only_host``: clashes that involve this host)."""
+    for first, second in agentconfig.token_conflicts(uses):
+        mine = [w for w in (second, first) if only_host is None or w.startswith("host %s " % only_host)]
+        if not mine:
+            continue
+        where = mine[0]
+        other = first if where == second else second
+        path = where.split(" ", 2)[2] if where.startswith("host ") else where
+        raise DesiredStateError(path, "uses the same token as %s; one bot token can drive one agent only (each "
+                                      "agent needs a bot of its own)" % other)
 
 
 def secrets_for(plan, secrets):

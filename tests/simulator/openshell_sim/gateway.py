@@ -60,6 +60,11 @@ def precondition(msg):
     return RpcError("FailedPrecondition", msg)
 
 
+def _speaks_0_1():
+    """The gateway follows OpenShell 0.1.x's sandbox lifecycle (Completed, exit_code; tests/contract/0.1.5)."""
+    return tuple(int(x) for x in re.findall(r"\d+", version())[:2]) >= (0, 1)
+
+
 # ----------------------------------------------------------------------------- config
 
 def _parse_toml_subset(text):

@@ -45,6 +45,7 @@ def test_minimal_entry_gets_every_default():
         "on_replace": "preserve", "recreate": False,
         "backup": {"paths": None, "exclude": None, "keep": 3},
         "health_check": True, "path": "nemoclaw_agents[assistant]",
+        "config": {}, "channels": [], "mcp_servers": [],
     }
     assert set(got) == set(desired.SCHEMA) | {"path"}
 
