@@ -60,11 +60,6 @@ def precondition(msg):
     return RpcError("FailedPrecondition", msg)
 
 
-def _speaks_0_1():
-    """The gateway follows OpenShell 0.1.x's sandbox lifecycle (Completed, exit_code; tests/contract/0.1.5)."""
-    return tuple(int(x) for x in re.findall(r"\d+", version())[:2]) >= (0, 1)
-
-
 # ----------------------------------------------------------------------------- config
 
 def _parse_toml_subset(text):
@@ -577,15 +572,48 @@ class Gateway(object):
     def _sandbox_home(self, sb):
         return os.path.join(self._sandbox_root(sb), "sandbox")
 
-    # Every simulated image ships two stub agents, so health checks and agent
-    # commands run for real: `<agent> health [--json]` and `<agent> --version`.
-    AGENT_STUB = """#!/bin/sh
+    # Every simulated image ships two stub agents, so health checks and agent commands run for
+    # real: `<agent> health [--json]` and `<agent> --version`. `health --json` reads the agent's own
+    # configuration file (OpenClaw ~/.openclaw/openclaw.json, Hermes ~/.hermes/config.yaml, JSON)
+    # and reports the channels it enables and the MCP servers it lists.
+    AGENT_STUB = """#!/usr/bin/env python3
 # Simulated %(agent)s agent (OpenShell simulator image content).
-case "$1" in
-  --version|version) echo "%(agent)s %(version)s" ;;
-  health) if [ "$2" = "--json" ]; then echo '{"status": "ok", "agent": "%(agent)s"}'; else echo "ok"; fi ;;
-  *) echo "%(agent)s: simulated agent; supported: health, --version" >&2; exit 2 ;;
-esac
+import json, os, sys
+AGENT, VERSION = "%(agent)s", "%(version)s"
+CONFIG = {"openclaw": ".openclaw/openclaw.json", "hermes": ".hermes/config.yaml"}[AGENT]
+
+
+def report():
+    path = os.path.join(os.environ.get("HOME", "."), CONFIG)
+    out = {"status": "ok", "agent": AGENT, "channels": [], "mcp_servers": []}
+    if not os.path.exists(path):
+        return out, 0
+    try:
+        with open(path) as fh:
+            cfg = json.load(fh)
+    except ValueError as exc:
+        return dict(out, status="error", error="%%s: %%s" %% (CONFIG, exc)), 1
+    chans = cfg.get("channels" if AGENT == "openclaw" else "platforms") or {}
+    out["channels"] = sorted(k for k, v in chans.items() if isinstance(v, dict) and v.get("enabled"))
+    servers = (cfg.get("mcp") or {}).get("servers") if AGENT == "openclaw" else cfg.get("mcp_servers")
+    out["mcp_servers"] = sorted(servers or {})
+    if AGENT == "openclaw":
+        out["model"] = (((cfg.get("agents") or {}).get("defaults") or {}).get("model") or {}).get("primary")
+    else:
+        out["model"] = (cfg.get("model") or {}).get("default")
+    return out, 0
+
+
+args = sys.argv[1:]
+if args[:1] in (["--version"], ["version"]):
+    print("%%s %%s" %% (AGENT, VERSION))
+elif args[:1] == ["health"]:
+    doc, rc = report()
+    print(json.dumps(doc) if args[1:2] == ["--json"] else doc["status"])
+    sys.exit(rc)
+else:
+    sys.stderr.write("%%s: simulated agent; supported: health, --version\\n" %% AGENT)
+    sys.exit(2)
 """
     AGENT_VERSIONS = {"openclaw": "2026.3.11", "hermes": "0.4.0"}
 
