@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 
@@ -212,7 +213,7 @@ def check_overlay(overlay):
         if node is None or isinstance(node, bool) or isinstance(node, int):
             return node
         if isinstance(node, float):
-            if node != node or node in (float("inf"), float("-inf")):
+            if not math.isfinite(node):
                 raise ConfigError(path, "must be a finite number")
             return node
         if isinstance(node, str):

@@ -413,3 +413,23 @@ def test_apply_refuses_to_overwrite_a_broken_file_and_reports_a_missing_channel(
     assert run.client.homes["assistant"][".openclaw/openclaw.json"] == b"{broken"
     assert applylib.channels_reported({"channels": {"telegram": {"enabled": False}, "slack": True}}) == ["slack"]
     assert applylib.channels_reported({"channels": ["a", 1]}) == ["a"] and applylib.channels_reported(None) == []
+
+
+def test_a_channel_the_agent_does_not_report_fails_the_run_or_warns(tmp_path):
+    class Silent(ConfigClient):
+        def sandbox_exec(self, name, command, workdir=None, timeout=None, data=None, env=None):
+            if command[:2] == ["openclaw", "health"]:
+                self._call("sandbox_exec", name, list(command))
+                return 0, json.dumps({"status": "ok", "channels": []}), ""
+            return super(Silent, self).sandbox_exec(name, command, workdir, timeout, data, env)
+
+    run = Run(tmp_path, Silent())
+    plan = _plan(agent(channels=[TG]), secrets={"TG": TOKEN})
+    with pytest.raises(applylib.ApplyError, match="channel check failed: telegram: openclaw health --json exited 0"):
+        run.applier(plan, secrets=dict(SECRETS, TG=TOKEN)).run()
+    run2 = Run(tmp_path / "warn", Silent())
+    applier = run2.applier(plan, secrets=dict(SECRETS, TG=TOKEN))
+    applier.health_required = False
+    res = applier.run()
+    assert res["agents"]["assistant"]["channels"] == {"telegram": "not reported"}
+    assert any("channel check failed" in w for w in run2.warnings)
