@@ -86,7 +86,9 @@ def import_document(args, ncc, out, err):
     """One host's nemoclaw_agents from one or more documents (NemoClaw exports one sandbox each)."""
     import yaml  # pylint: disable=import-outside-toplevel
 
-    agents, secrets, warnings, labels = [], {}, [], []
+    agents, secrets, warnings, labels, origins = [], {}, [], [], {}
+    several = len(args.files) > 1
+    profiles = ncc.shipped_profiles()
     for path in args.files:
         try:
             data = _read(path)
@@ -95,17 +97,22 @@ def import_document(args, ncc, out, err):
         label = "stdin" if path == "-" else os.path.basename(path)
         doc = ncc.load_document(data, label)
         try:
-            these, needs, notes = ncc.to_agents(doc)
+            # Several documents are one host: the shared-route check runs on all of them together.
+            these, needs, notes = ncc.to_agents(doc, profiles, route_check=not several)
         except ncc.ConfigError as exc:
-            raise Refused("%s: %s" % (label, exc) if len(args.files) > 1 else str(exc))
+            raise Refused("%s: %s" % (label, exc) if several else str(exc))
         for entry in these:
             if any(a["name"] == entry["name"] for a in agents):
                 raise Refused("%s: spec.sandboxes: sandbox %r is also in an earlier document" % (label, entry["name"]))
+        for index, entry in enumerate(these):
+            origins[entry["name"]] = "%s: spec.sandboxes[%d]" % (label, index)
         agents.extend(these)
         for name, uses in needs.items():
             secrets.setdefault(name, []).extend(u for u in uses if u not in secrets[name])
-        warnings.extend(("%s: %s" % (label, w)) if len(args.files) > 1 else w for w in notes)
+        warnings.extend(("%s: %s" % (label, w)) if several else w for w in notes)
         labels.append("%s (NemoClawConfig %s)" % (label, (doc.get("metadata") or {}).get("name")))
+    if several:
+        warnings.extend(ncc.route_warnings(agents, profiles, origins))
     lines = [_comment("nemoclaw_agents imported by tools/nemoclaw-config from %s" % ", ".join(labels))]
     if warnings:
         lines.append("#")

@@ -358,12 +358,38 @@ def _scan_secrets(value, path, fleet=False):
                                                   "references (credential: {env: NAME}): refusing the document")
 
 
+def route_warnings(agents, profiles, paths=None):
+    """OpenShell has one inference.local route per gateway: the agents of one host share it.
+
+    A warning per entry whose inference (profile's provider, endpoint_url, model) differs from
+    the first's; ``paths`` maps an agent name to where it came from (default: its inventory path).
+    """
+    out, first = [], None
+    for entry in agents:
+        if entry.get("state") == "absent":
+            continue
+        table = _profiles_for(profiles, entry["agent"], entry.get("blueprint"))
+        if not table:
+            continue
+        prof = table["profiles"].get(entry.get("profile") or table["default"]) or {}
+        route = (prof.get("provider_name"), entry.get("endpoint_url"), entry.get("model") or prof.get("model"))
+        if first is None:
+            first = (entry["name"], route)
+        elif route != first[1]:
+            where = (paths or {}).get(entry["name"]) or "%s[%s]" % (desired.VARIABLE, entry["name"])
+            out.append("%s: its inference (%s, model %s) differs from that of sandbox %s (%s, model %s): OpenShell has one "
+                       "inference.local route per gateway, so the agents of one host share one profile and model; put it "
+                       "on another host or align them" % (where, route[0], route[2], first[0], first[1][0], first[1][2]))
+    return out
+
+
 class _Import(object):
     """One import: the document, its warnings and the secrets its entries need."""
 
-    def __init__(self, doc, profiles):
+    def __init__(self, doc, profiles, route_check=True):
         self.doc = doc
         self.profiles = profiles
+        self.route_check = route_check
         self.warnings = []
         self.secrets = {}
         self.settings_path = {}
@@ -427,6 +453,8 @@ class _Import(object):
         for name in sorted(set(spec.get("harnesses") or {}) - self.used_harnesses):
             self.warn(_j("spec.harnesses", name), "not used by any sandbox: not imported")
         self._extension(doc.get(EXTENSION), agents)
+        if self.route_check:
+            self.warnings.extend(route_warnings(agents, self.profiles, paths))
         for entry in agents:
             self._entry_secrets(entry)
         self._check(agents, paths)
@@ -768,7 +796,7 @@ class _Import(object):
         return "%s (%s)" % (paths[name], where)
 
 
-def to_agents(doc, profiles=None):
+def to_agents(doc, profiles=None, route_check=True):
     """Import a NemoClawConfig document: ``(agents, secrets, warnings)``.
 
     ``agents`` is a ``nemoclaw_agents`` list (only the keys the document sets; it passes
@@ -777,9 +805,10 @@ def to_agents(doc, profiles=None):
     does is refused), ``warnings`` lists each NemoClaw field that is not imported, by its path.
     ``profiles`` are the blueprints' inference profiles ({agent or blueprint: profiles_of(...)};
     default: the collection's shipped blueprints), used to find the profile serving a provider's
-    endpoint. Raises :class:`ConfigError` naming the document path.
+    endpoint. Sandboxes that need different inference routes are warned about (``route_check``;
+    see :func:`route_warnings`). Raises :class:`ConfigError` naming the document path.
     """
-    job = _Import(doc, shipped_profiles() if profiles is None else profiles)
+    job = _Import(doc, shipped_profiles() if profiles is None else profiles, route_check)
     agents = job.run()
     secrets = dict((name, sorted(uses)) for name, uses in sorted(job.secrets.items()))
     return agents, secrets, job.warnings

@@ -165,6 +165,11 @@ def test_import_several_documents_of_one_host(tmp_path):
     assert [a["name"] for a in yaml.safe_load(out.stdout)["nemoclaw_agents"]] == ["assistant", "helper", "research"]
     assert "#   NVIDIA_INFERENCE_API_KEY: inference of assistant; inference of helper; inference of research" in out.stdout
     assert "warning: openclaw-full.yaml: spec.sandboxes[0].network.proxy: not imported" in out.stderr
+    # One host: the three documents' sandboxes must share one inference route.
+    assert ("warning: hermes.yaml: spec.sandboxes[0]: its inference (nvidia-ncp, model nvidia/nemotron-3-super-120b-a12b) "
+            "differs from that of sandbox assistant (nvidia-inference, model nvidia/nemotron-3-super-120b-a12b)") in out.stderr
+    assert "warning: openclaw-full.yaml: spec.sandboxes[0]: its inference (nvidia-inference, model " \
+           "nvidia/llama-3.3-nemotron-super-49b-v1.5) differs" in out.stderr
     twice = run("import", FIXTURES / "minimal.yaml", FIXTURES / "minimal.yaml", cwd=tmp_path)
     assert twice.returncode == 1
     assert "minimal.yaml: spec.sandboxes: sandbox 'assistant' is also in an earlier document" in twice.stderr

@@ -134,11 +134,28 @@ def test_documents_the_fleet_reads_without_warnings():
         assert ncc.to_agents(load(name), PROFILES)[2] == [], name
 
 
+SHARED_ROUTE = [
+    "spec.sandboxes[1]: its inference (nvidia-inference, model nvidia/llama-3.1-nemotron-ultra-253b-v1) differs from that "
+    "of sandbox alpha (nvidia-inference, model nvidia/nemotron-3-super-120b-a12b): OpenShell has one inference.local route "
+    "per gateway, so the agents of one host share one profile and model; put it on another host or align them",
+    "spec.sandboxes[2]: its inference (nim-local, model nvidia/nemotron-3-super-120b-a12b) differs from that "
+    "of sandbox alpha (nvidia-inference, model nvidia/nemotron-3-super-120b-a12b): OpenShell has one inference.local route "
+    "per gateway, so the agents of one host share one profile and model; put it on another host or align them",
+]
+
+
 def test_multi_warns_of_unused_definitions_only_when_unused():
     doc = load("multi.yaml")
-    assert ncc.to_agents(doc, PROFILES)[2] == []
+    assert ncc.to_agents(doc, PROFILES)[2] == SHARED_ROUTE
     doc["spec"]["harnesses"]["spare"] = {"kind": "hermes"}
-    assert ncc.to_agents(doc, PROFILES)[2] == ["spec.harnesses.spare: not used by any sandbox: not imported"]
+    assert ncc.to_agents(doc, PROFILES)[2] == ["spec.harnesses.spare: not used by any sandbox: not imported"] + SHARED_ROUTE
+
+
+def test_sandboxes_sharing_the_route_give_no_warning():
+    doc = load("multi.yaml")
+    del doc["spec"]["sandboxes"][1:]
+    doc["spec"]["sandboxes"].append(dict(doc["spec"]["sandboxes"][0], name="delta"))
+    assert ncc.to_agents(doc, PROFILES)[2] == []
 
 
 def _expectation(name):
@@ -384,3 +401,28 @@ def test_unused_definitions_are_checked_too():
     doc["spec"]["inferences"]["spare"] = {"routes": [], "fallback": "x"}
     with pytest.raises(ncc.ConfigError, match=r"^spec\.inferences\.spare\.fallback: unknown field"):
         ncc.to_agents(doc, PROFILES)
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_imported_agents_are_planned_with_the_shipped_blueprints(name):
+    """What an import gives is accepted by the planner: profiles, tiers, the explicit policy as a layer."""
+    from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import blueprint as bplib  # pylint: disable=import-outside-toplevel
+    from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import plan as planlib  # pylint: disable=import-outside-toplevel
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "blueprints")
+    agents, secrets, _warnings = ncc.to_agents(load(name), PROFILES)
+    values = dict((secret, "unit-test-value-%d" % i) for i, secret in enumerate(secrets))
+
+    def load_blueprint(entry):
+        return bplib.load_blueprint_dir(os.path.join(root, entry["agent"]))
+
+    if name == "multi.yaml":
+        # Three models on one host: the import warned, the planner refuses (one inference.local route per gateway).
+        with pytest.raises(desired.DesiredStateError, match="one inference.local route per gateway"):
+            planlib.plan_host(agents, values, load_blueprint)
+        agents = agents[:1]
+    plan = planlib.plan_host(agents, values, load_blueprint)
+    assert [a["name"] for a in plan["agents"]] == [a["name"] for a in agents]
+    if name == "openclaw-full.yaml":
+        (research,) = plan["agents"]
+        assert {"nvidia", "github"} <= set(research["policy"]["network_policies"])
