@@ -11,7 +11,8 @@ fleet of two hosts, steps in order on one fleet:
 3. two agents of sim-1 with the same token are refused before any write, naming both;
 4. the same token on sim-1 and sim-2 is refused before any write, naming both hosts;
 5. an MCP server on sim-2 appears in the policy and in the agent's configuration;
-6. removing the channel removes the provider attachment, the preset and the section (the hand key stays);
+6. removing the channel: ``--check --diff`` only reads the file and names the fields; the run removes the provider
+   attachment, the preset and the section (the hand key stays);
 and every call any host logged is valid for the real CLI's grammar.
 """
 
@@ -31,6 +32,8 @@ NV = {"NVIDIA_INFERENCE_API_KEY": "nvapi-SIMFLEET-0000-not-a-real-key"}
 TOKEN = "7000000001:AAH-agentfleet-CANARY-telegram-token-0001"
 OTHER_TOKEN = "7000000002:AAH-agentfleet-OTHER-telegram-token-0002"
 CONFIG = ".openclaw/openclaw.json"
+# The apply's read of the agent's configuration file (plugins/module_utils/apply.py).
+CONFIG_READ_SCRIPT = 'if [ -f "$1" ]; then cat -- "$1"; fi'
 CHANNEL = {"type": "telegram", "credential": "TG_ASSISTANT"}
 AGENT = {"name": "openclaw", "agent": "openclaw", "channels": [CHANNEL],
          "config": {"agents": {"defaults": {"timeoutSeconds": 600}}}}
@@ -191,6 +194,14 @@ def test_an_mcp_server_appears_in_policy_and_config(fleet):
 
 def test_removing_the_channel_removes_attachment_preset_and_section(fleet):
     fleet.set_vars("sim-1", _vars([dict(AGENT, channels=[], resources={"memory": "16Gi"})], TG_ASSISTANT=OTHER_TOKEN))
+    before = _config(fleet, "sim-1")
+    check = fleet.run(limit="sim-1", check=True)
+    assert check.rc == 0, check.stdout[-4000:]
+    assert "config.channels.telegram.enabled: true" in check.stdout and "config.channels.telegram.enabled: removed" \
+        in check.stdout
+    # Check mode only reads: the one call into the sandbox is the read of the configuration file.
+    assert [c["argv"][-3] for c in check.mutating] == [CONFIG_READ_SCRIPT], check.mutating
+    assert _config(fleet, "sim-1") == before
     step = fleet.run(limit="sim-1")
     assert step.rc == 0, step.stdout[-4000:]
     res = agent_results(step, "sim-1")["agents"]["openclaw"]
