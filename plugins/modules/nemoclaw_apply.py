@@ -19,13 +19,19 @@ description:
     compared, and only the differences are acted on, in dependency order: providers, the C(inference.local) route, then
     per agent the sandbox (creation, replacement, provider attachments, start/stop, approval mode) and its running
     policy; the blueprint's health command runs in every agent that changed."
+  - "Inside the sandbox: with C(config), C(channels) or C(mcp_servers) in an entry, the agent's own configuration file
+    (OpenClaw C(~/.openclaw/openclaw.json), Hermes C(~/.hermes/config.yaml)) gets what the collection writes (model
+    through C(inference.local), channel sections, MCP servers, the C(config) overlay) while keys written by hand or by
+    the agent are kept; channel tokens go to gateway providers, never into the file; each channel's health check runs
+    after a change. The file is read only when what the collection writes changed (see C(docs/agent-config.md))."
   - A sandbox whose image, resources or environment changed must be replaced. With C(on_replace=preserve) (the default)
     the agent's home is backed up to the host first (0600 files in a 0700 directory, credential files left out), the
     replacement is journalled on the host, and the backup is restored into the new sandbox and verified against its
     manifest of checksums. Nothing is deleted when the backup fails. A run killed at any step is finished by the next
     run, which restores the backup before anything else. C(on_replace=refuse) fails before any change, naming the fields.
-  - Check mode makes no mutating call and reports what a real run would do, per agent and per resource; with C(--diff)
-    every differing field is named (C(memory 8Gi -> 16Gi)), and a replacement says so. This is the drift check of
+  - Check mode changes nothing (it may read an agent's configuration file inside its sandbox) and reports what a real
+    run would do, per agent and per resource; with C(--diff) every differing field is named (C(memory 8Gi -> 16Gi),
+    C(config.channels.telegram.enabled - -> true)), and a replacement says so. This is the drift check of
     C(playbooks/drift.yml) and C(site.yml --check --diff).
 author:
   - agentfleet.nemoclaw contributors (@agentfleet)
@@ -36,7 +42,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads and compares; no mutating OpenShell call and no file written on the host.
+    details: Reads and compares; nothing is changed through OpenShell (a sandbox is only read) and no file is written on the host.
   diff_mode:
     support: full
     details: One diff per changed provider, route and agent, naming every field; credentials appear only as C(<changed>).
@@ -171,6 +177,8 @@ agents:
       differences: [{field: memory, before: 8Gi, after: 16Gi}]
       backup: /home/u/.local/state/agentfleet-nemoclaw/backups/openshell/assistant/20261205T100000-000001-replace.tar.gz
       restored: {files: 12, verified: true}
+      config: {path: /sandbox/.openclaw/openclaw.json, written: true}
+      channels: {telegram: enabled}
 providers:
   description: Per provider of the plan, the action (none, create, update) and its reasons; credentials only as C(<changed>).
   returned: success
