@@ -20,6 +20,7 @@ needs_shared = pytest.mark.usefixtures("shared_captures")
 def shared_captures():
     assert SHARED.is_dir(), "nvidia-smi captures not found at %s (../shared beside the checkout)" % SHARED
 
+
 PARSERS = {"csv": smi.parse_query_csv, "xml": smi.parse_xml, "plain": smi.parse_plain,
            "query-text": smi.parse_query_text, "list": smi.parse_list}
 
