@@ -18,7 +18,9 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import nemocla
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "nemoclawconfig")
 VALID = sorted(os.path.basename(p) for p in glob.glob(os.path.join(FIXTURES, "*.yaml")))
-INVALID = sorted(os.path.basename(p) for p in glob.glob(os.path.join(FIXTURES, "invalid", "*.yaml")))
+# Files YAML itself refuses are .txt, so that yamllint (ansible-test sanity) leaves them alone.
+INVALID = sorted(os.path.basename(p) for p in glob.glob(os.path.join(FIXTURES, "invalid", "*.yaml"))
+                 + glob.glob(os.path.join(FIXTURES, "invalid", "*.txt")))
 PROFILES = ncc.shipped_profiles()
 
 
