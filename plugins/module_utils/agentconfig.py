@@ -424,6 +424,13 @@ def dump_document(doc):
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+def config_file(agent_kind, managed):
+    """The plan of the agent's configuration file: its path, format and the tree the collection manages in it."""
+    spec = CONFIG_FILES[agent_kind]
+    # /sandbox is desired.AGENT_HOME (not imported here: desired.py imports this module).
+    return {"path": "/sandbox/%s" % spec["path"], "format": spec["format"], "managed": managed, "digest": digest(managed)}
+
+
 def digest(value):
     return "sha256:" + hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"),
                                                  ensure_ascii=False).encode("utf-8")).hexdigest()

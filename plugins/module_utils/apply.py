@@ -643,8 +643,11 @@ class Applier(object):
         """Whether the agent's configuration file needs a write; reads it only when what the collection
         manages in it changed since the last write (or the sandbox is new or replaced)."""
         agent = d["agent"]
-        want = agent.get("config")
         last = (record or {}).get("config") or {}
+        if agent.get("config") is None and last.get("managed") and agent.get("agent") in agentconfig.CONFIG_FILES:
+            # The entry no longer asks for any of it: what the collection wrote last is removed.
+            agent["config"] = agentconfig.config_file(agent["agent"], {})
+        want = agent.get("config")
         if not want or agent["state"] != "running" or d["refused"] or not (want["managed"] or last.get("managed")):
             return
         d["config_previous"] = last.get("managed")

@@ -183,10 +183,12 @@ def _agent_plan(entry, bp, secrets, host_facts):
         "providers": providers,
         "health_command": list(bplan["health_command"]) if entry["health_check"] else [],
         "backup": backup_plan(backup),
-        "channels": channels if entry["health_check"] else [dict(c, health=[]) for c in channels],
-        "mcp_servers": [dict(s) for s in entry["mcp_servers"]],
-        "config": config_plan(entry, inference["model"], manifests),
     }
+    if entry["config"] or channels or entry["mcp_servers"]:
+        # Only when asked for, so the plans (and digests) of agents without any stay as they were.
+        out["channels"] = channels if entry["health_check"] else [dict(c, health=[]) for c in channels]
+        out["mcp_servers"] = [dict(s) for s in entry["mcp_servers"]]
+        out["config"] = config_plan(entry, inference["model"], manifests)
     channel_presets = dict((c["preset"], "channels[%d]" % i) for i, c in enumerate(channels))
     out["presets"] = [dict(p, channel=channel_presets[p["name"]]) if p["name"] in channel_presets else p
                       for p in out["presets"]]
@@ -218,14 +220,9 @@ def _shifted(entry, exc):
 
 def config_plan(entry, model, manifests):
     """The agent's configuration file: where, its format, and the tree the collection manages in it."""
-    spec = agentconfig.CONFIG_FILES[entry["agent"]]
-    managed = {}
-    if entry["config"] or entry["channels"] or entry["mcp_servers"]:
-        # Managed once the entry asks for any of it: the agent's own file stays untouched otherwise.
-        managed = agentconfig.render_managed(entry["agent"], model, list(zip(manifests, entry["channels"])),
-                                             entry["mcp_servers"], entry["config"])
-    return {"path": "%s/%s" % (AGENT_HOME, spec["path"]), "format": spec["format"], "managed": managed,
-            "digest": agentconfig.digest(managed)}
+    managed = agentconfig.render_managed(entry["agent"], model, list(zip(manifests, entry["channels"])),
+                                         entry["mcp_servers"], entry["config"])
+    return agentconfig.config_file(entry["agent"], managed)
 
 
 def backup_plan(backup):

@@ -284,9 +284,12 @@ def test_a_channel_plans_providers_preset_config_and_health():
     assert _plan(agent(channels=[TG], health_check=False), secrets={"TG": TOKEN})["agents"][0]["channels"][0]["health"] == []
 
 
-def test_no_config_no_channel_no_mcp_manages_nothing():
+def test_no_config_no_channel_no_mcp_leaves_the_plan_as_it_was():
     one = _plan(agent())["agents"][0]
-    assert one["config"]["managed"] == {} and one["channels"] == [] and one["mcp_servers"] == []
+    assert "config" not in one and "channels" not in one and "mcp_servers" not in one
+    hermes = _plan(agent(agent="hermes", config={"display": {"compact": True}}))["agents"][0]
+    assert hermes["config"]["path"] == "/sandbox/.hermes/config.yaml" and hermes["config"]["format"] == "yaml"
+    assert hermes["config"]["managed"]["display"] == {"compact": True} and hermes["channels"] == []
 
 
 def test_a_missing_channel_secret_is_refused_naming_it():
