@@ -78,22 +78,25 @@ def is_read_only(argv):
     return any(words[:n] in READ_ONLY for n in (1, 2, 3))
 
 
-CHECK_ARGV = os.path.join(os.path.dirname(ROOT), "shared", "openshell", "check_argv.py")
+CHECK_ARGV = os.path.join(ROOT, "tests", "contract", "check_argv.py")
+sys.path.insert(0, os.path.join(ROOT, "tests", "contract"))
+
+import openshell_contract  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def invalid_calls(call_log):
-    """Calls in ``call_log`` the real CLI grammar rejects (``check_argv.py``); [] when all parse.
+def invalid_calls(call_log, version=None):
+    """Calls in ``call_log`` that the CLI grammar of OpenShell ``version`` rejects; [] when all parse.
 
-    A missing checker (``../shared`` absent) is an error: the grammar check never passes unchecked.
+    Without ``version``, each call is judged by the version the simulator logged with it. The in-repo
+    contract covering that version (``tests/contract``) judges; a missing contract raises: never unchecked.
     """
-    assert os.path.exists(CHECK_ARGV), "the CLI grammar checker %s is missing (../shared beside the checkout)" % CHECK_ARGV
+    from openshell_sim import DEFAULT_VERSION  # pylint: disable=import-outside-toplevel
+    if version:
+        openshell_contract.covering(version)
     if not os.path.exists(call_log):
         return []
-    proc = subprocess.run([sys.executable, CHECK_ARGV, call_log], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, check=False)
-    if proc.returncode == 0:
-        return []
-    return [line for line in proc.stdout.splitlines() if line.strip()]
+    with open(call_log) as fh:
+        return openshell_contract.invalid_in_log(fh.readlines(), version, DEFAULT_VERSION)
 
 
 def ansible_playbook(inventory, playbook, step_dir, ansible_home, check=False, diff=True, extra_vars=None, verbosity=0,

@@ -22,7 +22,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from playrunner import CHECK_ARGV, ROOT, Step, ansible_playbook, command_words, invalid_calls, read_calls  # noqa: E402  pylint: disable=wrong-import-position
+from playrunner import ROOT, Step, ansible_playbook, command_words, invalid_calls, read_calls  # noqa: E402  pylint: disable=wrong-import-position
 
 SIMFLEET = os.path.join(ROOT, "scripts", "simfleet")
 STATE = os.path.join("home", ".local", "state", "agentfleet-nemoclaw")
@@ -31,6 +31,7 @@ STATE = os.path.join("home", ".local", "state", "agentfleet-nemoclaw")
 class SimFleet(object):
     def __init__(self, workdir, hosts=1, version=None):
         self.dir = str(workdir)
+        self.version = version  # the OpenShell version the simulated hosts speak (None: the simulator's default)
         cmd = [SIMFLEET, "up", self.dir, "--hosts", str(hosts)]
         if version:
             cmd += ["--openshell-version", version]
@@ -139,13 +140,13 @@ class SimFleet(object):
 
     # ------------------------------------------------------------------ end
     def invalid_calls(self):
-        """Calls the real CLI grammar rejects, on every host; a missing checker or call log is an error, not a pass."""
-        assert os.path.exists(CHECK_ARGV), "the CLI grammar checker %s is missing (../shared beside the checkout)" % CHECK_ARGV
+        """Calls the CLI grammar of the fleet's OpenShell version rejects, on every host; a missing contract
+        or call log is an error, not a pass."""
         found = []
         for host in self.hosts:
             log = os.path.join(self.root(host), "calls.jsonl")
             assert os.path.exists(log), "%s logged no call (%s)" % (host, log)
-            found.extend(invalid_calls(log))
+            found.extend(invalid_calls(log, self.version))
         return found
 
     def down(self):

@@ -742,11 +742,21 @@ def cmd_provider_delete(ctx):
 
 # ----------------------------------------------------------------------------- sandboxes
 
+def speaks_0_1():
+    """OpenShell 0.1.x behaviour (tests/contract/0.1.5): exit_code in the sandbox JSON, --restart-policy,
+    create refused without --detach by a driver that cannot attach in the foreground."""
+    from .grammar import version_tuple
+    return version_tuple(version()) >= (0, 1, 0)
+
+
 def sandbox_json(sb):
-    return {"id": sb["id"], "name": sb["name"], "workspace": sb["workspace"], "labels": sb.get("labels") or {},
-            "annotations": {}, "resource_version": sb["resource_version"],
-            "created_at": format_epoch_ms(sb["created_at_ms"]), "phase": sb["phase"],
-            "current_policy_version": sb.get("current_policy_version", 0)}
+    obj = {"id": sb["id"], "name": sb["name"], "workspace": sb["workspace"], "labels": sb.get("labels") or {},
+           "annotations": {}, "resource_version": sb["resource_version"],
+           "created_at": format_epoch_ms(sb["created_at_ms"]), "phase": sb["phase"],
+           "current_policy_version": sb.get("current_policy_version", 0)}
+    if speaks_0_1():
+        obj["exit_code"] = sb.get("exit_code")  # null until the main process exits
+    return obj
 
 
 def _revision_of(cfg):
@@ -900,6 +910,11 @@ def cmd_sandbox_create(ctx):
         ctx.rpc_d("CreateProvider", name=name, type=ptype, credentials=creds, config={})
         err("%s Created provider %s" % (check(), name))
         providers.append(name)
+    if speaks_0_1() and not p.has("--detach"):
+        # The simulated compute driver cannot attach in the foreground: 0.1.x rejects such a create
+        # before provisioning (the wording is the simulator's own).
+        raise CliError(status_display("FailedPrecondition", "compute driver does not support foreground attachment; "
+                                      "create the sandbox with --detach"))
     if fmt != "table":
         err("Provisioning sandbox (structured output on stdout)...")
     t0 = time.time()
@@ -907,7 +922,7 @@ def cmd_sandbox_create(ctx):
         res = ctx.rpc("CreateSandbox", name=p.get("--name") or "", image=image, labels=labels, env=env, cpu=cpu,
                       memory=mem, gpu=gpu, providers=providers, policy_text=policy_text,
                       approval_mode=p.get("--approval-mode", "manual"), command=p.pos.get("COMMAND") or [],
-                      driver_config=driver_config)
+                      driver_config=driver_config, restart_policy=p.get("--restart-policy"))
     except Rpc as exc:
         if exc.code == "AlreadyExists":
             raise CliError("%s\n\nhint: delete it first with: openshell sandbox delete %s\n      or use a different "
@@ -1824,7 +1839,8 @@ def log_call(argv, rc, t0):
     path = os.environ.get("OPENSHELL_SIM_CALL_LOG")
     if not path:
         return
-    line = json.dumps({"argv": redact_argv(argv), "rc": rc, "ms": int((time.time() - t0) * 1000)}) + "\n"
+    line = json.dumps({"argv": redact_argv(argv), "rc": rc, "ms": int((time.time() - t0) * 1000),
+                       "version": version()}) + "\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

@@ -60,6 +60,11 @@ def precondition(msg):
     return RpcError("FailedPrecondition", msg)
 
 
+def _speaks_0_1():
+    """The gateway follows OpenShell 0.1.x's sandbox lifecycle (Completed, exit_code; tests/contract/0.1.5)."""
+    return tuple(int(x) for x in re.findall(r"\d+", version())[:2]) >= (0, 1)
+
+
 # ----------------------------------------------------------------------------- config
 
 def _parse_toml_subset(text):
@@ -360,6 +365,8 @@ class Gateway(object):
             sb["phase"] = "Ready"
             sb["resource_version"] += 1
             changed = True
+        if sb["phase"] == "Ready" and self._main_process_exit(sb, faults):
+            changed = True
         if sb["phase"] == "Ready":
             mode = faults.get("policy_load")
             for rev in sb.get("revisions", []):
@@ -377,6 +384,25 @@ class Gateway(object):
                     changed = True
         return changed
 
+    @staticmethod
+    def _main_process_exit(sb, faults):
+        """Fault ``main_process_exits`` ([{"name": SANDBOX, "exit_code": N}]): the Ready sandbox's main process
+        exits, once per sandbox. OpenShell 0.1.x: exit 0 leaves Completed, nonzero Error (MainProcessFailed),
+        exit_code set; 0.0.x: any exit leaves Error and reports no exit code."""
+        for entry in faults.get("main_process_exits") or []:
+            if entry.get("name") != sb["name"] or sb.get("main_process_exited"):
+                continue
+            code = int(entry.get("exit_code") or 0)
+            sb["main_process_exited"] = True
+            if _speaks_0_1():
+                sb["phase"] = "Completed" if code == 0 else "Error"
+                sb["exit_code"] = code
+            else:
+                sb["phase"] = "Error"
+            sb["resource_version"] += 1
+            return True
+        return False
+
     def _get_sb(self, t, ws, name, faults):
         sb = t.get("sandbox", ws, name)
         if sb is None:
@@ -388,7 +414,7 @@ class Gateway(object):
     @staticmethod
     def _sb_public(sb):
         keys = ("id", "name", "workspace", "labels", "created_at_ms", "resource_version", "phase",
-                "current_policy_version")
+                "current_policy_version", "exit_code")
         return {k: sb.get(k) for k in keys}
 
     def _latest_rev(self, sb):
@@ -675,8 +701,12 @@ else:
             sb = self._get_sb(t, req["workspace"], req["name"], faults)
             if sb["phase"] == "Ready":
                 return {"sandbox": self._sb_public(sb)}
-            if sb["phase"] != "Stopped":
+            # 0.1.x also starts a Completed sandbox and one whose main process failed.
+            startable = sb["phase"] == "Stopped" or (_speaks_0_1() and (
+                sb["phase"] == "Completed" or (sb["phase"] == "Error" and sb.get("exit_code"))))
+            if not startable:
                 raise precondition("sandbox must be Stopped to start (current phase: %s)" % sb["phase"])
+            sb["exit_code"] = None
             sb["phase"] = "Starting"
             sb["ready_at"] = time.time() + self.ready_delay
             sb["resource_version"] += 1

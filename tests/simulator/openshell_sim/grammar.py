@@ -182,6 +182,31 @@ COMMANDS = {
         "--key": F(True, req=True, name="KEY"), "--global": F(), "--yes": F()}},
 }
 
+# Flags only some OpenShell versions have: (command path, flag, first version, spec). They follow the
+# contracts' grammar_changes (tests/contract/<version>/contract.json); the simulator's agreement test
+# checks each supported version's grammar against its contract.
+VERSIONED_FLAGS = (
+    ("sandbox create", "--restart-policy", (0, 1, 0),
+     F(True, values=("never", "on-failure", "always"), name="RESTART_POLICY", default="never")),
+)
+
+
+def version_tuple(text):
+    import re
+    parts = [int(x) for x in re.findall(r"\d+", text)[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def _apply_version():
+    from . import version
+    speaks = version_tuple(version())
+    for path, flag, since, spec in VERSIONED_FLAGS:
+        if speaks >= since:
+            COMMANDS[path]["flags"][flag] = spec
+
+
+_apply_version()
+
 # Real commands the simulator does not implement (parsed by name only; runtime error, exit 1).
 UNSIMULATED = [
     "whoami", "logs", "term", "completions", "ssh-proxy", "doctor check",

@@ -1,12 +1,11 @@
 import os
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # sim_host / sim_hosts come from tests/simulator/conftest.py
 
-CHECK_ARGV = os.path.abspath(os.path.join(HERE, "..", "..", "..", "..", "shared", "openshell", "check_argv.py"))
+CONTRACTS = os.path.abspath(os.path.join(HERE, "..", "..", "contract"))  # tests/contract: the CLI contracts
 
 
 def pytest_configure(config):
@@ -31,20 +30,19 @@ def collect_calls():
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """After all workers are done, re-check the complete call log against check_argv.py."""
-    if hasattr(session.config, "workerinput") or not os.path.isfile(CHECK_ARGV):
+    """After all workers are done, check the complete call log against the contracts (each call by the version
+    the simulator spoke): exit 2 exactly where the real CLI's grammar rejects."""
+    if hasattr(session.config, "workerinput"):
         return
     import json
+    sys.path.insert(0, CONTRACTS)
+    import openshell_contract  # a missing contract fails the session, it never passes unchecked
     lines = collect_calls()
     if not lines:
         return
-    fd, path = tempfile.mkstemp(suffix=".jsonl")
-    with os.fdopen(fd, "w") as fh:
-        fh.write("".join(lines))
-    res = subprocess.run([sys.executable, CHECK_ARGV, path], stdout=subprocess.PIPE, universal_newlines=True, check=False)
-    invalid = {l.split(" ", 1)[1].rsplit("]: ", 1)[0] + "]" for l in res.stdout.splitlines() if l.startswith("INVALID ")}
+    invalid = {l.split(" ", 1)[1].rsplit("]: ", 1)[0] + "]" for l in openshell_contract.invalid_in_log(lines)}
     rc2 = {json.dumps(json.loads(l)["argv"]) for l in lines if json.loads(l)["rc"] == 2}
     if invalid != rc2:
-        sys.stderr.write("\nopenshell simulator: exit-2 calls differ from check_argv.py invalid calls:\n"
+        sys.stderr.write("\nopenshell simulator: exit-2 calls differ from the contracts' invalid calls:\n"
                          "  only rc2: %s\n  only invalid: %s\n" % (sorted(rc2 - invalid), sorted(invalid - rc2)))
         session.exitstatus = 1

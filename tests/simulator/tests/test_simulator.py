@@ -689,28 +689,79 @@ def test_stdlib_python_compat(sim_host):
     assert json.loads(r.stdout) == []
 
 
-# ---------------------------------------------------------------- check_argv agreement
+# ---------------------------------------------------------------- agreement with the CLI contracts
 
-CHECK_ARGV = os.path.abspath(os.path.join(SIM, "..", "..", "..", "shared", "openshell", "check_argv.py"))
+CONTRACTS = os.path.abspath(os.path.join(SIM, "..", "contract"))  # tests/contract
+sys.path.insert(0, CONTRACTS)
+import openshell_contract  # noqa: E402  (a missing contract directory fails collection: never a silent skip)
+
+# Command lines whose validity differs between the supported versions.
+VERSIONED = [
+    ["sandbox", "create", "--name", "rp", "--detach", "--restart-policy", "on-failure", "--no-tty"],
+    ["sandbox", "create", "--name", "rq", "--restart-policy=always", "--detach", "-o", "json"],
+    ["sandbox", "create", "--name", "rr", "--restart-policy", "sometimes", "--detach"],
+    ["sandbox", "create", "--name", "rs", "--detach", "--no-tty", "-o", "json"],
+]
 
 
-def test_zz_exit2_matches_check_argv(sim_host, tmp_path):
-    if not os.path.isfile(CHECK_ARGV):
-        pytest.skip("shared/openshell/check_argv.py not found next to the repository root")
-    for argv in GOOD + [b for b, _expected in BAD]:
-        sim_host.run(*argv)
-    from conftest import collect_calls  # tests/simulator/tests/conftest.py
-    lines = collect_calls()
-    assert lines
-    path = tmp_path / "all.jsonl"
-    path.write_text("".join(lines))
-    res = subprocess.run([sys.executable, CHECK_ARGV, str(path)], stdout=subprocess.PIPE, universal_newlines=True, check=False)
-    invalid = set()
-    for line in res.stdout.splitlines():
-        if line.startswith("INVALID "):
-            invalid.add(json.dumps(json.loads(line[len("INVALID "):].rsplit("]: ", 1)[0] + "]")))
-    rc2 = {json.dumps(json.loads(l)["argv"]) for l in lines if json.loads(l)["rc"] == 2}
+def test_every_supported_version_has_a_contract():
+    assert openshell_contract.versions() == ["0.0.111", "0.0.116", "0.1.5"]
+    for version in openshell_contract.versions():
+        contract = openshell_contract.load(version)
+        assert contract.grammar["commands"]["sandbox create"]["kind"] == "leaf"
+        assert contract.section("errors")["sandbox_not_found"] == "sandbox not found"
+
+
+@pytest.mark.parametrize("version", ["0.0.111", "0.0.116", "0.1.5"])
+def test_zz_exit2_matches_the_contract_of_each_version(sim_host, tmp_path, version):
+    """The simulator speaking ``version`` exits 2 exactly on the calls that version's contract rejects."""
+    argvs = GOOD + [b for b, _expected in BAD] + VERSIONED
+    rcs = {}
+    for argv in argvs:
+        rcs[json.dumps(argv)] = sim_host.run(*argv, env={"OPENSHELL_SIM_VERSION": version}).returncode
+    invalid = {line.split(" ", 1)[1].rsplit("]: ", 1)[0] + "]" for line in openshell_contract.invalid(argvs, version)}
+    rc2 = {argv for argv, rc in rcs.items() if rc == 2}
     assert rc2 == invalid, (sorted(rc2 - invalid), sorted(invalid - rc2))
+    has_restart = json.dumps(VERSIONED[0]) not in invalid
+    assert has_restart == (version == "0.1.5")
+
+
+def test_simulator_json_and_create_follow_the_version(sim_host):
+    contract = openshell_contract.load("0.1.5")
+    env = {"OPENSHELL_SIM_VERSION": "0.1.5"}
+    r = sim_host.run("sandbox", "create", "--name", "fg", "--no-tty", "-o", "json", env=env)
+    assert r.returncode == 1 and "--detach" in r.stderr  # 0.1.x: this driver cannot attach in the foreground
+    r = sim_host.run("sandbox", "create", "--name", "bg", "--detach", "--restart-policy", "always", "--no-tty",
+                     "-o", "json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert sorted(json.loads(r.stdout)) == contract.section("sandbox_json_keys")
+    assert json.loads(r.stdout)["exit_code"] is None
+    old = openshell_contract.load("0.0.111")
+    r = sim_host.run("sandbox", "get", "bg", "-o", "json")
+    assert sorted(json.loads(r.stdout)) == sorted(old.section("sandbox_json_keys") + old.section("sandbox_get_json_extra_keys"))
+
+
+@pytest.mark.parametrize("version", ["0.0.111", "0.1.5"])
+def test_main_process_exits_follow_the_version(tmp_path, version):
+    h = SimHost(tmp_path / "host", extra_env={"OPENSHELL_SIM_VERSION": version}).start()
+    try:
+        h.register()
+        for name in ("ok", "bad"):
+            h.ok("sandbox", "create", "--name", name, "--detach", "--no-tty")
+        h.set_faults({"main_process_exits": [{"name": "ok", "exit_code": 0}, {"name": "bad", "exit_code": 3}]})
+        ok, bad = h.json("sandbox", "get", "ok", "-o", "json"), h.json("sandbox", "get", "bad", "-o", "json")
+        if version == "0.0.111":
+            assert ok["phase"] == bad["phase"] == "Error" and "exit_code" not in ok
+            r = h.run("sandbox", "start", "ok")
+            assert r.returncode == 1 and "sandbox must be Stopped to start (current phase: Error)" in r.stderr
+            return
+        assert (ok["phase"], ok["exit_code"], bad["phase"], bad["exit_code"]) == ("Completed", 0, "Error", 3)
+        for name in ("ok", "bad"):  # 0.1.x starts a Completed sandbox and a failed main process again
+            h.ok("sandbox", "start", name)
+            again = h.json("sandbox", "get", name, "-o", "json")
+            assert again["phase"] == "Ready" and again["exit_code"] is None
+    finally:
+        h.stop()
 
 
 def test_images_ship_stub_agents_for_health_checks(sim_host):
