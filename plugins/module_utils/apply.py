@@ -34,13 +34,14 @@ import tarfile
 import time
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import agentconfig, compare, rollout
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_versions
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import BlueprintError, check_version_gate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import AGENT_HOME
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import POLICY_LOAD_HINT, OpenShellError, PolicyLoadFailed
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.statefile import StateFile, write_atomic
 
 SECRET_CHANGED = "<changed>"
-SPEC_FIELDS = ("image", "cpu", "memory", "gpu", "env")
+SPEC_FIELDS = ("image", "cpu", "memory", "gpu", "env", "restart_policy")
 JOURNAL_STEPS = ("backed_up", "deleting", "deleted", "created", "restored")
 # Restores go through `sandbox exec` standard input, which the CLI caps at 4 MiB: base64 in chunks below it.
 RESTORE_CHUNK = 3 * 1024 * 1024
@@ -76,8 +77,9 @@ class RefusedError(ValueError):
 # --------------------------------------------------------------------------
 
 def spec_of(sandbox):
-    """The fields of a planned sandbox that OpenShell fixes at creation."""
-    return dict((k, sandbox.get(k)) for k in SPEC_FIELDS)
+    """The fields of a planned sandbox that OpenShell fixes at creation (``restart_policy`` only when set,
+    so the records of sandboxes without one read as before)."""
+    return dict((k, sandbox.get(k)) for k in SPEC_FIELDS if k != "restart_policy" or sandbox.get(k))
 
 
 def _show(value):
@@ -128,7 +130,7 @@ def replacement_reasons(current, agent, record, static_problems=()):
         if record and record.get("fingerprint") == recorded and record.get("spec"):
             out.extend(spec_differences(record["spec"], spec_of(sandbox)))
         if not out:
-            out.append({"field": "spec", "before": "fingerprint %s (image, gpu, cpu, memory or env; no record of the values)" % recorded,
+            out.append({"field": "spec", "before": "fingerprint %s (image, gpu, cpu, memory, env or restart_policy; no record of the values)" % recorded,
                         "after": "fingerprint %s" % desired_fp})
     out.extend(label_differences(labels, sandbox.get("labels")))
     out.extend({"field": "policy (static)", "before": None, "after": p} for p in static_problems)
@@ -147,7 +149,8 @@ def lifecycle_action(phase, state):
 
 
 def check_versions(version, agents):
-    """Refuse before any write when the host's OpenShell is outside an agent's blueprint range."""
+    """Refuse before any write when the host's OpenShell is outside an agent's blueprint range, outside what
+    the collection's CLI contracts cover, or lacks an option an agent sets (``restart_policy``)."""
     for agent in agents:
         gate = agent.get("openshell") or {}
         try:
@@ -156,6 +159,15 @@ def check_versions(version, agents):
             raise RefusedError("%s: blueprint %s %s supports OpenShell %s to %s; this host has %s (%s)"
                                % (agent["path"], agent["blueprint"]["name"], agent["blueprint"]["version"],
                                   gate.get("min") or "any", gate.get("max") or "any", version, exc.reason))
+    if not agents:
+        return
+    try:
+        openshell_versions.check_covered(version)
+        for agent in agents:
+            openshell_versions.check_restart_policy(version, (agent.get("sandbox") or {}).get("restart_policy"),
+                                                    "%s.restart_policy" % agent["path"])
+    except openshell_versions.UnsupportedVersion as exc:
+        raise RefusedError(str(exc))
 
 
 def manifest_of(archive_bytes):

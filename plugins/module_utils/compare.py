@@ -184,7 +184,11 @@ def sandbox_spec_fingerprint(spec):
     Stored as the ``agentfleet.nemoclaw/spec`` label at creation, so a later
     run can tell whether image, GPU, resources or env still match.
     """
-    return short_hash({k: spec.get(k) for k in IMMUTABLE_SANDBOX_FIELDS})
+    fields = {k: spec.get(k) for k in IMMUTABLE_SANDBOX_FIELDS}
+    # Only when set: sandboxes created before the option existed keep their fingerprint.
+    if spec.get("restart_policy"):
+        fields["restart_policy"] = spec["restart_policy"]
+    return short_hash(fields)
 
 
 def user_labels(labels):
@@ -211,7 +215,7 @@ def sandbox_recreate_reasons(current, spec, static_problems=()):
     if recorded is None:
         reasons.append("spec unknown: sandbox has no %s label (not created by this collection)" % LABEL_SPEC)
     elif recorded != sandbox_spec_fingerprint(spec):
-        reasons.append("image, gpu, cpu, memory or env changed (spec %s -> %s)" % (recorded, sandbox_spec_fingerprint(spec)))
+        reasons.append("image, gpu, cpu, memory, env or restart_policy changed (spec %s -> %s)" % (recorded, sandbox_spec_fingerprint(spec)))
     if user_labels(labels) != dict((k, str(v)) for k, v in (spec.get("labels") or {}).items()):
         reasons.append("labels changed")
     reasons.extend("static policy: %s" % p for p in static_problems)

@@ -21,7 +21,7 @@ import json
 import os
 import time
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, validate
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, openshell_versions, validate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError, check_name, check_value
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import (
     CliNotFound,
@@ -327,7 +327,8 @@ def sandbox_spec(ctx):
             raise InputError("providers", "at most 32 providers per sandbox, got %d" % len(providers))
     return {"name": p["name"], "image": p.get("image"), "providers": providers, "gpu": gpu or False,
             "cpu": str(p["cpu"]) if p.get("cpu") else None, "memory": str(p["memory"]) if p.get("memory") else None,
-            "labels": labels, "env": env, "approval_mode": p.get("approval_mode")}
+            "labels": labels, "env": env, "approval_mode": p.get("approval_mode"),
+            "restart_policy": p.get("restart_policy")}
 
 
 def _sandbox_view(obj, spec=None, providers=None):
@@ -387,6 +388,15 @@ def converge_sandbox(ctx):
         before = _sandbox_view(current, spec, current_providers)
     plan = compare.sandbox_actions(current, spec, p["state"], p["recreate"], static_problems, current_providers, settings)
     actions = plan["actions"]
+    if "create" in actions or spec["restart_policy"]:
+        # Before any change (a replacement deletes first): the running CLI must be one we drive and
+        # have the options asked for; its version also shapes the create argv.
+        version = client.running_version()
+        try:
+            openshell_versions.check_covered(version)
+            openshell_versions.check_restart_policy(version, spec["restart_policy"])
+        except openshell_versions.UnsupportedVersion as exc:
+            raise InputError(exc.field or "openshell_version", exc.reason)
     result["recreate_reasons"] = plan["recreate_reasons"]
     result["needs_recreate"] = plan["needs_recreate"]
 
@@ -418,6 +428,8 @@ def converge_sandbox(ctx):
         elif action == "approval_mode":
             client.settings_set(name, "proposal_approval_mode", spec["approval_mode"])
     obj = client.sandbox_get(name) or obj
+    if p["wait"] and obj and obj.get("phase") in ("Provisioning", "Starting"):
+        obj = _wait_ready(ctx, name)
     result["sandbox"] = obj
     return result
 

@@ -79,6 +79,10 @@ SCHEMA = {
                   "Further OpenShell providers attached to the sandbox: {name, type, credentials: [SECRET_NAME, ...], "
                   "config: {KEY: value}}; each credential's value is nemoclaw_secrets[SECRET_NAME]."),
     "approval_mode": ("str", None, APPROVAL_MODES, "How new network requests are handled (proposal_approval_mode)."),
+    "restart_policy": ("str", None, ("never", "on-failure", "always"),
+                       "What OpenShell does when the sandbox's main process exits (sandbox create --restart-policy; "
+                       "OpenShell 0.1.x only, refused on 0.0.x). Unset: OpenShell's default. Changing it replaces the "
+                       "sandbox (see on_replace)."),
     "state": ("str", "running", STATES, "running, stopped, or absent (the sandbox is removed after a backup)."),
     "on_replace": ("str", "preserve", ON_REPLACE,
                    "When the sandbox must be replaced: preserve backs up the agent's home and restores it into the "

@@ -31,6 +31,8 @@ import json
 import re
 import time
 
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_versions
+
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Characters of miette's graphical report that wrap an error message.
 _MIETTE_PREFIX_RE = re.compile(r"^\s*(?:Error:\s*)?(?:[×│├╰─▶]+\s*)*")
@@ -480,6 +482,7 @@ class OpenShellClient(object):
         self.retry_delay = float(retry_delay)
         self._sleep = sleep
         self.calls = []
+        self._running_version = None
 
     # -- plumbing ---------------------------------------------------------
 
@@ -553,7 +556,14 @@ class OpenShellClient(object):
 
     def version(self):
         _rc, out, _err = self.run(["--version"], with_globals=False)
-        return parse_version(out)
+        self._running_version = parse_version(out)
+        return self._running_version
+
+    def running_version(self):
+        """The CLI's version, read once (``--version``) and kept for this client's later calls."""
+        if self._running_version is None:
+            self.version()
+        return self._running_version
 
     def status(self):
         """``status -o json``; gateway down is returned as ``{"status": "unreachable"}``."""
@@ -632,8 +642,9 @@ class OpenShellClient(object):
             return None
 
     def sandbox_create(self, spec, policy_file=None):
-        """Create from a spec dict (see ``compare.sandbox_create_args``) and return the JSON object."""
-        args = ["sandbox", "create"] + sandbox_create_args(spec, policy_file) + ["-o", "json"]
+        """Create from a spec dict (see ``sandbox_create_args``) and return the JSON object. The argv follows
+        the running CLI's version (``--detach``, ``--restart-policy``)."""
+        args = ["sandbox", "create"] + sandbox_create_args(spec, policy_file, self.running_version()) + ["-o", "json"]
         return self.run_json(args)
 
     def sandbox_delete(self, name):
@@ -762,11 +773,13 @@ class OpenShellClient(object):
         return self.run(["settings", "set", name, "--key", key, "--value", str(value)])
 
 
-def sandbox_create_args(spec, policy_file=None):
-    """argv (after ``sandbox create``) for a normalised sandbox spec.
+def sandbox_create_args(spec, policy_file=None, version=None):
+    """argv (after ``sandbox create``) for a normalised sandbox spec and the CLI ``version``.
 
     ``spec`` keys: name, image, providers, gpu (bool|int), cpu, memory,
-    labels, env, approval_mode. Sorted so the same spec gives the same argv.
+    labels, env, approval_mode, restart_policy. Sorted so the same spec gives the same argv.
+    ``restart_policy`` on a version without ``--restart-policy`` raises UnsupportedVersion (callers
+    check it before any change; this is the last guard).
     """
     args = ["--name", spec["name"]]
     if spec.get("image"):
@@ -792,5 +805,10 @@ def sandbox_create_args(spec, policy_file=None):
         args += ["--policy", policy_file]
     if spec.get("approval_mode") and spec["approval_mode"] != "manual":
         args += ["--approval-mode", spec["approval_mode"]]
+    if spec.get("restart_policy"):
+        openshell_versions.check_restart_policy(version, spec["restart_policy"])
+        args += ["--restart-policy", spec["restart_policy"]]
+    if version and openshell_versions.create_needs_detach(version):
+        args.append("--detach")
     args += ["--no-tty"]
     return args

@@ -163,6 +163,9 @@ def _agent_plan(entry, bp, secrets, host_facts):
         "providers": sorted(names),
         "approval_mode": entry["approval_mode"],
     }
+    if entry.get("restart_policy"):
+        # Only when set, so the plans (and digests) of agents without one stay as they were.
+        sandbox["restart_policy"] = entry["restart_policy"]
     backup = entry["backup"]
     out = {
         "name": entry["name"],

@@ -79,6 +79,13 @@ options:
     description: How new network requests are handled (the C(proposal_approval_mode) setting).
     type: str
     choices: [manual, auto]
+  restart_policy:
+    description:
+      - What OpenShell does when the sandbox's main process exits (C(sandbox create --restart-policy)). Set at creation;
+        a change replaces the sandbox. Unset leaves OpenShell's default.
+      - Only OpenShell 0.1.x has it; on 0.0.x the module fails before any change, naming the option and the versions.
+    type: str
+    choices: [never, on-failure, always]
   state:
     description:
       - V(present) creates the sandbox when missing and leaves its phase alone; V(running) also starts it when stopped;
@@ -183,6 +190,7 @@ def main():
             env=dict(type="dict", default={}),
             allow_secret_env=dict(type="bool", default=False),
             approval_mode=dict(type="str", choices=["manual", "auto"]),
+            restart_policy=dict(type="str", choices=["never", "on-failure", "always"]),
             state=dict(type="str", choices=["present", "running", "stopped", "absent"], default="running"),
             recreate=dict(type="str", choices=["on_change", "never", "always"], default="on_change"),
             wait=dict(type="bool", default=True),

@@ -400,15 +400,43 @@ def test_replacement_reason_names_a_failed_main_process():
 def test_check_versions():
     agents = [{"path": "nemoclaw_agents[a]", "blueprint": {"name": "openclaw", "version": "0.1.0"},
                "openshell": {"min": "0.0.106", "max": "0.0.116"}}]
-    applylib.check_versions("0.0.106", agents)
+    applylib.check_versions("0.0.111", agents)
     applylib.check_versions("0.0.116", agents)
     for version in ("0.0.105", "0.0.117", "0.1.0"):
         with pytest.raises(RefusedError) as exc:
             applylib.check_versions(version, agents)
         assert str(exc.value).startswith("nemoclaw_agents[a]: blueprint openclaw 0.1.0 supports OpenShell 0.0.106 to "
                                          "0.0.116; this host has %s" % version)
-    applylib.check_versions("9.9.9", [dict(agents[0], openshell={"min": None, "max": None})])
+    # Inside the blueprint's range but outside what the CLI contracts cover: refused, naming the range.
+    open_range = dict(agents[0], openshell={"min": None, "max": None})
+    for version in ("0.0.106", "0.1.4", "0.1.6", "9.9.9"):
+        with pytest.raises(RefusedError) as exc:
+            applylib.check_versions(version, [open_range])
+        assert str(exc.value) == ("OpenShell %s is not supported: this collection drives OpenShell 0.0.111 to 0.0.116, "
+                                  "0.1.5" % version)
+    applylib.check_versions("0.1.5", [open_range])
     applylib.check_versions("0.0.1", [])
+
+
+def test_check_versions_refuses_a_restart_policy_the_version_lacks():
+    agent = {"path": "nemoclaw_agents[a]", "blueprint": {"name": "openclaw", "version": "0.1.0"},
+             "openshell": {"min": None, "max": None}, "sandbox": {"restart_policy": "on-failure"}}
+    for version in ("0.0.111", "0.0.116"):
+        with pytest.raises(RefusedError) as exc:
+            applylib.check_versions(version, [agent])
+        assert str(exc.value) == ("nemoclaw_agents[a].restart_policy: OpenShell %s has no sandbox restart policy "
+                                  "(sandbox create --restart-policy); it needs OpenShell 0.1.5" % version)
+    applylib.check_versions("0.1.5", [agent])
+
+
+def test_restart_policy_is_refused_on_0_0_x_before_any_call(run):
+    run.client._version = "0.0.116"
+    plan = make_plan(agent(restart_policy="always"))
+    assert plan["agents"][0]["sandbox"]["restart_policy"] == "always"
+    with pytest.raises(RefusedError) as exc:
+        run.applier(plan).run()
+    assert "nemoclaw_agents[assistant].restart_policy: OpenShell 0.0.116 has no sandbox restart policy" in str(exc.value)
+    assert run.client.calls == [("version",)]
 
 
 def test_manifest_of_and_problems():

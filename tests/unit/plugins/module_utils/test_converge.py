@@ -10,7 +10,7 @@ import json
 import pytest
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, converge
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import Context
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import Context, InputError
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import AlreadyExists, OpenShellClient
 
 NOT_FOUND = (1, "", "Error:   \u00d7 code: 'Some requested entity was not found', message: \"sandbox not found\"\n")
@@ -46,12 +46,22 @@ SANDBOX = {"name": "sb1", "image": None, "providers": None, "policy": None, "pol
            "state": "running", "recreate": "on_change", "wait": True, "wait_timeout": 5}
 
 
+def test_an_openshell_version_no_contract_covers_is_refused_before_any_change():
+    for version in ("0.0.110", "0.1.6"):
+        ctx, seen = make(SANDBOX, NOT_FOUND, (0, "openshell %s\n" % version, ""))
+        with pytest.raises(InputError) as exc:
+            converge.converge_sandbox(ctx)
+        assert str(exc.value) == ("openshell_version: OpenShell %s is not supported: this collection drives OpenShell "
+                                  "0.0.111 to 0.0.116, 0.1.5" % version)
+        assert [a[1:3] for a in seen] == [["sandbox", "get"], ["--version"]]
+
+
 def test_sandbox_created_behind_our_back_between_read_and_create():
-    ctx, seen = make(SANDBOX, NOT_FOUND, EXISTS)
+    ctx, seen = make(SANDBOX, NOT_FOUND, (0, "openshell 0.0.111\n", ""), EXISTS)
     with pytest.raises(AlreadyExists) as exc:
         converge.converge_sandbox(ctx)
     assert "already exists" in str(exc.value)
-    assert [a[1:3] for a in seen] == [["sandbox", "get"], ["sandbox", "create"]]
+    assert [a[1:3] for a in seen] == [["sandbox", "get"], ["--version"], ["sandbox", "create"]]
 
 
 def test_sandbox_found_provisioning_is_waited_for():

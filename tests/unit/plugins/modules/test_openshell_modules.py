@@ -165,3 +165,21 @@ def test_every_module_rejects_a_bad_connection_option_before_any_call(run_module
         for bad, field in (({"timeout": 0}, "timeout"), ({"retries": -1}, "retries"), ({"gateway": "../gw"}, "gateway")):
             res = run_module(module, dict(args, **bad))
             assert res.get("failed") and res["field"] == field and res["_sim_calls"] == [], (module.__name__, bad, res)
+
+
+def test_sandbox_restart_policy_follows_the_openshell_version(run_module, sim, monkeypatch):
+    sb = {"name": "rp", "restart_policy": "on-failure"}
+    res = run_module(openshell_sandbox, sb)  # the simulator speaks 0.0.111
+    assert res["failed"] and res["field"] == "restart_policy", res
+    assert res["msg"].endswith("OpenShell 0.0.111 has no sandbox restart policy (sandbox create --restart-policy); "
+                               "it needs OpenShell 0.1.5")
+    assert mutating(res) == []
+    monkeypatch.setenv("OPENSHELL_SIM_VERSION", "0.1.5")
+    res = run_module(openshell_sandbox, sb)
+    assert res["changed"] and res["sandbox"]["phase"] == "Ready", res
+    create = [c["argv"] for c in mutating(res)]
+    assert len(create) == 1 and "--detach" in create[0]
+    assert create[0][create[0].index("--restart-policy") + 1] == "on-failure"
+    assert not run_module(openshell_sandbox, sb)["changed"]
+    res = run_module(openshell_sandbox, dict(sb, restart_policy="always"))
+    assert res["changed"] and "restart_policy" in " ".join(res["recreate_reasons"])
