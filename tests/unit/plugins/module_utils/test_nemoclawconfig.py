@@ -428,3 +428,53 @@ def test_imported_agents_are_planned_with_the_shipped_blueprints(name):
     if name == "openclaw-full.yaml":
         (research,) = plan["agents"]
         assert {"nvidia", "github"} <= set(research["policy"]["network_policies"])
+
+
+def test_sandbox_scoped_definitions_services_and_image():
+    doc = load("minimal.yaml")
+    sandbox = doc["spec"]["sandboxes"][0]
+    sandbox.pop("harness")
+    sandbox.update(harnessRef="mine", harnesses={"mine": {"kind": "hermes"}},
+                   inferences={"local": {"routes": [{"name": "primary", "providerRef": "vllm",
+                                                     "overrides": {"model": "served-model"}}]}},
+                   image={"ref": "registry.example/agent@sha256:" + "a" * 64})
+    sandbox["agent"] = {"name": "helper", "inferenceRef": "local"}
+    doc["spec"]["inferenceProviders"].append({"name": "vllm", "provider": "openai", "serviceRef": "serve", "endpoint": ""})
+    doc["spec"]["services"] = {"serve": {"kind": "vllm"}}
+    agents, secrets, warnings = ncc.to_agents(doc, PROFILES)
+    assert agents == [{"name": "assistant", "agent": "hermes", "model": "served-model", "tier": "restricted"}]
+    assert secrets == {}
+    assert [w.split(": ", 1)[0] for w in warnings] == [
+        "spec.services", "spec.sandboxes[0].agent.name", "spec.inferenceProviders[1].serviceRef", "spec.sandboxes[0].image.ref"]
+
+
+def test_more_refusals_of_references_and_routes():
+    base = load("minimal.yaml")
+    route = {"name": "primary", "providerRef": "nvidia-inference", "overrides": {"model": "m"}}
+    cases = [
+        (lambda s: s["agent"]["inference"].update(routes=[]), "spec.sandboxes[0].agent.inference.routes", "at least one route"),
+        (lambda s: s["agent"]["inference"].update(default="other"), "spec.sandboxes[0].agent.inference.default", "names no route"),
+        (lambda s: s["agent"]["inference"].update(routes=[dict(route, provider={"name": "x", "provider": "openai"})]),
+         "spec.sandboxes[0].agent.inference.routes[0]", "exactly one of provider or providerRef"),
+        (lambda s: s["agent"].update(inferenceRef="nope"), "spec.sandboxes[0].agent", "exactly one of inference or inferenceRef"),
+        (lambda s: s.update(network={"tier": "isolated", "policy": {"explicit": {"version": 1, "network_policies": {}}}}),
+         "spec.sandboxes[0].network.tier", "must be omitted with policy.explicit"),
+        (lambda s: s.update(network={"policy": {"explicit": {"version": 2, "network_policies": {}}}}),
+         "spec.sandboxes[0].network.policy.explicit.version", "expected 1"),
+        (lambda s: s.update(inferenceProviders=[{"name": "a", "provider": "openai", "endpoint": "https://a.example"},
+                                                {"name": "a", "provider": "openai", "endpoint": "https://b.example"}]),
+         "spec.sandboxes[0].inferenceProviders[1].name", "listed twice"),
+        (lambda s: s.update(harnesses={"Bad_Name": {"kind": "openclaw"}}), "spec.sandboxes[0].harnesses", "lowercase names"),
+    ]
+    for change, path, reason in cases:
+        doc = copy.deepcopy(base)
+        change(doc["spec"]["sandboxes"][0])
+        if path.endswith("inferenceProviders[1].name"):
+            doc["spec"]["sandboxes"][0]["agent"]["inference"]["routes"][0]["providerRef"] = "a"
+        with pytest.raises(ncc.ConfigError) as info:
+            ncc.to_agents(doc, PROFILES)
+        assert (info.value.path, reason in info.value.reason) == (path, True), str(info.value)
+    doc = copy.deepcopy(base)
+    doc["spec"]["inferenceProviders"][0]["credential"] = {"env": "lower_case"}
+    with pytest.raises(ncc.ConfigError, match=r"^spec\.inferenceProviders\[0\]\.credential\.env: expected the name"):
+        ncc.to_agents(doc, PROFILES)
