@@ -960,6 +960,9 @@ def from_agents(agents, profiles=None, name=None, uid=None, extensions=False, va
         if diff:
             lost[entry["name"]] = diff
     if lost and extensions:
+        # The document is written out: a credential value rendered into an agent's keys stops here.
+        for entry, _given in kept:
+            _scan_secrets(lost.get(entry["name"], {}), entry["path"], fleet=True)
         doc[EXTENSION] = {"version": EXTENSION_VERSION, "agents": lost}
     elif lost:
         for entry, _given in kept:

@@ -478,3 +478,14 @@ def test_more_refusals_of_references_and_routes():
     doc["spec"]["inferenceProviders"][0]["credential"] = {"env": "lower_case"}
     with pytest.raises(ncc.ConfigError, match=r"^spec\.inferenceProviders\[0\]\.credential\.env: expected the name"):
         ncc.to_agents(doc, PROFILES)
+
+
+def test_export_never_writes_a_credential_value():
+    token = "7000000001:AAH-agentfleet-CANARY-telegram-token-0001"
+    agents = [{"name": "a", "agent": "openclaw", "env": {"BOT": token}}]
+    with pytest.raises(ncc.ConfigError) as info:
+        ncc.from_agents(agents, PROFILES, extensions=True)
+    assert info.value.path == "nemoclaw_agents[a].env.BOT" and token not in str(info.value)
+    doc, warnings = ncc.from_agents(agents, PROFILES)  # without extensions env is not written, only named
+    assert token not in json.dumps(doc) + "".join(warnings)
+    assert "nemoclaw_agents[a].env: not exported" in "\n".join(warnings)
