@@ -10,7 +10,8 @@ fleet of two hosts, steps in order on one fleet:
 2. a key added by hand to openclaw.json survives a re-run (``changed=0``, no mutating call) and a replacement;
 3. two agents of sim-1 with the same token are refused before any write, naming both;
 4. the same token on sim-1 and sim-2 is refused before any write, naming both hosts;
-5. an MCP server on sim-2 appears in the policy and in the agent's configuration;
+5. an MCP server on sim-2 appears in the policy and in the agent's configuration; a Hermes agent beside it gets
+   Slack (two tokens, two providers) in its config.yaml;
 6. removing the channel: ``--check --diff`` only reads the file and names the fields; the run removes the provider
    attachment, the preset and the section (the hand key stays);
 and every call any host logged is valid for the real CLI's grammar.
@@ -178,10 +179,21 @@ def test_one_token_on_two_hosts_is_refused_before_any_write(fleet):
 
 
 def test_an_mcp_server_appears_in_policy_and_config(fleet):
+    slack = {"type": "slack", "credentials": {"SLACK_BOT_TOKEN": "HELPER_SLACK_BOT", "SLACK_APP_TOKEN": "HELPER_SLACK_APP"}}
     fleet.set_vars("sim-2", _vars([{"name": "openclaw", "agent": "openclaw", "mcp_servers": [
-        {"name": "docs", "url": "https://mcp.example.com/mcp", "deny_tools": ["delete_page"]}]}]))
+        {"name": "docs", "url": "https://mcp.example.com/mcp", "deny_tools": ["delete_page"]}]},
+        {"name": "helper", "agent": "hermes", "channels": [slack]}],
+        HELPER_SLACK_BOT="xoxb-0000000000-agentfleet-bot-token", HELPER_SLACK_APP="xapp-1-A000-agentfleet-app-token"))
     step = fleet.run(limit="sim-2")
     assert step.rc == 0, step.stdout[-4000:]
+    # A Hermes agent with Slack: two providers (bot and app token), the preset, its config.yaml and the channel check.
+    attached = _attached(fleet, "sim-2", "helper")
+    assert "helper-slack-bridge" in attached and "helper-slack-app" in attached
+    assert "slack.com" in _endpoint_hosts(_policy(fleet, "sim-2", "helper"))
+    hermes = json.loads(fleet.sh("sim-2", "cat .hermes/config.yaml", "helper"))
+    assert hermes["platforms"] == {"slack": {"enabled": True}}
+    assert hermes["model"]["base_url"] == "https://inference.local/v1"
+    assert agent_results(step, "sim-2")["agents"]["helper"]["channels"] == {"slack": "enabled"}
     policy = _policy(fleet, "sim-2")
     assert policy["mcp_docs"]["endpoints"][0]["host"] == "mcp.example.com"
     assert "/usr/local/bin/openclaw" in json.dumps(policy["mcp_docs"]["binaries"])
