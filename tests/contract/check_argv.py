@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, agentfleet.nemoclaw contributors
 # Apache License 2.0 (see LICENSE)
 """Check ``openshell`` command lines against the CLI grammar of one OpenShell version.
 
-  check_argv.py [--version V] CALL_LOG.jsonl     (one JSON object with "argv" per line)
-  check_argv.py [--version V] --argv sandbox get demo -o json
+  python3 check_argv.py [--version V] CALL_LOG.jsonl     (one JSON object with "argv" per line)
+  python3 check_argv.py [--version V] --argv sandbox get demo -o json
 
 V is a running OpenShell version (default 0.0.111); the contract that covers it is used, and a
 version no contract covers is an error (exit 2). Prints ``INVALID <argv>: <reason>`` per rejected
