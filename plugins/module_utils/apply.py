@@ -699,6 +699,8 @@ class Applier(object):
     def _act_config(self, d, out):
         agent = d["agent"]
         want = agent["config"]
+        if not d.get("config_read"):
+            self._wait_ready(agent["name"])  # just started, created or restored
         before, after = d.get("config_read") or self._reconciled(agent, d.get("config_previous"))
         if after != before:
             if "create" in d["actions"]:
