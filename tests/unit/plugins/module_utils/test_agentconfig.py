@@ -436,3 +436,13 @@ def test_a_channel_the_agent_does_not_report_fails_the_run_or_warns(tmp_path):
     res = applier.run()
     assert res["agents"]["assistant"]["channels"] == {"telegram": "not reported"}
     assert any("channel check failed" in w for w in run2.warnings)
+
+
+def test_a_stopped_agent_is_left_alone_and_its_file_is_reconciled_once_it_runs(tmp_path):
+    run = Run(tmp_path, ConfigClient())
+    secrets = dict(SECRETS, TG=TOKEN)
+    run.applier(_plan(agent(channels=[TG], state="stopped"), secrets={"TG": TOKEN}), secrets=secrets).run()
+    assert ".openclaw/openclaw.json" not in run.client.homes["assistant"]
+    res = run.applier(_plan(agent(channels=[TG]), secrets={"TG": TOKEN}), secrets=secrets).run()
+    assert res["agents"]["assistant"]["actions"][-2:] == ["start", "config"]
+    assert _config(run)["channels"]["telegram"]["enabled"] is True
