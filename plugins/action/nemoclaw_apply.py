@@ -11,14 +11,21 @@ converge (site.yml) as for a drift check (check mode, playbooks/drift.yml).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
+import tempfile
 
+from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import drift, validate
+from ansible_collections.agentfleet.nemoclaw.plugins.action.nemoclaw_blueprint import ActionModule as NemoclawBlueprintAction
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, drift, lock, validate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import BlueprintError
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import DesiredStateError, normalize
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.plan import (
@@ -59,7 +66,12 @@ ARGUMENT_SPEC = dict(
     openshell_path=dict(type="str", default="openshell"),
     timeout=dict(type="int", default=300),
     retries=dict(type="int", default=3),
+    host_base=dict(type="dict"),
 )
+
+# The openshell role's templates, rendered here for the quick path's comparison of the gateway's files.
+OPENSHELL_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                   "roles", "openshell", "templates")
 
 
 def findings_of(result):
@@ -93,6 +105,9 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+    # What planning loaded and warned about (see _plan).
+    _sources = ()
+    _notes = ()
 
     def run(self, tmp=None, task_vars=None):
         super(ActionModule, self).run(tmp, task_vars)
@@ -109,8 +124,15 @@ class ActionModule(ActionBase):
         try:
             plan = args["plan"]
             if plan is None:
-                plan = plan_host(args["agents"], args["secrets"], self._load_blueprint,
-                                 host_facts=self._host_facts(args, task_vars))
+                host_facts = self._host_facts(args, task_vars)
+                try:
+                    plan = self._plan(args, host_facts)
+                except DesiredStateError as exc:
+                    if args["host_base"] is not None and host_facts is None and "(host_facts." in to_native(exc):
+                        # A resource profile in percent needs the host's size: the preflight role measures it.
+                        return {"changed": False, "host_base_needed": True,
+                                "host_base_reasons": ["%s: the host's size is measured by the preflight role" % exc.path]}
+                    raise
                 self._check_fleet_tokens(plan, args["secrets"], host, task_vars)
             notes = []
             if args["rollback"]:
@@ -128,8 +150,13 @@ class ActionModule(ActionBase):
             return result
         module_args = dict((k, args[k]) for k in MODULE_ARGS if args.get(k) is not None)
         module_args.update(plan=plan, secrets=secrets)
+        if args["host_base"] is not None:
+            module_args["host_base"] = self._host_base(args["host_base"], task_vars)
         res = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
         res.pop("invocation", None)
+        if res.get("host_base_needed"):
+            # Nothing was compared or changed: the roles run, then this task's second run reports.
+            return res
         res["plan_digest"] = plan.get("plan_digest")
         if args["rollback"]:
             res["rollback_notes"] = notes
@@ -157,6 +184,80 @@ class ActionModule(ActionBase):
         return previous, res.get("notes") or []
 
     # ------------------------------------------------------------------ controller side
+    # Every host of a fleet usually has the same document: its plan is made once per ansible-playbook run and
+    # kept in the run's controller temporary directory (removed when the run ends). Ansible forks a fresh
+    # worker per host and task, so an in-process memo would never be hit. The key is everything plan_host reads
+    # (the document, an HMAC of the secrets with a key of this run, the host facts, where paths resolve); an
+    # entry also names each blueprint and preset file it loaded with their stat fingerprint, and is used only
+    # while those are unchanged. Errors are not kept: a bad document is planned (and reported) every time.
+    def _plan(self, args, host_facts):
+        self._sources, self._notes = [], []
+        path = None
+        try:
+            base = self._plan_dir()
+            path = os.path.join(base, self._plan_key(base, args, host_facts) + ".json")
+            with open(path) as fh:
+                entry = json.load(fh)
+            if all(self._source_print(s["kind"], s["path"]) == s["print"] for s in entry["sources"]):
+                for warning in entry["warnings"]:
+                    display.warning(warning)
+                display.vvv("nemoclaw_apply: the plan of this document from this run's memo (%s)" % path)
+                return entry["plan"]
+        except (IOError, OSError, TypeError, ValueError, KeyError):
+            pass
+        try:
+            plan = plan_host(args["agents"], args["secrets"], self._load_blueprint, host_facts=host_facts)
+        finally:
+            for warning in self._notes:
+                display.warning(warning)
+        if path is not None:
+            try:
+                fd, part = tempfile.mkstemp(prefix=".plan.", dir=os.path.dirname(path))
+                with os.fdopen(fd, "w") as fh:
+                    json.dump({"sources": self._sources, "warnings": self._notes, "plan": plan}, fh)
+                os.replace(part, path)
+            except (IOError, OSError, TypeError, ValueError):
+                pass
+        return plan
+
+    @staticmethod
+    def _plan_dir():
+        base = os.path.join(C.DEFAULT_LOCAL_TMP, "agentfleet-nemoclaw-plans")
+        if not os.path.isdir(base):
+            try:
+                os.makedirs(base, 0o700)
+            except FileExistsError:
+                pass
+        return base
+
+    def _plan_key(self, base, args, host_facts):
+        """The entry's name: a digest of what plan_host reads; the secrets only through an HMAC with this run's key."""
+        keyfile = os.path.join(base, "hmac.key")
+        if not os.path.exists(keyfile):
+            fd, part = tempfile.mkstemp(prefix=".key.", dir=base)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(os.urandom(32))
+            try:
+                os.link(part, keyfile)  # the first worker's key wins; the others read it
+            except FileExistsError:
+                pass
+            os.unlink(part)
+        with open(keyfile, "rb") as fh:
+            secret_key = fh.read()
+        if len(secret_key) != 32:
+            raise ValueError("plan memo key")
+        secrets = hmac.new(secret_key, compare.canonical_json(args["secrets"] or {}).encode("utf-8"), hashlib.sha256)
+        doc = {"agents": args["agents"], "secrets": secrets.hexdigest(), "host_facts": host_facts,
+               "inventory_dir": self._task_vars.get("inventory_dir"),
+               "search": [str(p) for p in (self._task.get_search_path() or [])]}
+        return hashlib.sha256(compare.canonical_json(doc).encode("utf-8")).hexdigest()
+
+    @staticmethod
+    def _source_print(kind, path):
+        if kind == "url":
+            return path  # downloaded once per run (nemoclaw_blueprint's download cache)
+        return NemoclawBlueprintAction._fingerprint(path)  # pylint: disable=protected-access
+
     def _check_fleet_tokens(self, plan, secrets, host, task_vars):
         """Refuse a channel token that an agent of another host of the play also uses (values compared
         by their sha256 on the controller, never shown). Other hosts' ``nemoclaw_agents`` and
@@ -179,6 +280,38 @@ class ActionModule(ActionBase):
             present = [e for e in entries if e["state"] != "absent"]
             uses.extend(channel_token_uses(present, other_secrets if isinstance(other_secrets, dict) else {}, host=other))
         check_channel_tokens(uses, only_host=host)
+
+    def _host_base(self, options, task_vars):
+        """``host_base`` for the module: the run named as the lock's owner, the gateway's files rendered."""
+        out = dict(options)
+        lk = dict(out.get("lock") or {})
+        if boolean(lk.get("enabled", True), strict=False) and not lk.get("owner"):
+            identity = lock.run_identity()
+            lk["owner"] = lock.owner_id(identity["controller"], identity["pid"], identity["started"])
+            info = dict(identity, playbook=task_vars.get("ansible_play_name"))
+            info.update(lk.get("owner_info") or {})
+            lk["owner_info"] = info
+        out["lock"] = lk
+        osh = dict(out.get("openshell") or {})
+        if "config_dir" in osh:
+            osh.update(self._gateway_files(osh.pop("config_dir"), osh.pop("state_dir", None), osh.pop("gateway_env", None) or {},
+                                           task_vars))
+        out["openshell"] = osh
+        return out
+
+    def _gateway_files(self, config_dir, state_dir, env, task_vars):
+        """The directories and files of the openshell role's tasks/config.yml, its templates rendered as it renders them."""
+        lookup = self._shared_loader_obj.lookup_loader.get("ansible.builtin.template", loader=self._loader,
+                                                           templar=self._templar)
+
+        def render(name):
+            return lookup.run([os.path.join(OPENSHELL_TEMPLATES, name)], variables=task_vars)[0]
+        files = [{"path": "%s/gateway.toml" % config_dir, "content": render("gateway.toml.j2")}]
+        if env:
+            files.append({"path": "%s/gateway.env" % config_dir, "content": render("gateway.env.j2"), "secret": True})
+        else:
+            files.append({"path": "%s/gateway.env" % config_dir, "state": "absent", "secret": True})
+        return {"directories": [{"path": config_dir}, {"path": state_dir}], "files": files}
 
     def _blueprint_action(self):
         return self._shared_loader_obj.action_loader.get(
@@ -207,11 +340,16 @@ class ActionModule(ActionBase):
         try:
             bp, shipped = action._load(bargs)  # pylint: disable=protected-access
             action._verify(bp, bargs, shipped, note)  # pylint: disable=protected-access
+            if "://" in src:
+                self._sources.append({"kind": "url", "path": src, "print": src})
+            else:
+                where = action._locate(src.strip())  # pylint: disable=protected-access
+                self._sources.append({"kind": "path", "path": where, "print": self._source_print("path", where)})
         except (BlueprintError, PolicyError) as exc:
             field = "blueprint_digest" if exc.path == "digest" else "blueprint"
             raise DesiredStateError("%s.%s" % (entry["path"], field), exc.reason)
         for warning in note.get("warnings") or []:
-            display.warning("%s: %s" % (entry["path"], warning))
+            self._notes.append("%s: %s" % (entry["path"], warning))
         for i, item in enumerate(entry["custom_presets"]):
             if isinstance(item, str):
                 found = self._inventory_path(item)
@@ -220,6 +358,7 @@ class ActionModule(ActionBase):
                                             "preset file %s not found next to the inventory (%s)"
                                             % (item, self._task_vars.get("inventory_dir")))
                 entry["custom_presets"][i] = found
+                self._sources.append({"kind": "path", "path": found, "print": self._source_print("path", found)})
         return bp
 
     @staticmethod

@@ -900,7 +900,8 @@ def suggest(word, candidates, cutoff=0.6):
 # overlay (docs/approvals.md) and the host lock (docs/reliability.md).
 NEMOCLAW_VARIABLES = (
     "nemoclaw_agents", "nemoclaw_secrets", "nemoclaw_environment", "nemoclaw_approved_endpoints",
-    "nemoclaw_lock_timeout", "nemoclaw_lock_ttl", "nemoclaw_lock_path", "nemoclaw_lock_break", "nemoclaw_lock_playbook",
+    "nemoclaw_lock", "nemoclaw_lock_timeout", "nemoclaw_lock_ttl", "nemoclaw_lock_path", "nemoclaw_lock_break",
+    "nemoclaw_lock_playbook", "nemoclaw_quick_path",
 )
 
 

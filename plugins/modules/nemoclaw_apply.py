@@ -131,6 +131,21 @@ options:
         OpenShell call.
     type: bool
     default: false
+  host_base:
+    description:
+      - "The quick path of C(site.yml): in this same execution, take the host lock, check that the host layer is
+        as the preflight, gpu and openshell roles would leave it (host checks and their saved report, GPU checks,
+        the pinned OpenShell version, the gateway's directories and files, an C(external) supervisor, the gateway's
+        registration and C(connected) status), and only then converge the agents and release the lock."
+      - When a check does not hold (or the lock is held by another run) nothing is changed, the lock is released and
+        RV(host_base_needed) is V(true) with RV(host_base_reasons); C(site.yml) then runs the roles and this module
+        again. In check mode the lock is only read.
+      - "Keys: C(lock) (C(enabled), C(owner), C(owner_info), C(path), C(ttl), C(takeover), as M(agentfleet.nemoclaw.nemoclaw_lock)),
+        C(preflight) (the options of M(agentfleet.nemoclaw.nemoclaw_preflight)), C(gpu) (the options of
+        M(agentfleet.nemoclaw.nvidia_gpu_facts)), C(openshell) (C(version), C(path), C(supervisor), C(problems),
+        C(directories) and C(files) as M(agentfleet.nemoclaw.nemoclaw_files), C(gateway_name), C(gateway_endpoint),
+        C(gateway_local_tls)). The action plugin fills in C(lock.owner) and renders the gateway's files."
+    type: dict
   fail_on_change:
     description: In check mode, fail the task when the host differs from its desired state.
     type: bool
@@ -218,6 +233,24 @@ notes:
   returned: with rollback
   type: list
   elements: str
+host_base_needed:
+  description:
+    - With O(host_base) - V(true) when the host layer needs the roles (nothing was changed and no agent was converged),
+      V(false) when the agents were converged in this execution.
+  returned: with host_base
+  type: bool
+host_base_reasons:
+  description: With O(host_base), why the roles must run (one sentence each; empty when they need not).
+  returned: with host_base
+  type: list
+  elements: str
+host_lock:
+  description:
+    - With O(host_base), when this execution took the host lock - C(acquired), C(lease), and C(previous) and C(reason)
+      when it took over a lease (as M(agentfleet.nemoclaw.nemoclaw_lock) returns them). The lock is released before the
+      task returns.
+  returned: with host_base, not in check mode
+  type: dict
 error_path:
   description: The inventory path of the value that was refused, when the desired state is invalid.
   returned: failure
@@ -227,7 +260,6 @@ error_path:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import apply as applylib  # noqa: E402
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import rollout  # noqa: E402
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import (  # noqa: E402
     Context,
     InputError,
@@ -255,6 +287,7 @@ def main():
             health_required=dict(type="bool", default=True),
             rollback=dict(type="bool", default=False),
             read_previous=dict(type="bool", default=False),
+            host_base=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -264,14 +297,22 @@ def main():
                              "run the module as agentfleet.nemoclaw.nemoclaw_apply (not through a raw module call)")
     for value in (p["secrets"] or {}).values():
         module.no_log_values.add(str(value))
+    for item in ((p["host_base"] or {}).get("openshell") or {}).get("files") or []:
+        if isinstance(item, dict) and item.get("secret") and item.get("content"):
+            module.no_log_values.add(str(item["content"]))  # gateway.env: its values may be secrets
     if p["read_previous"]:
+        # Imported here: it loads the planning code, which a converge or a drift scan does not need on the host.
+        from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import rollout  # pylint: disable=import-outside-toplevel
         records = applylib.records_for(client_for(module), p["state_dir"], readonly=True).applied()
         previous, notes = rollout.rollback_plan(records, p["plan"])
         module.exit_json(changed=False, rollback_plan=previous, notes=notes)
     client = None
     ctx = None
+    held = None
     try:
         client = client_for(module)
+        if p["host_base"] is not None:
+            held = quick_path(module, p["host_base"], client)
         ctx = Context(module, client)
         applier = applylib.Applier(
             client, p["plan"], p["secrets"], check_mode=module.check_mode, state_dir=p["state_dir"],
@@ -297,12 +338,81 @@ def main():
     finally:
         if ctx is not None:
             ctx.cleanup()
+    if p["host_base"] is not None:
+        result.update(host_base_needed=False, host_base_reasons=[])
+        if held is not None:
+            release(module, held)
+            result["host_lock"] = held[2]
     result["summary"] = applylib.summary(result)
     result["commands"] = client.call_log()
     if module._diff:
         result["diff"] = applylib.render_diff(result)
     result["msg"] = "; ".join(result["summary"]) or "%d agents in their desired state" % len(p["plan"].get("agents") or [])
     module.exit_json(**result)
+
+
+def quick_path(module, options, client):
+    """Take the host lock and check the host layer (``module_utils/hostbase.py``); the lock held, or None.
+
+    Exits the module with ``host_base_needed`` (nothing changed, the lock released) when the roles must run.
+    """
+    # Imported here: a drift scan (no host_base) does not load the host checks.
+    # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import hostbase
+    from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.lock import HostLock, describe
+    checked = ArgumentSpecValidator(hostbase.ARGUMENT_SPEC).validate(options)
+    if checked.error_messages:
+        module.fail_json(msg="host_base: %s" % "; ".join(checked.error_messages), error_kind="invalid_input",
+                         field="host_base")
+    spec = checked.validated_parameters
+    lk = spec["lock"]
+    held = None
+    if lk["enabled"]:
+        if not lk["owner"]:
+            module.fail_json(msg="host_base.lock.owner: is required (the action plugin names the run)", field="host_base")
+        held = HostLock(lk["path"])
+        try:
+            got = held.acquire(lk["owner"], info=lk["owner_info"], ttl=lk["ttl"], timeout=0, takeover=lk["takeover"],
+                               check_mode=module.check_mode)
+        except (IOError, OSError) as exc:
+            needed(module, None, ["host lock %s: %s" % (held.path, exc)])
+        if module.check_mode:
+            if got["held_by"]:
+                module.warn("check mode: host lock %s is held by %s; a change in progress may show as drift"
+                            % (held.path, describe(got["held_by"])))
+            held = None
+        elif not got["acquired"]:
+            # Waiting for it, or proving its holder gone, is the nemoclaw_lock task's work.
+            needed(module, None, ["host lock %s is held by %s" % (held.path, describe(got["held_by"]))])
+        elif got["previous"]:
+            module.warn("host lock %s taken over: %s" % (held.path, got["reason"]))
+        if held is not None:
+            # What nemoclaw_lock returns about the taking (acquired, previous, reason).
+            held = (held, lk["owner"], dict((k, got[k]) for k in ("acquired", "previous", "reason", "lease")))
+    reasons, warnings, _report = hostbase.check(module, spec, client)
+    if reasons:
+        needed(module, held, reasons)
+    for text in warnings:
+        module.warn(text)
+    return held
+
+
+def release(module, held):
+    """Give back the host lock this execution took; a failure to do so is a warning (the lease expires)."""
+    lock, owner = held[:2]
+    try:
+        lock.release(owner)
+    except (IOError, OSError) as exc:
+        module.warn("host lock %s: not released: %s" % (lock.path, exc))
+
+
+def needed(module, held, reasons):
+    """End here: the roles must run. Nothing was changed; a lock this execution took is given back."""
+    if held is not None:
+        release(module, held)
+    module.exit_json(changed=False, host_base_needed=True, host_base_reasons=reasons,
+                     host_lock=held[2] if held is not None else None, msg="the host layer needs the roles: %s" % "; ".join(reasons))
 
 
 if __name__ == "__main__":

@@ -201,5 +201,6 @@ def kill_tree(proc):
 
 
 def agent_results(step, host):
-    """The agents role's result on ``host`` in ``step`` (its one task)."""
-    return step.result("agentfleet.nemoclaw.agents : Converge the agents of the host", host)
+    """The result of the task that converged the host's agents: site.yml's quick path, or the agents role's
+    task when the host needed the roles (it runs after the quick path's ``host_base_needed``)."""
+    return step.result("Converge the agents of the host", host)

@@ -29,7 +29,10 @@ HOSTS = ("host1", "host2", "host3")
 SPEC_LABEL = "agentfleet.nemoclaw/spec"
 NEW_STATE = {"nemoclaw_agents": [{"name": "openclaw", "agent": "openclaw", "env": {"RELIABILITY_GENERATION": "2"}}]}
 MEMORY = "mkdir -p .openclaw && echo x > .openclaw/memory.md"
-LOCK_TASKS = {"Gathering Facts", "Take the host lock"}
+# site.yml's quick path tries the lock first (in the apply's execution) and, finding it held, leaves the host to
+# "Take the host lock", which waits for it or fails.
+QUICK = "Converge the agents of the host"
+LOCK_TASKS = {"Gathering Facts", QUICK, "End the hosts the quick path converged", "Take the host lock"}
 
 
 def _vars(**extra):
@@ -59,6 +62,26 @@ def _kill_all(marker):
         except OSError:
             pass
     wait_for(lambda: not playbook_pids(marker), 60, interval=0.1, what="the processes of %s to exit" % marker)
+
+
+def _process_tree(pid):
+    """``pid`` and every process below it (from /proc), the top first."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (IOError, OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        cur = todo.pop(0)
+        tree.append(cur)
+        todo.extend(children.get(cur, []))
+    return tree
 
 
 def _main_pid(marker):
@@ -111,9 +134,21 @@ def test_sigkill_in_the_middle_of_site_yml(fleet):
                         return name
             return None
 
-        first = wait_for(replacing, 300, interval=0.02, what="the first sandbox replacement")
-        # Every host took the lock before its first OpenShell call, so every host holds a lease now.
-        os.kill(pid, signal.SIGKILL)
+        def replacing_with_every_lease():
+            # Every host takes the lock before its first OpenShell call (on the quick path, at the start of the
+            # apply's execution, which runs on all hosts at once): wait until every host holds one.
+            if not all((read_lease(sim) or {}).get("pid") == pid for sim in fleet.hosts.values()):
+                return None
+            return replacing()
+
+        first = wait_for(replacing_with_every_lease, 300, interval=0.02, what="the first sandbox replacement")
+        # As a kill of its process group would: ansible-playbook, its workers and the module processes on the
+        # (local) hosts, so that no module of the killed run finishes its apply (and releases its lease).
+        for victim in _process_tree(pid):
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except OSError:
+                pass
     finally:
         _kill_all(marker)
     killed = run.result(timeout=60)
@@ -125,7 +160,10 @@ def test_sigkill_in_the_middle_of_site_yml(fleet):
     rerun = fleet.run_site("site.yml", host_vars=_vars())
     assert rerun.rc == 0, rerun.stdout[-4000:]
     for name in HOSTS:
-        took = [r["result"] for r in rerun.results if r["host"] == name and r["task"] == "Take the host lock"][-1]
+        # Taken over by "Take the host lock", or by the quick path in the apply's own execution (host_lock).
+        took = [r["result"] if r["task"] == "Take the host lock" else r["result"].get("host_lock") for r in rerun.results
+                if r["host"] == name and r["task"] in ("Take the host lock", QUICK)
+                and (r["task"] != QUICK or r["result"].get("host_lock"))][0]
         assert took["acquired"] and took["previous"]["pid"] == pid and "is gone" in took["reason"], took
         now = _intact(fleet, name)
         assert now["labels"]["nemoclaw.blueprint/digest"] == fleet.baseline[name]["labels"]["nemoclaw.blueprint/digest"]
@@ -156,7 +194,9 @@ def test_two_runs_at_once_are_serialised_or_fail_clearly(fleet):
     marker_a = _next_step_dir(fleet)
     marker_b = _next_step_dir(fleet, 2)
     marker_c = _next_step_dir(fleet, 3)
-    a = Background(fleet.run_site, "site.yml", host_vars=_vars())
+    # A takes the full play (its lock held over every role, not only during the apply's execution), so that
+    # B and C certainly meet it; they try the quick path first.
+    a = Background(fleet.run_site, "site.yml", host_vars=_vars(nemoclaw_quick_path=False))
     try:
         pid_a = _main_pid(marker_a)
         wait_for(lambda: all((read_lease(sim) or {}).get("pid") == pid_a for sim in fleet.hosts.values()), 180,
@@ -181,6 +221,8 @@ def test_two_runs_at_once_are_serialised_or_fail_clearly(fleet):
         text = failure_text(step_b, name)
         assert "is held by run" in text and "pid %d" % pid_a in text and "Nothing was changed" in text, text
         assert set(r["task"] for r in step_b.results if r["host"] == name) <= LOCK_TASKS
+        quick = [r["result"] for r in step_b.results if r["host"] == name and r["task"] == QUICK]
+        assert quick and quick[0]["host_base_needed"] and "is held by run" in quick[0]["host_base_reasons"][0], quick
 
     assert step_c.rc == 0, step_c.stdout[-4000:]
     assert changed_tasks(step_c) == []

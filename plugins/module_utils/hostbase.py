@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+#
+# PRIVATE: internal API of agentfleet.nemoclaw, may change without notice.
+"""The host layer under the agents, checked inside ``nemoclaw_apply``'s own execution (site.yml's quick path).
+
+``site.yml`` runs ``nemoclaw_apply`` with ``host_base`` first. In that one module execution the apply takes
+the host lock, then checks that the host layer is exactly as the preflight, gpu and openshell roles would
+leave it, with the same code those roles run:
+
+* the host checks (``preflight_run.run``: the same measurements and verdicts as ``nemoclaw_preflight``),
+  the saved report unchanged, and the GPU checks (``gpu.judge``);
+* the OpenShell CLI at the pinned version (and the gateway executable, when the role runs the gateway);
+* the gateway's directories and files (``files.converge`` in check mode: what ``nemoclaw_files`` would do);
+* the gateway's supervisor: ``external`` (nothing for the role to run);
+* the CLI's registration of the gateway (``compare.gateway_registration_differences``) and its status
+  ``connected`` (what ``openshell_gateway`` waits for).
+
+Only when every check holds does the apply converge the agents, then releases the lock. Otherwise it changes
+nothing, releases the lock and returns ``host_base_needed`` with the reasons; site.yml then runs the roles
+(which repair or fail the host, naming the problem) and the apply again. The checks are conservative: anything
+they cannot vouch for is a reason, never a pass.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import files as fileslib
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu as gpulib
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import preflight_run
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError
+
+# The options of nemoclaw_apply's host_base (documented in plugins/modules/nemoclaw_apply.py).
+GPU_SPEC = dict((k, v) for k, v in gpulib.ARGUMENT_SPEC.items() if k != "gathered")
+ARGUMENT_SPEC = dict(
+    lock=dict(type="dict", default={}, options=dict(
+        enabled=dict(type="bool", default=True),
+        owner=dict(type="str"),
+        owner_info=dict(type="dict", default={}),
+        path=dict(type="path", default="~/.local/state/agentfleet-nemoclaw/site.lock"),
+        ttl=dict(type="int", default=3600),
+        takeover=dict(type="list", elements="str", default=[]),
+    )),
+    preflight=dict(type="dict", required=True, options=preflight_run.ARGUMENT_SPEC),
+    gpu=dict(type="dict", required=True, options=GPU_SPEC),
+    openshell=dict(type="dict", required=True, options=dict(
+        version=dict(type="str", required=True),
+        path=dict(type="str", required=True),
+        supervisor=dict(type="str", required=True),
+        problems=dict(type="list", elements="str", default=[]),
+        directories=dict(type="list", elements="dict", default=[], options=fileslib.ARGUMENT_SPEC["directories"]["options"]),
+        files=dict(type="list", elements="dict", default=[], options=fileslib.ARGUMENT_SPEC["files"]["options"]),
+        gateway_name=dict(type="str", required=True),
+        gateway_endpoint=dict(type="str", required=True),
+        gateway_local_tls=dict(type="bool", default=False),
+    )),
+)
+
+
+class _Differs(Exception):
+    pass
+
+
+class _CheckOnly(object):
+    """What ``files.converge`` and ``preflight_run.save_report`` need of a module, in check mode: they only compare."""
+
+    check_mode = True
+    _diff = False
+
+    @staticmethod
+    def fail_json(msg, **_kwargs):
+        raise _Differs(msg)
+
+
+def installed_version(probe):
+    """The version ``openshell --version`` printed (``openshell 0.0.111`` -> ``0.0.111``), '' when it failed."""
+    if not probe or probe.get("rc") != 0:
+        return ""
+    words = (probe.get("stdout") or "").split()
+    return words[-1] if words else ""
+
+
+def check(module, spec, client):
+    """``(reasons, warnings, report)``: why the roles must run on this host (empty: nothing), the warnings of
+    the host checks, and the preflight report."""
+    reasons, warnings = [], []
+    pre, gpu, osh = spec["preflight"], spec["gpu"], spec["openshell"]
+    try:
+        # The report is compared, not written here: when it must be saved, the preflight role does it.
+        report, measured, extra, warns, failure = preflight_run.run(module, dict(pre, report_path=None))
+    except InputError as exc:
+        return ["preflight: %s" % exc], warnings, None
+    warnings.extend(warns)
+    failing = [c["id"] for c in report["checks"] if c["status"] == "fail"]
+    if failure or failing:
+        reasons.append(failure or "host checks failing: %s" % ", ".join(failing))
+    if pre["report_path"] and preflight_run.save_report(_CheckOnly(), pre["report_path"], report)["changed"]:
+        reasons.append("the host checks' verdicts differ from the saved report %s" % pre["report_path"])
+
+    gathered = extra.get("gpu")
+    try:
+        gpulib.check_options(gpu)
+    except InputError as exc:
+        reasons.append("gpu: %s" % exc)
+    else:
+        if gathered is None or not gpulib.same_inputs(gathered, gpu):
+            reasons.append("the GPU facts are gathered by the gpu role itself")
+        else:
+            rep = gpulib.judge(gathered["facts"], gpu)
+            warns, failure = gpulib.verdict(rep, gpu)
+            warnings.extend(warns)
+            failing = [c["id"] for c in rep["checks"] if c["status"] == "fail"]
+            if failure or failing:
+                reasons.append(failure or "GPU checks failing: %s" % ", ".join(failing))
+
+    if osh["problems"]:
+        reasons.append("openshell: %s" % " ".join(osh["problems"]))
+    if osh["supervisor"] != "external":
+        reasons.append("the gateway's %s supervisor is checked by the openshell role" % osh["supervisor"])
+    probe = measured.get("openshell")
+    if not probe or probe.get("path") != osh["path"]:
+        reasons.append("the host checks did not read %s --version" % osh["path"])
+    elif installed_version(probe) != osh["version"]:
+        reasons.append("OpenShell %s is installed, %s is pinned" % (installed_version(probe) or "(none)", osh["version"]))
+
+    try:
+        dirs, wanted = fileslib.plan({"directories": osh["directories"], "files": osh["files"]})
+        differs = fileslib.converge(_CheckOnly(), dirs, wanted)
+    except (ValueError, _Differs, IOError, OSError) as exc:
+        reasons.append("gateway files: %s" % exc)
+    else:
+        changed = [d["path"] for d in differs["directories"] if d["action"] != "none"] + \
+            [f["path"] for f in differs["files"] if f["action"] != "none"]
+        if changed:
+            reasons.append("gateway files differ: %s" % ", ".join(changed))
+
+    if not reasons:
+        reasons.extend(_gateway(client, osh))
+    return reasons, warnings, report
+
+
+def _gateway(client, osh):
+    """What ``openshell_gateway`` would change or wait for: registration differences, a status not connected."""
+    name = osh["gateway_name"]
+    try:
+        current = next((g for g in client.gateway_list() if g.get("name") == name), None)
+        diffs = compare.gateway_registration_differences(current, osh["gateway_endpoint"], osh["gateway_local_tls"])
+        if diffs:
+            return ["gateway %s registration differs: %s" % (name, ", ".join(diffs))]
+        status = client.run_json(["status", "-o", "json", "--gateway", name], with_globals=False)
+    except OpenShellError as exc:
+        return ["gateway %s: %s" % (name, exc.message)]
+    if (status or {}).get("status") != "connected":
+        return ["gateway %s is %s" % (name, (status or {}).get("status") or "unknown")]
+    return []

@@ -1,0 +1,211 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, agentfleet.nemoclaw contributors
+# Apache License 2.0 (see LICENSE)
+"""site.yml's quick path: the host-layer check in nemoclaw_apply (module_utils/hostbase.py) and its arguments."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import hostbase, preflight_run
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+
+
+def _load(rel):
+    with open(os.path.join(ROOT, rel)) as fh:
+        return yaml.safe_load(fh)
+
+
+def _task(tasks, name):
+    return next(t for t in tasks if t.get("name") == name)
+
+
+# ---------------------------------------------------------------------------------------------- arguments
+@pytest.fixture(scope="module")
+def quick():
+    play = _load("playbooks/site.yml")[0]
+    return _task(play["tasks"], "Converge the agents of the host")
+
+
+def test_quick_task_gives_the_agents_role_arguments(quick):
+    role = _load("roles/agents/tasks/main.yml")[0]["agentfleet.nemoclaw.nemoclaw_apply"]
+    args = dict(quick["agentfleet.nemoclaw.nemoclaw_apply"])
+    args.pop("host_base")
+    assert args == role
+
+
+def test_quick_task_gives_the_preflight_role_arguments(quick):
+    role = _load("roles/preflight/tasks/main.yml")[0]["agentfleet.nemoclaw.nemoclaw_preflight"]
+    assert quick["agentfleet.nemoclaw.nemoclaw_apply"]["host_base"]["preflight"] == role
+    # ... with the variables tasks/host_base.yml hands the preflight role
+    handed = _task(_load("playbooks/tasks/host_base.yml"), "Check the host")["vars"]
+    assert quick["vars"] == handed
+
+
+def test_quick_task_gives_the_gpu_role_arguments(quick):
+    role = dict(_load("roles/gpu/tasks/main.yml")[0]["agentfleet.nemoclaw.nvidia_gpu_facts"])
+    role.pop("gathered")  # the quick path judges the preflight's facts itself
+    assert quick["agentfleet.nemoclaw.nemoclaw_apply"]["host_base"]["gpu"] == role
+
+
+def test_quick_task_gives_the_lock_arguments(quick):
+    lock = dict(_load("playbooks/tasks/lock_acquire.yml")[0]["agentfleet.nemoclaw.nemoclaw_lock"])
+    lock.pop("timeout")  # the quick path never waits: a held lock sends the host through nemoclaw_lock
+    got = dict(quick["agentfleet.nemoclaw.nemoclaw_apply"]["host_base"]["lock"])
+    assert got.pop("enabled") == "{{ nemoclaw_lock | default(true) | bool }}"
+    assert got == lock
+
+
+def test_quick_task_compares_the_files_the_openshell_role_writes(quick):
+    config = _load("roles/openshell/tasks/config.yml")[0]["agentfleet.nemoclaw.nemoclaw_files"]
+    osh = quick["agentfleet.nemoclaw.nemoclaw_apply"]["host_base"]["openshell"]
+    assert [d["path"] for d in config["directories"]] == ["{{ %s }}" % osh["config_dir"][3:-3],
+                                                          "{{ %s }}" % osh["state_dir"][3:-3]]
+    # gateway.toml and gateway.env from the role's templates, env removed when empty (plugins/action/nemoclaw_apply.py)
+    paths = [f["path"] for f in config["files"]]
+    assert paths == ["{{ openshell_config_dir }}/gateway.toml", "{{ openshell_config_dir }}/gateway.env"]
+    assert "gateway.toml.j2" in config["files"][0]["content"] and "gateway.env.j2" in config["files"][1]["content"]
+    assert config["files"][1]["secret"] is True and "mode" not in config["files"][0] and "mode" not in config["files"][1]
+    assert [d.get("mode") for d in config["directories"]] == [None, None]
+
+
+# ---------------------------------------------------------------------------------------------- the checks
+class FakeModule(object):
+    check_mode = False
+    _diff = False
+
+
+class FakeClient(object):
+    def __init__(self, gateways=None, status="connected", error=None):
+        self.gateways = gateways if gateways is not None else [
+            {"name": "openshell", "endpoint": "http://127.0.0.1:17670", "auth": "plaintext", "active": True}]
+        self.status = status
+        self.error = error
+
+    def gateway_list(self):
+        if self.error:
+            raise OpenShellError(self.error)
+        return self.gateways
+
+    def run_json(self, args, with_globals=True):
+        assert args[:3] == ["status", "-o", "json"] and not with_globals
+        return {"status": self.status}
+
+
+def _report(*statuses):
+    return {"checks": [{"id": "check%d" % i, "status": s, "message": "m%d" % i} for i, s in enumerate(statuses)]}
+
+
+@pytest.fixture
+def spec(tmp_path, monkeypatch):
+    conf, state = tmp_path / "conf", tmp_path / "state"
+    conf.mkdir(mode=0o700)
+    state.mkdir(mode=0o700)
+    (conf / "gateway.toml").write_text("[openshell]\n")
+    os.chmod(str(conf / "gateway.toml"), 0o600)
+    options = {
+        "lock": {"enabled": False},
+        "preflight": {"openshell_path": "/usr/bin/openshell", "gpu": {"nvidia_smi_path": "nvidia-smi"}},
+        "gpu": {"nvidia_smi_path": "nvidia-smi"},
+        "openshell": {"version": "0.0.111", "path": "/usr/bin/openshell", "supervisor": "external",
+                      "directories": [{"path": str(conf)}, {"path": str(state)}],
+                      "files": [{"path": str(conf / "gateway.toml"), "content": "[openshell]\n"},
+                                {"path": str(conf / "gateway.env"), "state": "absent", "secret": True}],
+                      "gateway_name": "openshell", "gateway_endpoint": "http://127.0.0.1:17670"},
+    }
+    checked = ArgumentSpecValidator(hostbase.ARGUMENT_SPEC).validate(options)
+    assert not checked.error_messages
+    measured = {"openshell": {"path": "/usr/bin/openshell", "rc": 0, "stdout": "openshell 0.0.111\n"}}
+    gathered = {"facts": {"count": 0, "gpus": []}, "inputs": {"nvidia_smi_path": "nvidia-smi", "root": "/",
+                                                              "cdi_spec_dirs": list(checked.validated_parameters["gpu"]["cdi_spec_dirs"])}}
+    state_of = {"report": _report("pass", "warn"), "measured": measured, "gpu": gathered, "failure": None}
+
+    def run(_module, p):
+        assert p["report_path"] is None  # compared, never written by the quick path
+        return state_of["report"], state_of["measured"], {"changed": False, "gpu": state_of["gpu"]}, \
+            ["[check1] m1"], state_of["failure"]
+    monkeypatch.setattr(preflight_run, "run", run)
+    params = checked.validated_parameters
+    params["_state"] = state_of
+    params["_conf"] = conf
+    return params
+
+
+def test_a_host_as_the_roles_leave_it_needs_nothing(spec):
+    reasons, warnings, _report = hostbase.check(FakeModule(), spec, FakeClient())
+    assert reasons == []
+    assert warnings == ["[check1] m1"]
+
+
+def test_a_failing_host_check_sends_the_host_to_the_roles(spec):
+    spec["_state"]["report"] = _report("pass", "fail")
+    reasons, _w, _r = hostbase.check(FakeModule(), spec, FakeClient())
+    assert reasons == ["host checks failing: check1"]
+
+
+def test_another_openshell_version_sends_the_host_to_the_roles(spec):
+    spec["_state"]["measured"]["openshell"]["stdout"] = "openshell 0.0.110\n"
+    reasons, _w, _r = hostbase.check(FakeModule(), spec, FakeClient())
+    assert reasons == ["OpenShell 0.0.110 is installed, 0.0.111 is pinned"]
+
+
+def test_a_changed_gateway_file_sends_the_host_to_the_roles(spec):
+    (spec["_conf"] / "gateway.toml").write_text("[openshell]\nedited = true\n")
+    (spec["_conf"] / "gateway.env").write_text("A=1\n")
+    reasons, _w, _r = hostbase.check(FakeModule(), spec, FakeClient())
+    assert reasons == ["gateway files differ: %s/gateway.toml, %s/gateway.env" % (spec["_conf"], spec["_conf"])]
+    assert (spec["_conf"] / "gateway.env").exists()  # compared only
+
+
+def test_a_changed_file_mode_sends_the_host_to_the_roles(spec):
+    os.chmod(str(spec["_conf"] / "gateway.toml"), 0o644)
+    reasons, _w, _r = hostbase.check(FakeModule(), spec, FakeClient())
+    assert reasons == ["gateway files differ: %s/gateway.toml" % spec["_conf"]]
+
+
+@pytest.mark.parametrize("supervisor", ["process", "systemd_user"])
+def test_a_supervisor_the_role_runs_sends_the_host_to_the_roles(spec, supervisor):
+    spec["openshell"]["supervisor"] = supervisor
+    reasons, _w, _r = hostbase.check(FakeModule(), spec, FakeClient())
+    assert reasons == ["the gateway's %s supervisor is checked by the openshell role" % supervisor]
+
+
+def test_role_variable_problems_send_the_host_to_the_roles(spec):
+    spec["openshell"]["problems"] = ["openshell_gateway_port must be 1-65535 (got 0)."]
+    reasons, _w, _r = hostbase.check(FakeModule(), spec, FakeClient())
+    assert reasons == ["openshell: openshell_gateway_port must be 1-65535 (got 0)."]
+
+
+@pytest.mark.parametrize("client,reason", [
+    (FakeClient(gateways=[]), "gateway openshell registration differs: absent"),
+    (FakeClient(status="disconnected"), "gateway openshell is disconnected"),
+    (FakeClient(error="connection refused"), "gateway openshell: connection refused"),
+])
+def test_the_gateway_registration_and_status_are_checked(spec, client, reason):
+    reasons, _w, _r = hostbase.check(FakeModule(), spec, client)
+    assert reasons == [reason]
+
+
+def test_gpu_checks_are_judged_with_the_gpu_role_options(spec):
+    spec["gpu"]["required_count"] = 1
+    reasons, _w, _r = hostbase.check(FakeModule(), spec, FakeClient())
+    assert len(reasons) == 1 and reasons[0].startswith("GPU checks")
+
+
+def test_gpu_facts_gathered_otherwise_are_left_to_the_gpu_role(spec):
+    spec["gpu"]["nvidia_smi_path"] = "/opt/nvidia-smi"
+    reasons, _w, _r = hostbase.check(FakeModule(), spec, FakeClient())
+    assert reasons == ["the GPU facts are gathered by the gpu role itself"]
+
+
+def test_installed_version():
+    assert hostbase.installed_version({"rc": 0, "stdout": "openshell 0.0.111\n"}) == "0.0.111"
+    assert hostbase.installed_version({"rc": 127, "stdout": ""}) == ""
+    assert hostbase.installed_version(None) == ""
