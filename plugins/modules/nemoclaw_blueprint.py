@@ -231,7 +231,7 @@ EXAMPLES = r"""
 - name: A reviewed blueprint archive from an artifact server, pinned by digest
   agentfleet.nemoclaw.nemoclaw_blueprint:
     src: https://artifacts.example.com/blueprints/openclaw-0.1.0.tar.gz
-    digest: sha256:52b8f119f8248a943c196781660dfa0dcb2c6756a08bc6b5df16744b7b3a46d4
+    digest: sha256:ce8999fc267a349fa6e5cad4892f0e6c560927489a7cdbf5ee804f21c30e2e57
     tier: open
     presets: [github, "weather:read"]
     custom_presets: [presets/nas.yaml]
@@ -338,7 +338,7 @@ digest:
   description: The computed artifact digest of the blueprint.
   returned: success
   type: str
-  sample: sha256:52b8f119f8248a943c196781660dfa0dcb2c6756a08bc6b5df16744b7b3a46d4
+  sample: sha256:ce8999fc267a349fa6e5cad4892f0e6c560927489a7cdbf5ee804f21c30e2e57
 pinned:
   description: Whether the artifact was checked against O(digest).
   returned: success

@@ -65,8 +65,8 @@ def test_shipped_blueprints_plan_create_and_apply(fleet):
     sim = fleet.first
     step = fleet.run(all_tasks())
     assert step.rc == 0, step.stdout[-4000:]
-    # one read-only version probe per plan task
-    assert len(version_calls(step)) == len(AGENTS) * len(TIERS)
+    # one read-only version probe per plan task, and one per sandbox created (its argv follows the version)
+    assert len(version_calls(step)) == len(AGENTS) * len(TIERS) + len(AGENTS)
     plans = {}
     for agent in AGENTS:
         for tier in TIERS:
@@ -75,7 +75,7 @@ def test_shipped_blueprints_plan_create_and_apply(fleet):
             assert res["openshell_version_source"] == "detected"
             plan = plans[agent, tier] = res["plan"]
             assert plan["tier"] == tier and plan["blueprint"]["name"] == agent
-            assert plan["versions"]["openshell"] == {"actual": "0.0.111", "min": "0.0.106", "max": "0.0.116"}
+            assert plan["versions"]["openshell"] == {"actual": "0.0.111", "min": "0.0.106", "max": "0.1.5"}
             assert res["digest"] == artifact_digest(os.path.join(ROOT, "blueprints", agent))
             assert "managed_inference" in plan["policy"]["network_policies"]
         nps = dict((tier, set(plans[agent, tier]["policy"]["network_policies"])) for tier in TIERS)
@@ -117,7 +117,7 @@ def test_gate_pin_and_archive_before_any_host_change(fleet, tmp_path):
     tasks = [
         dict(plan_task(tgz, "balanced", digest=wrong), name="mismatch"),
         dict(plan_task(tgz, "balanced"), name="unpinned"),
-        dict(plan_task("hermes", "open", openshell_version="0.0.117"), name="given-too-new"),
+        dict(plan_task("hermes", "open", openshell_version="0.1.6"), name="given-too-new"),
         dict(plan_task(tgz, "open", digest=digest, openshell_version="0.0.116"), name="archive"),
         dict(plan_task("openclaw", "balanced", openshell_version="0.0.111", overrides={"exclude": ["managed_inference"]}),
              name="exclude-required"),
@@ -133,7 +133,7 @@ def test_gate_pin_and_archive_before_any_host_change(fleet, tmp_path):
     assert step.rc != 0
     gate = step.result("gate")
     assert step.status("gate") == "failed" and gate["error_path"] == "openshell_version"
-    assert "0.0.1 " in gate["msg"] and "min 0.0.106" in gate["msg"] and "max 0.0.116" in gate["msg"], gate["msg"]
+    assert "0.0.1 " in gate["msg"] and "min 0.0.106" in gate["msg"] and "max 0.1.5" in gate["msg"], gate["msg"]
     assert "detected with 'openshell --version' on host1" in gate["msg"]
     # the host failed at the gate, so the next task never ran on it
     assert step.status("never") is None
@@ -143,7 +143,7 @@ def test_gate_pin_and_archive_before_any_host_change(fleet, tmp_path):
     unpinned = step.result("unpinned")
     assert step.status("unpinned") == "failed" and unpinned["error_path"] == "digest" and digest in unpinned["msg"]
     too_new = step.result("given-too-new")
-    assert step.status("given-too-new") == "failed" and "0.0.117" in too_new["msg"] and "min 0.0.106, max 0.0.116" in too_new["msg"]
+    assert step.status("given-too-new") == "failed" and "0.1.6" in too_new["msg"] and "min 0.0.106, max 0.1.5" in too_new["msg"]
     archive = step.result("archive")
     assert step.status("archive") == "ok" and archive["pinned"] is True and archive["digest"] == digest
     assert archive["source"] == tgz and archive["plan"]["tier"] == "open"

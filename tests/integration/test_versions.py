@@ -3,11 +3,10 @@
 # Apache License 2.0 (see LICENSE)
 """Rollout, drift and canary on ``scripts/simfleet`` fleets speaking each supported OpenShell version.
 
-One two-host fleet per version of ``tests/contract`` (0.0.111, 0.0.116, 0.1.5); the agent pins a copy
-of the shipped openclaw blueprint whose ``max_openshell_version`` is 0.1.5 (the shipped blueprints
-stop at 0.0.116). Steps, in order, per version:
+One two-host fleet per version of ``tests/contract`` (0.0.111, 0.0.116, 0.1.5), running the shipped
+blueprints: OpenClaw on both hosts, Hermes beside it on sim-2. Steps, in order, per version:
 
-1. site.yml rolls the agent out on both hosts; on 0.1.5 sim-1's agent sets ``restart_policy``, and every
+1. site.yml rolls the agents out; on 0.1.5 sim-1's agent sets ``restart_policy``, and every
    ``sandbox create`` says ``--detach`` (0.1.x drivers that cannot attach refuse a create without it);
    on 0.0.x the same ``restart_policy`` is refused before any change, naming the field and the versions;
    a second run makes no mutating call;
@@ -35,6 +34,8 @@ from test_canary import make_blueprint  # noqa: E402  pylint: disable=wrong-impo
 
 VERSIONS = ["0.0.111", "0.0.116", "0.1.5"]
 FILE = ".openclaw/memory.md"
+OPENCLAW = {"name": "openclaw", "agent": "openclaw"}  # the shipped blueprints
+HERMES = {"name": "researcher", "agent": "hermes"}
 REPORT = {"ANSIBLE_CALLBACKS_ENABLED": "record_results,agentfleet.nemoclaw.drift_report"}
 
 
@@ -56,8 +57,9 @@ def creates(step, host=None):
 
 
 def pin(fleet, agent, sim1=None):
-    for host in fleet.hosts:
-        fleet.set_vars(host, {"nemoclaw_agents": [dict(agent, **(sim1 or {})) if host == "sim-1" else agent]})
+    """sim-1 runs ``agent`` (with ``sim1``'s keys); sim-2 runs ``agent`` and the shipped Hermes."""
+    fleet.set_vars("sim-1", {"nemoclaw_agents": [dict(agent, **(sim1 or {}))]})
+    fleet.set_vars("sim-2", {"nemoclaw_agents": [agent, HERMES]})
 
 
 @pytest.fixture(scope="module", params=VERSIONS)
@@ -67,7 +69,7 @@ def fleet(request, tmp_path_factory):
     try:
         f.version_under_test = version
         f.blueprints = tmp_path_factory.mktemp("blueprints-%s" % version)
-        f.agent = make_blueprint(f.blueprints, "0.1.0", "1" * 64, max_openshell_version="0.1.5")
+        f.agent = OPENCLAW
         yield f
     finally:
         f.down()
@@ -85,8 +87,11 @@ def test_rollout(fleet):
         assert sandbox["phase"] == "Ready" and sandbox["labels"]["nemoclaw.blueprint/version"] == "0.1.0"
         assert ("exit_code" in sandbox) == new_api(version)  # 0.1.x's JSON carries the main process's exit
         argv = creates(step, host)
-        assert len(argv) == 1 and ("--detach" in argv[0]) == new_api(version), argv
+        assert len(argv) == (1 if host == "sim-1" else 2), argv  # sim-2 also runs Hermes
+        assert argv and all(("--detach" in a) == new_api(version) for a in argv), argv
         fleet.sh(host, "mkdir -p .openclaw && echo 'remember %s' > %s" % (host, FILE))
+    researcher = fleet.sandbox("sim-2", "researcher")
+    assert researcher["phase"] == "Ready" and researcher["labels"]["nemoclaw.blueprint/name"] == "hermes"
     if new_api(version):
         argv = creates(step, "sim-1")[0]
         assert argv[argv.index("--restart-policy") + 1] == "on-failure"
@@ -166,7 +171,7 @@ def test_a_main_process_exit_follows_the_version(fleet):
 
 def test_canary_upgrade(fleet):
     version = fleet.version_under_test
-    agent = make_blueprint(fleet.blueprints, "0.2.0", "2" * 64, max_openshell_version="0.1.5")
+    agent = make_blueprint(fleet.blueprints, "0.2.0", "2" * 64)
     pin(fleet, agent, {"restart_policy": "on-failure"} if new_api(version) else None)
     step = fleet.run("playbooks/canary_upgrade.yml")
     assert step.rc == 0, step.stdout[-6000:]

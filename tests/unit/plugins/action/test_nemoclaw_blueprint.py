@@ -128,7 +128,7 @@ def test_dir_src_pinned(bpdir, playdir):
     assert res["openshell_version"] == "0.0.111" and res["openshell_version_source"] == "detected"
     plan = res["plan"]
     assert plan["blueprint"]["digest"] == digest and plan["tier"] == "balanced"
-    assert plan["versions"]["openshell"] == {"actual": "0.0.111", "min": "0.0.106", "max": "0.0.116"}
+    assert plan["versions"]["openshell"] == {"actual": "0.0.111", "min": "0.0.106", "max": "0.1.5"}
     # the declared agent version is gated against min_openclaw_version
     assert plan["versions"]["agent"]["actual"] == "2026.3.11" and plan["versions"]["agent"]["min"] == "2026.3.11"
     validate_policy(plan["policy"])
@@ -311,11 +311,11 @@ def test_version_detected_from_host(playdir):
     assert res["failed"] is True
 
 
-@pytest.mark.parametrize("out", ["openshell 0.0.1\n", "openshell 0.0.117\n"])
+@pytest.mark.parametrize("out", ["openshell 0.0.1\n", "openshell 0.1.6\n"])
 def test_version_outside_gate_names_both_bounds(out, playdir):
     res, host = run({"src": "openclaw", "tier": "restricted"}, playdir, host=Host(out))
     assert res["failed"] is True and res["error_path"] == "openshell_version"
-    assert out.split()[1] in res["msg"] and "min 0.0.106" in res["msg"] and "max 0.0.116" in res["msg"]
+    assert out.split()[1] in res["msg"] and "min 0.0.106" in res["msg"] and "max 0.1.5" in res["msg"]
     assert "detected with 'openshell --version' on dgx1" in res["msg"]
     assert host.commands == ["openshell --version"]
 
@@ -323,8 +323,8 @@ def test_version_outside_gate_names_both_bounds(out, playdir):
 def test_version_option_skips_probe_and_is_gated(playdir):
     res, host = run({"src": "openclaw", "openshell_version": "0.0.106"}, playdir)
     assert not res.get("failed") and res["openshell_version_source"] == "option" and host.commands == []
-    res, host = run({"src": "openclaw", "openshell_version": "0.0.200"}, playdir)
-    assert res["failed"] is True and "min 0.0.106, max 0.0.116" in res["msg"] and host.commands == []
+    res, host = run({"src": "openclaw", "openshell_version": "0.1.6"}, playdir)
+    assert res["failed"] is True and "min 0.0.106, max 0.1.5" in res["msg"] and host.commands == []
     assert "detected" not in res["msg"]
     res, host = run({"src": "openclaw", "detect_openshell_version": False}, playdir)
     assert res["openshell_version_source"] == "skipped" and res["plan"]["versions"]["openshell"]["actual"] is None

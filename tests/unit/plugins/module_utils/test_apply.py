@@ -634,11 +634,11 @@ def test_refuse_fails_before_any_write_naming_the_fields(run):
 
 
 def test_version_outside_the_blueprint_range_is_refused_before_anything(run):
-    run.client._version = "0.0.200"
+    run.client._version = "0.1.6"
     run.records.write_journal({"agent": "assistant", "step": "deleted", "backup": "/nowhere.tar.gz"})
     with pytest.raises(RefusedError) as exc:
         run.applier(make_plan(agent())).run()
-    assert "supports OpenShell 0.0.106 to 0.0.116; this host has 0.0.200" in str(exc.value)
+    assert "supports OpenShell 0.0.106 to 0.1.5; this host has 0.1.6" in str(exc.value)
     assert run.client.calls == [("version",)]
     assert sorted(run.records.journals()) == ["assistant"]
 

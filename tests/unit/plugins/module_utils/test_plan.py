@@ -74,7 +74,7 @@ def test_plan_of_one_agent():
     assert sb["labels"]["nemoclaw.blueprint/name"] == "openclaw" and sb["labels"]["nemoclaw.blueprint/version"] == "0.1.0"
     assert a["blueprint"]["name"] == "openclaw" and a["blueprint"]["source"].endswith("blueprints/openclaw")
     assert a["blueprint"]["digest"] == bplib.artifact_digest(str(ROOT / "blueprints" / "openclaw"))
-    assert a["openshell"] == {"min": "0.0.106", "max": "0.0.116"}
+    assert a["openshell"] == {"min": "0.0.106", "max": "0.1.5"}
     assert a["tier"] == "balanced" and "openclaw-pricing" in [x["name"] for x in a["presets"]]
     assert "managed_inference" in a["policy"]["network_policies"]
     assert a["provenance"]["managed_inference"]["layer"]
