@@ -8,12 +8,13 @@ Rewrites the part of FILE (default: docs/desired-state.md) between the BEGIN and
 the table of every key (nested keys dotted): key | type | default | choices | description.
 With --check, changes nothing and exits 1 when FILE's table differs from the schema.
 """
-import importlib.util
 import os
 import sys
-import types
 
-PKG = "ansible_collections.agentfleet.nemoclaw.plugins.module_utils"
+# python3 -I does not put the script's directory on sys.path.
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+from module_utils_loader import module_utils  # noqa: E402  pylint: disable=wrong-import-position
+
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 DOC = os.path.join(ROOT, "docs", "desired-state.md")
 BEGIN = "<!-- BEGIN generated from desired.SCHEMA by tools/desired-schema-doc: do not edit by hand -->"
@@ -21,38 +22,9 @@ END = "<!-- END generated from desired.SCHEMA -->"
 COMMAND = "tools/desired-schema-doc"
 
 
-def _load(name, root=ROOT):
-    """Load plugins/module_utils/<name>.py under its collection module name (no collection path needed)."""
-    full = "%s.%s" % (PKG, name)
-    if full in sys.modules:
-        return sys.modules[full]
-    spec = importlib.util.spec_from_file_location(full, os.path.join(root, "plugins", "module_utils", name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[full] = module
-    spec.loader.exec_module(module)
-    parent, _dot, short = full.rpartition(".")
-    if parent in sys.modules:
-        setattr(sys.modules[parent], short, module)
-    return module
-
-
-def _packages(root):
-    """The parent packages of module_utils, so ``from <PKG> import compare`` finds the loaded modules."""
-    parts = PKG.split(".")
-    for i in range(1, len(parts) + 1):
-        name = ".".join(parts[:i])
-        if name not in sys.modules:
-            package = types.ModuleType(name)
-            package.__path__ = [os.path.join(root, "plugins", "module_utils")] if i == len(parts) else []
-            sys.modules[name] = package
-
-
 def load_desired(root=ROOT):
     """desired.py and what it imports, loaded from the checkout (a plain python3 is enough)."""
-    _packages(root)
-    _load("validate", root)
-    _load("compare", root)
-    return _load("desired", root)
+    return module_utils("desired", root)
 
 
 def _cell(text):

@@ -19,34 +19,22 @@ error; the exit status is 1 when the input is refused (the message names the doc
 inventory path), 2 on a usage error. See docs/nemoclaw-config.md.
 """
 import argparse
-import importlib
 import json
 import os
 import re
 import sys
 import tempfile
-import types
 
-PKG = "ansible_collections.agentfleet.nemoclaw.plugins.module_utils"
+# python3 -I does not put the script's directory on sys.path.
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+from module_utils_loader import module_utils  # noqa: E402  pylint: disable=wrong-import-position
+
 VARIABLE = "nemoclaw_agents"
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
-def _package(root):
-    """Make PKG importable from this checkout or installed collection without Ansible on the path."""
-    parts = PKG.split(".")
-    for i in range(1, len(parts) + 1):
-        name = ".".join(parts[:i])
-        if name not in sys.modules:
-            module = types.ModuleType(name)
-            module.__path__ = []
-            sys.modules[name] = module
-    sys.modules[PKG].__path__ = [os.path.join(root, "plugins", "module_utils")]
-
-
 def _modules():
-    _package(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
-    return importlib.import_module(PKG + ".nemoclawconfig"), importlib.import_module(PKG + ".desired")
+    return module_utils("nemoclawconfig"), module_utils("desired")
 
 
 class Refused(Exception):

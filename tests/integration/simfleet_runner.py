@@ -165,9 +165,9 @@ def write_vars(directory, kind, name, variables):
         yaml.safe_dump(variables, fh)
 
 
-def _children():
-    """``{ppid: [pid, ...]}`` of every process."""
-    out = {}
+def process_tree(top):
+    """``top`` and every process below it (from /proc), the top first."""
+    children = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -176,8 +176,13 @@ def _children():
                 ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
         except (IOError, OSError, ValueError, IndexError):
             continue
-        out.setdefault(ppid, []).append(int(entry))
-    return out
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [top]
+    while todo:
+        pid = todo.pop(0)
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
 
 
 def kill_tree(proc):
@@ -186,13 +191,7 @@ def kill_tree(proc):
     Ansible's workers call setsid, so the process group alone would leave them (and the module a
     worker runs on a local host) alive to finish the step.
     """
-    children = _children()
-    pids, todo = [], [proc.pid]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        todo.extend(children.get(pid, []))
-    for pid in pids:
+    for pid in process_tree(proc.pid):
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:

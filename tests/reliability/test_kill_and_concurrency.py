@@ -24,6 +24,7 @@ import pytest
 
 from reltools import (Background, changed_tasks, close_fleet, command_words, failure_text, make_fleet,
                       playbook_pids, read_lease, snapshot, wait_for)
+from simfleet_runner import process_tree  # tests/integration is on sys.path (conftest.py)
 
 HOSTS = ("host1", "host2", "host3")
 SPEC_LABEL = "agentfleet.nemoclaw/spec"
@@ -62,26 +63,6 @@ def _kill_all(marker):
         except OSError:
             pass
     wait_for(lambda: not playbook_pids(marker), 60, interval=0.1, what="the processes of %s to exit" % marker)
-
-
-def _process_tree(pid):
-    """``pid`` and every process below it (from /proc), the top first."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-        except (IOError, OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    tree, todo = [], [pid]
-    while todo:
-        cur = todo.pop(0)
-        tree.append(cur)
-        todo.extend(children.get(cur, []))
-    return tree
 
 
 def _main_pid(marker):
@@ -144,7 +125,7 @@ def test_sigkill_in_the_middle_of_site_yml(fleet):
         first = wait_for(replacing_with_every_lease, 300, interval=0.02, what="the first sandbox replacement")
         # As a kill of its process group would: ansible-playbook, its workers and the module processes on the
         # (local) hosts, so that no module of the killed run finishes its apply (and releases its lease).
-        for victim in _process_tree(pid):
+        for victim in process_tree(pid):
             try:
                 os.kill(victim, signal.SIGKILL)
             except OSError:
