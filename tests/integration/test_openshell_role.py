@@ -4,7 +4,7 @@
 """The openshell role, run by ansible-playbook on simulated hosts that have no gateway yet.
 
 ``scripts/build-sim-packages`` packages the simulator once per module as a release archive and a
-``.deb`` (version 0.0.200, which only the packaged wrappers report: the simulator's own default is
+``.deb`` (version 0.0.116, which only the packaged wrappers report: the simulator's own default is
 0.0.111). Each simulated host is a directory with its own HOME, XDG dirs, sqlite db and a free port;
 PATH does not contain the repository's simulator, so everything the role runs is what it installed.
 The role installs OpenShell, writes gateway.toml, starts the gateway as a detached process and
@@ -34,7 +34,7 @@ from harness import SIM_BIN, SimHost, free_port  # noqa: E402  pylint: disable=w
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.path.join(ROOT, "scripts", "build-sim-packages.py")
-VERSION = "0.0.200"
+VERSION = "0.0.116"  # a version a contract covers (tests/contract), not the simulator's default
 GW_SECRET = "gwenv-canary-7d41c09e"
 ROLE = {"role": "agentfleet.nemoclaw.openshell"}
 
