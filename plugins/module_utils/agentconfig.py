@@ -34,10 +34,16 @@ import math
 import os
 import re
 
-try:  # the controller always has PyYAML (Ansible needs it); a host may not
-    import yaml
-except ImportError:  # pragma: no cover
-    yaml = None
+
+def _yaml():
+    """PyYAML, or None. Imported on first use: the controller always has it (Ansible needs it), a host may
+    not, and a run that reads no YAML does not pay for the import."""
+    try:
+        import yaml  # pylint: disable=import-outside-toplevel
+    except ImportError:  # pragma: no cover
+        return None
+    return yaml
+
 
 INFERENCE_BASE_URL = "https://inference.local/v1"
 # The provider label the agent's model reference goes through (OpenClaw: models.providers.<label>).
@@ -46,7 +52,10 @@ PLACEHOLDER = "openshell:resolve:env:%s"
 ALIAS_PLACEHOLDER = "%sOPENSHELL-RESOLVE-ENV-%s"
 _PLACEHOLDER_RE = re.compile(r"^(openshell:resolve:env:|[a-z]+-OPENSHELL-RESOLVE-ENV-)[A-Za-z_][A-Za-z0-9_]*$")
 
-# The agent's configuration file, relative to its home (desired.AGENT_HOME). Hermes' config.yaml is
+# The agent's home inside the sandbox (the sandbox user's HOME in OpenClaw and Hermes images).
+AGENT_HOME = "/sandbox"
+
+# The agent's configuration file, relative to its home (AGENT_HOME). Hermes' config.yaml is
 # written as JSON, which YAML parsers read as YAML (so the host needs no YAML library).
 CONFIG_FILES = {
     "openclaw": {"path": ".openclaw/openclaw.json", "format": "json"},
@@ -104,6 +113,7 @@ def channel_manifest(ctype, directory=None):
         return _MANIFESTS[key]
     if ctype not in channel_types(directory):
         raise ConfigError("type", "unknown channel type %r (known: %s)" % (ctype, ", ".join(channel_types(directory))))
+    yaml = _yaml()
     if yaml is None:  # pragma: no cover
         raise ConfigError("type", "reading channel manifests needs PyYAML")
     with open(os.path.join(directory, ctype + ".yaml")) as fh:
@@ -406,6 +416,7 @@ def parse_document(text, fmt):
     except ValueError:
         if fmt != "yaml":
             raise ValueError("is not valid JSON")
+        yaml = _yaml()
         if yaml is None:
             raise ValueError("is YAML, and reading it needs PyYAML on the host")
         try:
@@ -427,8 +438,7 @@ def dump_document(doc):
 def config_file(agent_kind, managed):
     """The plan of the agent's configuration file: its path, format and the tree the collection manages in it."""
     spec = CONFIG_FILES[agent_kind]
-    # /sandbox is desired.AGENT_HOME (not imported here: desired.py imports this module).
-    return {"path": "/sandbox/%s" % spec["path"], "format": spec["format"], "managed": managed, "digest": digest(managed)}
+    return {"path": "%s/%s" % (AGENT_HOME, spec["path"]), "format": spec["format"], "managed": managed, "digest": digest(managed)}
 
 
 def digest(value):

@@ -33,10 +33,9 @@ import os
 import tarfile
 import time
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import agentconfig, compare, rollout
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import agentconfig, compare
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_versions
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import BlueprintError, check_version_gate
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import AGENT_HOME
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.agentconfig import AGENT_HOME
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import POLICY_LOAD_HINT, OpenShellError, PolicyLoadFailed
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.statefile import StateFile, write_atomic
 
@@ -154,8 +153,8 @@ def check_versions(version, agents):
     for agent in agents:
         gate = agent.get("openshell") or {}
         try:
-            check_version_gate(version, gate.get("min"), gate.get("max"), "openshell_version")
-        except BlueprintError as exc:
+            openshell_versions.check_version_gate(version, gate.get("min"), gate.get("max"), "openshell_version")
+        except openshell_versions.VersionGateError as exc:
             raise RefusedError("%s: blueprint %s %s supports OpenShell %s to %s; this host has %s (%s)"
                                % (agent["path"], agent["blueprint"]["name"], agent["blueprint"]["version"],
                                   gate.get("min") or "any", gate.get("max") or "any", version, exc.reason))
@@ -867,6 +866,8 @@ class Applier(object):
                 policy_info = self.client.policy_get(agent["name"], full=False) or {}
                 if route is None and want_route:
                     route = self.client.inference_get().get("user") or {}
+            # Imported here: the gate verdicts come with the planning code, which a no-op run does not load.
+            from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import rollout  # pylint: disable=import-outside-toplevel
             failed = rollout.gate_verdict(agent, health_rc, output, policy_info,
                                           route if self.gate and want_route else None,
                                           want_route if self.gate and want_route else None)

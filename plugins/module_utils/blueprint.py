@@ -23,6 +23,8 @@ import tempfile
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import BLUEPRINT_SANDBOX_NAME_RE as _SANDBOX_NAME_RE
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import provider_name_problem, text_problem
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import ENV_KEY_RE
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_versions as versions
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell_versions import parse_version
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import (
     PolicyError,
     apply_preset_access,
@@ -83,7 +85,6 @@ PROVIDER_TYPES = {
 
 _SHA256_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _IMAGE_DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
-_VERSION_RE = re.compile(r"^[vV]?(\d+(?:\.\d+)*)(?:[-+~][0-9A-Za-z.+-]*)?$")
 _PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
 
 
@@ -605,43 +606,13 @@ def verify(blueprint, pinned_digest=None, allow_unpinned_image=False):
         raise BlueprintError("digest", "top-level digest %s does not match the image digest %s" % (top, m.group(1)))
 
 
-def parse_version(text):
-    """Parse "0.0.111", "v2026.3.11", "0.0.116-dev", "1.2.3+4" into a comparable int tuple.
-
-    A leading v/V is ignored; anything after the first '-', '+' or '~' (pre-release or
-    build suffix) is ignored too, so "0.0.111-dev" compares equal to "0.0.111". Trailing
-    zero components beyond the third are dropped (1.2.3.0 == 1.2.3); short versions are
-    padded (1.2 == 1.2.0).
-    """
-    if not isinstance(text, str):
-        text = str(text)
-    m = _VERSION_RE.match(text.strip())
-    if not m:
-        raise ValueError("invalid version %r (expected digits separated by dots)" % text)
-    parts = [int(x) for x in m.group(1).split(".")]
-    while len(parts) < 3:
-        parts.append(0)
-    while len(parts) > 3 and parts[-1] == 0:
-        parts.pop()
-    return tuple(parts)
-
-
 def check_version_gate(actual, minimum=None, maximum=None, what="version"):
-    """Raise BlueprintError when `actual` is outside [minimum, maximum] (inclusive).
-
-    Missing bounds are open. The message names both bounds. ``actual=None`` skips the check.
-    """
-    if actual in (None, ""):
-        return
+    """Raise BlueprintError when `actual` is outside [minimum, maximum] (inclusive); see
+    ``openshell_versions.check_version_gate``."""
     try:
-        value = parse_version(actual)
-    except ValueError as exc:
-        raise BlueprintError(what, str(exc))
-    lo = parse_version(minimum) if minimum else None
-    hi = parse_version(maximum) if maximum else None
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise BlueprintError(what, "%s %s is outside the supported range (min %s, max %s)"
-                             % (what, actual, minimum or "none", maximum or "none"))
+        versions.check_version_gate(actual, minimum, maximum, what)
+    except versions.VersionGateError as exc:
+        raise BlueprintError(exc.field, exc.reason)
 
 
 # ---------------------------------------------------------------------------

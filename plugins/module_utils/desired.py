@@ -32,8 +32,7 @@ APPROVAL_MODES = ("manual", "auto")
 MAX_AGENTS = 32
 MAX_BACKUP_KEEP = 100
 
-# The agent's home inside the sandbox (the sandbox user's HOME in OpenClaw and Hermes images).
-AGENT_HOME = "/sandbox"
+AGENT_HOME = agentconfig.AGENT_HOME
 
 # Files a backup leaves out unless ``backup.exclude`` says otherwise: credentials do not belong
 # in an archive on the host (OpenShell injects them at the gateway; a restore does not need them).

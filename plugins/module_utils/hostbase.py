@@ -30,7 +30,7 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import files a
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu as gpulib
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import preflight_run
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError, parse_version
 
 # The options of nemoclaw_apply's host_base (documented in plugins/modules/nemoclaw_apply.py).
 GPU_SPEC = dict((k, v) for k, v in gpulib.ARGUMENT_SPEC.items() if k != "gathered")
@@ -78,8 +78,7 @@ def installed_version(probe):
     """The version ``openshell --version`` printed (``openshell 0.0.111`` -> ``0.0.111``), '' when it failed."""
     if not probe or probe.get("rc") != 0:
         return ""
-    words = (probe.get("stdout") or "").split()
-    return words[-1] if words else ""
+    return parse_version(probe.get("stdout") or "")
 
 
 def check(module, spec, client):
@@ -89,7 +88,8 @@ def check(module, spec, client):
     pre, gpu, osh = spec["preflight"], spec["gpu"], spec["openshell"]
     try:
         # The report is compared, not written here: when it must be saved, the preflight role does it.
-        report, measured, extra, warns, failure = preflight_run.run(module, dict(pre, report_path=None))
+        # The setup facts the role returns (env, service_mgr, user) decide nothing here: not gathered.
+        report, measured, extra, warns, failure = preflight_run.run(module, dict(pre, report_path=None, gather_facts=[]))
     except InputError as exc:
         return ["preflight: %s" % exc], warnings, None
     warnings.extend(warns)
@@ -124,6 +124,8 @@ def check(module, spec, client):
         reasons.append("the host checks did not read %s --version" % osh["path"])
     elif installed_version(probe) != osh["version"]:
         reasons.append("OpenShell %s is installed, %s is pinned" % (installed_version(probe) or "(none)", osh["version"]))
+    elif client.openshell_path == osh["path"]:
+        client.assume_version(installed_version(probe))
 
     try:
         dirs, wanted = fileslib.plan({"directories": osh["directories"], "files": osh["files"]})

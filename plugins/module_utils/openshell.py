@@ -559,6 +559,11 @@ class OpenShellClient(object):
         self._running_version = parse_version(out)
         return self._running_version
 
+    def assume_version(self, version):
+        """Take ``version`` as what ``--version`` prints: another read of the same executable in this module
+        execution (the host checks) found it, so the client need not ask again."""
+        self._running_version = version
+
     def running_version(self):
         """The CLI's version, read once (``--version``) and kept for this client's later calls."""
         if self._running_version is None:

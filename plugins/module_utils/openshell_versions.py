@@ -35,9 +35,63 @@ class UnsupportedVersion(Exception):
         self.field = field
 
 
+class VersionGateError(ValueError):
+    """A version outside the range a blueprint or an agent allows. ``field`` names the version checked."""
+
+    def __init__(self, field, reason):
+        ValueError.__init__(self, "%s: %s" % (field, reason))
+        self.field = field
+        self.reason = reason
+
+
+_VERSION_RE = re.compile(r"^[vV]?(\d+(?:\.\d+)*)(?:[-+~][0-9A-Za-z.+-]*)?$")
+
+
+def parse_version(text):
+    """Parse "0.0.111", "v2026.3.11", "0.0.116-dev", "1.2.3+4" into a comparable int tuple.
+
+    A leading v/V is ignored; anything after the first '-', '+' or '~' (pre-release or
+    build suffix) is ignored too, so "0.0.111-dev" compares equal to "0.0.111". Trailing
+    zero components beyond the third are dropped (1.2.3.0 == 1.2.3); short versions are
+    padded (1.2 == 1.2.0).
+    """
+    if not isinstance(text, str):
+        text = str(text)
+    m = _VERSION_RE.match(text.strip())
+    if not m:
+        raise ValueError("invalid version %r (expected digits separated by dots)" % text)
+    parts = [int(x) for x in m.group(1).split(".")]
+    while len(parts) < 3:
+        parts.append(0)
+    while len(parts) > 3 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def check_version_gate(actual, minimum=None, maximum=None, what="version"):
+    """Raise VersionGateError when `actual` is outside [minimum, maximum] (inclusive).
+
+    Missing bounds are open. The message names both bounds. ``actual=None`` skips the check.
+    """
+    if actual in (None, ""):
+        return
+    try:
+        value = parse_version(actual)
+    except ValueError as exc:
+        raise VersionGateError(what, str(exc))
+    lo = parse_version(minimum) if minimum else None
+    hi = parse_version(maximum) if maximum else None
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise VersionGateError(what, "%s %s is outside the supported range (min %s, max %s)"
+                             % (what, actual, minimum or "none", maximum or "none"))
+
+
 def key(version):
-    parts = [int(x) for x in re.findall(r"\d+", str(version or ""))[:3]]
-    return tuple(parts + [0] * (3 - len(parts)))
+    """``parse_version`` that does not raise: an unreadable version is (0, 0, 0), below every range."""
+    try:
+        return parse_version(version)
+    except ValueError:
+        return (0, 0, 0)
 
 
 def range_text():

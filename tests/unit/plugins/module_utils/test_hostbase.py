@@ -83,11 +83,16 @@ class FakeModule(object):
 
 
 class FakeClient(object):
-    def __init__(self, gateways=None, status="connected", error=None):
+    def __init__(self, gateways=None, status="connected", error=None, openshell_path="/usr/bin/openshell"):
+        self.openshell_path = openshell_path
+        self.assumed = None
         self.gateways = gateways if gateways is not None else [
             {"name": "openshell", "endpoint": "http://127.0.0.1:17670", "auth": "plaintext", "active": True}]
         self.status = status
         self.error = error
+
+    def assume_version(self, version):
+        self.assumed = version
 
     def gateway_list(self):
         if self.error:
@@ -129,6 +134,7 @@ def spec(tmp_path, monkeypatch):
 
     def run(_module, p):
         assert p["report_path"] is None  # compared, never written by the quick path
+        assert p["gather_facts"] == []  # the role's setup facts decide nothing here
         return state_of["report"], state_of["measured"], {"changed": False, "gpu": state_of["gpu"]}, \
             ["[check1] m1"], state_of["failure"]
     monkeypatch.setattr(preflight_run, "run", run)
@@ -142,6 +148,15 @@ def test_a_host_as_the_roles_leave_it_needs_nothing(spec):
     reasons, warnings, _report = hostbase.check(FakeModule(), spec, FakeClient())
     assert reasons == []
     assert warnings == ["[check1] m1"]
+
+
+def test_the_version_read_by_the_host_checks_is_not_read_again(spec):
+    client = FakeClient()
+    hostbase.check(FakeModule(), spec, client)
+    assert client.assumed == "0.0.111"
+    other = FakeClient(openshell_path="/opt/openshell/bin/openshell")  # the agents read another executable
+    hostbase.check(FakeModule(), spec, other)
+    assert other.assumed is None
 
 
 def test_a_failing_host_check_sends_the_host_to_the_roles(spec):

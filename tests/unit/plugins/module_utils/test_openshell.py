@@ -298,3 +298,14 @@ def test_policy_load_failure_reads_only_when_the_latest_revision_is_not_loaded()
     assert client.calls == [["policy", "get", "s", "--rev", "2", "-o", "json"]]
     assert _Revisions({"version": 2, "status": "pending"}).policy_load_failure("s", 2, 1) is None
     assert _Revisions(None).policy_load_failure("s", 2, 1) is None
+
+
+def test_running_version_is_read_once_or_taken_from_an_earlier_read():
+    c, runner = client((0, "openshell 0.0.116\n", ""))
+    assert c.running_version() == "0.0.116"
+    assert c.running_version() == "0.0.116"
+    assert [a for a, _e, _d in runner.seen] == [["openshell", "--version"]]
+    told, quiet = client()
+    told.assume_version("0.1.5")
+    assert told.running_version() == "0.1.5"
+    assert quiet.seen == []

@@ -124,3 +124,20 @@ def test_create_argv_is_valid_for_each_version(version):
             os_.sandbox_create_args(dict(SPEC, restart_policy="always"), None, version)
         assert str(exc.value) == ("restart_policy: OpenShell %s has no sandbox restart policy (sandbox create "
                                   "--restart-policy); it needs OpenShell 0.1.5" % version)
+
+
+def test_version_gate_names_the_version_and_both_bounds():
+    ov.check_version_gate("0.0.116", "0.0.106", "0.1.5", "openshell_version")
+    ov.check_version_gate(None, "1", "2")
+    with pytest.raises(ov.VersionGateError) as err:
+        ov.check_version_gate("0.1.6", "0.0.106", "0.1.5", "openshell_version")
+    assert err.value.field == "openshell_version"
+    assert err.value.reason == "openshell_version 0.1.6 is outside the supported range (min 0.0.106, max 0.1.5)"
+    with pytest.raises(ov.VersionGateError):
+        ov.check_version_gate("latest", "1", None, "agent_version")
+
+
+@pytest.mark.parametrize("text,expected", [("0.0.111", (0, 0, 111)), ("0.1.5-dev", (0, 1, 5)), ("", (0, 0, 0)),
+                                           (None, (0, 0, 0)), ("garbage", (0, 0, 0))])
+def test_key_never_raises(text, expected):
+    assert ov.key(text) == expected
