@@ -11,6 +11,7 @@ converge (site.yml) as for a drift check (check mode, playbooks/drift.yml).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -192,10 +193,25 @@ class ActionModule(ActionBase):
     # while those are unchanged. Errors are not kept: a bad document is planned (and reported) every time.
     def _plan(self, args, host_facts):
         self._sources, self._notes = [], []
-        path = None
         try:
             base = self._plan_dir()
             path = os.path.join(base, self._plan_key(base, args, host_facts) + ".json")
+            # The workers of a batch start together: the first plans, the others wait for its entry.
+            guard = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except (IOError, OSError, TypeError, ValueError):
+            return self._plan_now(args, host_facts, None)
+        try:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            plan = self._memo(path)
+            if plan is None:
+                plan = self._plan_now(args, host_facts, path)
+            return plan
+        finally:
+            os.close(guard)  # releases the lock
+
+    def _memo(self, path):
+        """The memo's plan at ``path`` when its sources are unchanged (its warnings shown again), else None."""
+        try:
             with open(path) as fh:
                 entry = json.load(fh)
             if all(self._source_print(s["kind"], s["path"]) == s["print"] for s in entry["sources"]):
@@ -205,6 +221,9 @@ class ActionModule(ActionBase):
                 return entry["plan"]
         except (IOError, OSError, TypeError, ValueError, KeyError):
             pass
+        return None
+
+    def _plan_now(self, args, host_facts, path):
         try:
             plan = plan_host(args["agents"], args["secrets"], self._load_blueprint, host_facts=host_facts)
         finally:
@@ -314,8 +333,9 @@ class ActionModule(ActionBase):
         return {"directories": [{"path": config_dir}, {"path": state_dir}], "files": files}
 
     def _blueprint_action(self):
+        # The task itself, not a copy (a copy duplicates its parent blocks): the helper only reads its search path.
         return self._shared_loader_obj.action_loader.get(
-            BLUEPRINT_ACTION, task=self._task.copy(), connection=self._connection, play_context=self._play_context,
+            BLUEPRINT_ACTION, task=self._task, connection=self._connection, play_context=self._play_context,
             loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
 
     def _inventory_path(self, path):
