@@ -355,7 +355,7 @@ class Applier(object):
     def _run(self):
         agents = self.plan.get("agents") or []
         present = [a for a in agents if a["state"] != "absent"]
-        version = self.client.version()
+        version = self.client.running_version()
         self.result["openshell_version"] = version
         check_versions(version, present)
         journals = self.records.journals()

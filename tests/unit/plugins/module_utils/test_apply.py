@@ -144,6 +144,9 @@ class FakeClient(object):
         self._call("version")
         return self._version
 
+    def running_version(self):
+        return self.version()  # the module's client reads it once per execution; each Applier here has its own
+
     def sandbox_get(self, name):
         self._call("sandbox_get", name)
         obj = self.sandboxes.get(name)
