@@ -98,6 +98,11 @@ def findings_of(result):
     return out
 
 
+def _mark(key, fingerprint):
+    """A token's fingerprint as kept in the run's memo: an HMAC with the run's key."""
+    return hmac.new(key, fingerprint.encode("ascii"), hashlib.sha256).hexdigest()
+
+
 class ActionModule(ActionBase):
     """Plan on the controller, apply on the host."""
 
@@ -249,8 +254,9 @@ class ActionModule(ActionBase):
                 pass
         return base
 
-    def _plan_key(self, base, args, host_facts):
-        """The entry's name: a digest of what plan_host reads; the secrets only through an HMAC with this run's key."""
+    @staticmethod
+    def _run_key(base):
+        """This run's 32-byte HMAC key (made by the first worker that needs it; the others read it)."""
         keyfile = os.path.join(base, "hmac.key")
         if not os.path.exists(keyfile):
             fd, part = tempfile.mkstemp(prefix=".key.", dir=base)
@@ -265,7 +271,11 @@ class ActionModule(ActionBase):
             secret_key = fh.read()
         if len(secret_key) != 32:
             raise ValueError("plan memo key")
-        secrets = hmac.new(secret_key, compare.canonical_json(args["secrets"] or {}).encode("utf-8"), hashlib.sha256)
+        return secret_key
+
+    def _plan_key(self, base, args, host_facts):
+        """The entry's name: a digest of what plan_host reads; the secrets only through an HMAC with this run's key."""
+        secrets = hmac.new(self._run_key(base), compare.canonical_json(args["secrets"] or {}).encode("utf-8"), hashlib.sha256)
         doc = {"agents": args["agents"], "secrets": secrets.hexdigest(), "host_facts": host_facts,
                "inventory_dir": self._task_vars.get("inventory_dir"),
                "search": [str(p) for p in (self._task.get_search_path() or [])]}
@@ -278,18 +288,61 @@ class ActionModule(ActionBase):
         return NemoclawBlueprintAction._fingerprint(path)  # pylint: disable=protected-access
 
     def _check_fleet_tokens(self, plan, secrets, host, task_vars):
-        """Refuse a channel token that an agent of another host of the play also uses (values compared
-        by their sha256 on the controller, never shown). Other hosts' ``nemoclaw_agents`` and
-        ``nemoclaw_secrets`` are read from hostvars; a host whose document is wrong is skipped (its own
-        task reports it)."""
+        """Refuse a channel token that an agent of another host of the play also uses (values compared by
+        their fingerprints on the controller, never shown)."""
         own = [a for a in plan.get("agents") or () if a.get("state") != "absent"]
         uses = channel_token_uses(own, secrets, host=host)
         if not uses:
             return
+        try:
+            base = self._plan_dir()
+            key = self._run_key(base)
+        except (IOError, OSError, ValueError):
+            base, key = None, os.urandom(32)  # no memo: this worker reads the other hosts itself
+        uses = [(_mark(key, fp), owner, where) for fp, owner, where in uses]
+        for other, other_uses in self._fleet_token_uses(task_vars, base, key).items():
+            if other != host:
+                uses.extend((fp, tuple(owner), where) for fp, owner, where in other_uses)
+        check_channel_tokens(uses, only_host=host)
+
+    def _fleet_token_uses(self, task_vars, base, key):
+        """``{host: [(mark, owner, where)]}``: the channel tokens of every host of the play, read once per task.
+
+        Other hosts' ``nemoclaw_agents`` and ``nemoclaw_secrets`` are read from hostvars; a host whose
+        document is wrong is left out (its own task reports it). Reading them in every host's worker would
+        cost each host the whole fleet, so the first worker of the task keeps the result in the run's
+        memo directory: the fingerprints only, as HMACs with the run's key (no token value)."""
+        hosts = sorted(task_vars.get("ansible_play_hosts_all") or ())
+        path = guard = None
+        try:
+            if base is not None:
+                name = hashlib.sha256(compare.canonical_json([self._task._uuid, hosts]).encode("utf-8")).hexdigest()  # pylint: disable=protected-access
+                path = os.path.join(base, "tokens-%s.json" % name)
+                try:
+                    guard = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+                    fcntl.flock(guard, fcntl.LOCK_EX)
+                    with open(path) as fh:
+                        return json.load(fh)
+                except (IOError, OSError, ValueError):
+                    pass
+            out = self._read_token_uses(hosts, task_vars, key)
+            if guard is not None:
+                try:
+                    fd, part = tempfile.mkstemp(prefix=".tokens.", dir=base)
+                    with os.fdopen(fd, "w") as fh:
+                        json.dump(out, fh)
+                    os.replace(part, path)
+                except (IOError, OSError, TypeError, ValueError):
+                    pass
+            return out
+        finally:
+            if guard is not None:
+                os.close(guard)  # releases the lock
+
+    def _read_token_uses(self, hosts, task_vars, key):
+        out = {}
         hostvars = task_vars.get("hostvars") or {}
-        for other in task_vars.get("ansible_play_hosts_all") or ():
-            if other == host:
-                continue
+        for other in hosts:
             try:
                 variables = hostvars[other]
                 entries = normalize(self._templar.template(variables.get("nemoclaw_agents")))
@@ -297,8 +350,9 @@ class ActionModule(ActionBase):
             except (AnsibleError, DesiredStateError, KeyError, TypeError, ValueError):
                 continue
             present = [e for e in entries if e["state"] != "absent"]
-            uses.extend(channel_token_uses(present, other_secrets if isinstance(other_secrets, dict) else {}, host=other))
-        check_channel_tokens(uses, only_host=host)
+            found = channel_token_uses(present, other_secrets if isinstance(other_secrets, dict) else {}, host=other)
+            out[other] = [(_mark(key, fp), list(owner), where) for fp, owner, where in found]
+        return out
 
     def _host_base(self, options, task_vars):
         """``host_base`` for the module: the run named as the lock's owner, the gateway's files rendered."""
