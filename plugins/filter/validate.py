@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import validate
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_role, validate
 
 
 def env_problems(env, name="env"):
@@ -15,6 +15,11 @@ def env_problems(env, name="env"):
     return validate.env_problems(env, name)
 
 
+def openshell_problems(values, host, service_mgr=None):
+    """Sentences about the openshell role's variables, each naming its variable (module_utils/openshell_role.py)."""
+    return openshell_role.problems(values, host, service_mgr)
+
+
 class FilterModule(object):
     def filters(self):
-        return {"env_problems": env_problems}
+        return {"env_problems": env_problems, "openshell_problems": openshell_problems}
