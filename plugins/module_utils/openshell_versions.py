@@ -83,7 +83,7 @@ def check_version_gate(actual, minimum=None, maximum=None, what="version"):
     hi = parse_version(maximum) if maximum else None
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise VersionGateError(what, "%s %s is outside the supported range (min %s, max %s)"
-                             % (what, actual, minimum or "none", maximum or "none"))
+                               % (what, actual, minimum or "none", maximum or "none"))
 
 
 def key(version):

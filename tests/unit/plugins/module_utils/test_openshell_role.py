@@ -66,9 +66,9 @@ def test_environment_problems_name_the_key_never_the_value():
 
 def test_every_problem_is_reported_at_once():
     out = problems({"gateway_supervisor": "systemd_user"}, "h")
-    assert [p.split(" ")[0] for p in out] == ["openshell_version", "openshell_package_src", "openshell_package_sha256",
-                                             "openshell_gateway_port", "openshell_gateway_endpoint",
-                                             "openshell_gateway_supervisor=systemd_user"]
+    assert [p.split(" ")[0] for p in out] == [
+        "openshell_version", "openshell_package_src", "openshell_package_sha256", "openshell_gateway_port",
+        "openshell_gateway_endpoint", "openshell_gateway_supervisor=systemd_user"]
 
 
 def test_the_filter_is_the_function():
