@@ -367,7 +367,8 @@ class ActionModule(ActionBase):
         out["lock"] = lk
         osh = dict(out.get("openshell") or {})
         if "config_dir" in osh:
-            osh.update(self._gateway_files(osh.pop("config_dir"), osh.pop("state_dir", None), osh.pop("gateway_env", None) or {},
+            # state_dir stays: the module also looks for the process supervisor's pidfile and TLS bundle there.
+            osh.update(self._gateway_files(osh.pop("config_dir"), osh.get("state_dir"), osh.pop("gateway_env", None) or {},
                                            task_vars))
         out["openshell"] = osh
         return out

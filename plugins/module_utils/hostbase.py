@@ -13,7 +13,9 @@ leave it, with the same code those roles run:
   the saved report unchanged, and the GPU checks (``gpu.judge``);
 * the OpenShell CLI at the pinned version (and the gateway executable, when the role runs the gateway);
 * the gateway's directories and files (``files.converge`` in check mode: what ``nemoclaw_files`` would do);
-* the gateway's supervisor: ``external`` (nothing for the role to run);
+* the gateway's supervisor: ``external`` (nothing for the role to run), or ``process`` with its gateway
+  running from the role's pidfile (what ``openshell-gatewayctl status`` reports); ``systemd_user`` always
+  takes the roles (the unit, its state and the user manager are the role's to check);
 * the CLI's registration of the gateway (``compare.gateway_registration_differences``) and its status
   ``connected`` (what ``openshell_gateway`` waits for).
 
@@ -24,6 +26,8 @@ they cannot vouch for is a reason, never a pass.
 """
 
 from __future__ import annotations
+
+import os
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import files as fileslib
@@ -55,8 +59,16 @@ ARGUMENT_SPEC = dict(
         gateway_name=dict(type="str", required=True),
         gateway_endpoint=dict(type="str", required=True),
         gateway_local_tls=dict(type="bool", default=False),
+        state_dir=dict(type="path"),
     )),
 )
+
+# Where the openshell role's process supervisor keeps the gateway's pid and local TLS bundle, under
+# openshell_state_dir (roles/openshell/vars/main.yml __openshell_ctl_args, tasks/service_process.yml).
+PROCESS_PIDFILE = "gateway.pid"
+PROCESS_TLS_CA = "tls/ca.crt"
+# The command lines files/openshell-gatewayctl recognises as a gateway (its is_gateway).
+GATEWAY_COMMANDS = ("openshell-gateway", "openshell_sim.gateway")
 
 
 class _Differs(Exception):
@@ -117,9 +129,11 @@ def check(module, spec, client):
 
     if osh["problems"]:
         reasons.append("openshell: %s" % " ".join(osh["problems"]))
-    if osh["supervisor"] != "external":
-        reasons.append("the gateway's %s supervisor is checked by the openshell role" % osh["supervisor"])
     probe = measured.get("openshell")
+    if osh["supervisor"] == "process":
+        reasons.extend(_process(osh, probe))
+    elif osh["supervisor"] != "external":
+        reasons.append("the gateway's %s supervisor is checked by the openshell role" % osh["supervisor"])
     if not probe or probe.get("path") != osh["path"]:
         reasons.append("the host checks did not read %s --version" % osh["path"])
     elif installed_version(probe) != osh["version"]:
@@ -141,6 +155,43 @@ def check(module, spec, client):
     if not reasons:
         reasons.extend(_gateway(client, osh))
     return reasons, warnings, report
+
+
+def _process(osh, probe):
+    """What the openshell role's ``process`` supervisor would do here (``tasks/service_process.yml``), as
+    reasons: none when the gateway executable is there, the local TLS bundle exists (when the gateway uses
+    it) and the pidfile names a live gateway, the state ``openshell-gatewayctl status`` reports as running."""
+    out = []
+    gateway = (probe or {}).get("gateway") or {}
+    if not gateway.get("executable"):
+        out.append("the gateway executable %s is missing" % (gateway.get("path") or "(not checked by the host checks)"))
+    state_dir = osh["state_dir"]
+    if not state_dir:
+        return out + ["the gateway's state directory is not known"]
+    tls_ca = os.path.join(state_dir, PROCESS_TLS_CA)
+    if osh["gateway_local_tls"] and not os.path.isfile(tls_ca):
+        out.append("the gateway's local TLS bundle %s is missing" % tls_ca)
+    pidfile = os.path.join(state_dir, PROCESS_PIDFILE)
+    if gateway_pid(pidfile) is None:
+        out.append("no gateway process runs from %s" % pidfile)
+    return out
+
+
+def gateway_pid(pidfile):
+    """The pid ``pidfile`` names when it is a live OpenShell gateway, else None: files/openshell-gatewayctl's
+    ``current_pid`` (the digits of the first line, the process alive, its command line a gateway's)."""
+    try:
+        with open(pidfile) as fh:
+            digits = "".join(c for c in fh.readline() if c.isdigit())
+        pid = int(digits) if digits else 0
+        if pid <= 0:
+            return None
+        os.kill(pid, 0)
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            cmdline = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except (IOError, OSError, ValueError):
+        return None
+    return pid if any(name in cmdline for name in GATEWAY_COMMANDS) else None
 
 
 def _gateway(client, osh):

@@ -135,7 +135,8 @@ options:
     description:
       - "The quick path of C(site.yml): in this same execution, take the host lock, check that the host layer is
         as the preflight, gpu and openshell roles would leave it (host checks and their saved report, GPU checks,
-        the pinned OpenShell version, the gateway's directories and files, an C(external) supervisor, the gateway's
+        the pinned OpenShell version, the gateway's directories and files, an C(external) supervisor or a running
+        C(process) one, the gateway's
         registration and C(connected) status), and only then converge the agents and release the lock."
       - When a check does not hold (or the lock is held by another run) nothing is changed, the lock is released and
         RV(host_base_needed) is V(true) with RV(host_base_reasons); C(site.yml) then runs the roles and this module

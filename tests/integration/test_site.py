@@ -100,6 +100,12 @@ def test_rollout_drift_check_repair(demo):
     rc, out, results, calls = demo.play()
     assert rc == 0, out[-4000:]
     assert demo.cli("sandbox", "get", "openclaw", "-o", "json").returncode == 0
+    # A new host takes the roles. The GPU facts came with the preflight's execution and were judged on the controller.
+    gpu = [r["result"] for r in results if r["task"].endswith("Gather NVIDIA GPU facts and evaluate the GPU checks")]
+    pre = [r["result"] for r in results if r["task"].endswith("Measure the host and evaluate the readiness checks")]
+    assert gpu and gpu[-1].get("gathered_by") == "nemoclaw_preflight", gpu
+    assert gpu[-1]["ansible_facts"]["nvidia_gpu"] == pre[-1]["gpu"]["facts"]
+    assert gpu[-1]["report"]["checks"] and pre[-1]["gpu"]["inputs"]["nvidia_smi_path"]
 
     rc, out, results, calls = demo.play(check=True)
     assert rc == 0 and changed_tasks(results) == [], (changed_tasks(results), out[-3000:])
@@ -136,12 +142,10 @@ def test_rollout_drift_check_repair(demo):
     # Read once, act on difference: on a converged host the agents task only reads (no change, so no
     # health probe either).
     assert [c["argv"] for c in calls if not is_read_only(c["argv"])] == []
-    # The GPU facts came with the preflight's execution and were judged on the controller.
-    gpu = [r["result"] for r in results if r["task"].endswith("Gather NVIDIA GPU facts and evaluate the GPU checks")]
-    pre = [r["result"] for r in results if r["task"].endswith("Measure the host and evaluate the readiness checks")]
-    assert gpu and gpu[-1].get("gathered_by") == "nemoclaw_preflight", gpu
-    assert gpu[-1]["ansible_facts"]["nvidia_gpu"] == pre[-1]["gpu"]["facts"]
-    assert gpu[-1]["report"]["checks"] and pre[-1]["gpu"]["inputs"]["nvidia_smi_path"]
+    # The gateway runs from the process supervisor's pidfile: the quick path vouched for the host layer, no role ran.
+    quick = [r["result"] for r in results if r["task"].endswith(APPLY)]
+    assert len(quick) == 1 and quick[0]["host_base_needed"] is False, quick
+    assert all(r["task"].endswith(APPLY) for r in results), sorted(set(r["task"] for r in results))
 
     # The gateway stops: a check run reports the start and ends the host there; a run repairs.
     old = demo.gateway_pid()

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -185,11 +187,72 @@ def test_a_changed_file_mode_sends_the_host_to_the_roles(spec):
     assert reasons == ["gateway files differ: %s/gateway.toml" % spec["_conf"]]
 
 
-@pytest.mark.parametrize("supervisor", ["process", "systemd_user"])
-def test_a_supervisor_the_role_runs_sends_the_host_to_the_roles(spec, supervisor):
-    spec["openshell"]["supervisor"] = supervisor
+def test_the_systemd_user_supervisor_sends_the_host_to_the_roles(spec):
+    spec["openshell"]["supervisor"] = "systemd_user"
     reasons, _w, _r = hostbase.check(FakeModule(), spec, FakeClient())
-    assert reasons == ["the gateway's %s supervisor is checked by the openshell role" % supervisor]
+    assert reasons == ["the gateway's systemd_user supervisor is checked by the openshell role"]
+
+
+@pytest.fixture
+def process_host(spec, tmp_path):
+    """``spec`` with the process supervisor, its gateway executable found, and a live process whose command
+    line names openshell-gateway (``_gateway``) whose pid nothing has written yet."""
+    state = tmp_path / "gwstate"
+    state.mkdir()
+    spec["openshell"].update(supervisor="process", state_dir=str(state))
+    spec["_state"]["measured"] = {"openshell": dict(spec["_state"]["measured"]["openshell"],
+                                                    gateway={"path": "/usr/bin/openshell-gateway", "executable": True})}
+    gateway = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "openshell-gateway", "--config", "x"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    spec["_gateway"], spec["_other"], spec["_pidfile"] = gateway, other, state / "gateway.pid"
+    yield spec
+    for proc in (gateway, other):
+        proc.kill()
+        proc.wait()
+
+
+def test_a_running_gateway_process_needs_nothing(process_host):
+    process_host["_pidfile"].write_text("%d\n" % process_host["_gateway"].pid)
+    reasons, _w, _r = hostbase.check(FakeModule(), process_host, FakeClient())
+    assert reasons == []
+
+
+@pytest.mark.parametrize("pidfile_text,expected", [
+    (None, "no gateway process runs from {pidfile}"),                      # never started
+    ("", "no gateway process runs from {pidfile}"),
+    ("0\n", "no gateway process runs from {pidfile}"),
+    ("{other}\n", "no gateway process runs from {pidfile}"),               # a live process, not a gateway
+    ("{dead}\n", "no gateway process runs from {pidfile}"),                # the gateway died
+])
+def test_a_gateway_process_not_running_sends_the_host_to_the_roles(process_host, pidfile_text, expected):
+    dead = subprocess.Popen([sys.executable, "-c", "pass", "openshell-gateway"])
+    dead.wait()
+    if pidfile_text is not None:
+        process_host["_pidfile"].write_text(pidfile_text.format(other=process_host["_other"].pid, dead=dead.pid))
+    reasons, _w, _r = hostbase.check(FakeModule(), process_host, FakeClient())
+    assert reasons == [expected.format(pidfile=process_host["_pidfile"])]
+
+
+def test_a_missing_gateway_executable_or_tls_bundle_sends_the_host_to_the_roles(process_host):
+    process_host["_pidfile"].write_text("%d\n" % process_host["_gateway"].pid)
+    process_host["_state"]["measured"]["openshell"]["gateway"]["executable"] = False
+    process_host["openshell"]["gateway_local_tls"] = True
+    reasons, _w, _r = hostbase.check(FakeModule(), process_host, FakeClient())
+    assert reasons == ["the gateway executable /usr/bin/openshell-gateway is missing",
+                       "the gateway's local TLS bundle %s/tls/ca.crt is missing" % process_host["openshell"]["state_dir"]]
+
+
+def test_the_process_checks_follow_the_role_and_its_gatewayctl():
+    """The pidfile, TLS bundle and command lines the quick path looks for are the role's."""
+    with open(os.path.join(ROOT, "roles/openshell/vars/main.yml")) as fh:
+        role_vars = fh.read()
+    assert "openshell_state_dir ~ '/%s'" % hostbase.PROCESS_PIDFILE in role_vars
+    process = _load("roles/openshell/tasks/service_process.yml")
+    tls = _task(process, "Generate the local TLS bundle for the process supervisor")
+    assert tls["ansible.builtin.command"]["creates"] == "{{ openshell_state_dir }}/%s" % hostbase.PROCESS_TLS_CA
+    with open(os.path.join(ROOT, "roles/openshell/files/openshell-gatewayctl")) as fh:
+        ctl = fh.read()
+    assert "*%s*|*%s*) return 0 ;;" % hostbase.GATEWAY_COMMANDS in ctl
 
 
 def test_role_variable_problems_send_the_host_to_the_roles(spec):
