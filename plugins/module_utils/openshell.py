@@ -422,8 +422,9 @@ def parse_policy_result(stderr):
     return {"changed": True, "version": None, "hash": None}
 
 
-def parse_version(text):
-    """``openshell 0.0.111`` → ``0.0.111``."""
+def version_of(text):
+    """The version word of ``openshell --version`` output (``openshell 0.0.111`` -> ``0.0.111``); to compare versions,
+    ``openshell_versions.parse_version``."""
     text = strip_ansi(text).strip()
     return text.split()[-1] if text else ""
 
@@ -556,7 +557,7 @@ class OpenShellClient(object):
 
     def version(self):
         _rc, out, _err = self.run(["--version"], with_globals=False)
-        self._running_version = parse_version(out)
+        self._running_version = version_of(out)
         return self._running_version
 
     def assume_version(self, version):

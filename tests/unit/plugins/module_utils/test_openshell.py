@@ -260,7 +260,7 @@ def test_parse_sandbox_providers_and_policy_results():
         {"changed": False, "version": 2, "hash": "0123456789ab"}
     assert os_.parse_policy_result("\u2713 Policy version 3 submitted (hash: abcdefabcdef)\n\u2713 Policy version 3 loaded")["version"] == 3
     assert os_.parse_policy_result("\u2713 Global policy configured (hash: abcdefabcdef, settings revision: 7)\n")["version"] == 7
-    assert os_.parse_version("openshell 0.0.111\n") == "0.0.111"
+    assert os_.version_of("openshell 0.0.111\n") == "0.0.111"
 
 
 def test_call_log_records_argv_and_mutation():
