@@ -11,6 +11,7 @@ converge (site.yml) as for a drift check (check mode, playbooks/drift.yml).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import hmac
@@ -96,6 +97,35 @@ def findings_of(result):
             out.append(drift.finding("sandbox", name, changes(agent.get("differences") or []),
                                      action="replace" if agent.get("replace") else ", ".join(agent.get("actions") or [])))
     return out
+
+
+@contextlib.contextmanager
+def _first_worker(path):
+    """Hold the lock file next to the run-memo entry ``path`` while inside: the workers of a batch start
+    together, so the first one makes the entry and the others wait for it. Without the lock when the lock
+    file cannot be made (each worker then makes the value itself)."""
+    guard = None
+    try:
+        guard = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(guard, fcntl.LOCK_EX)
+    except (IOError, OSError):
+        pass
+    try:
+        yield
+    finally:
+        if guard is not None:
+            os.close(guard)  # releases the lock
+
+
+def _store(path, value):
+    """Write a run-memo entry as JSON, atomically; an entry that cannot be written is only a lost saving."""
+    try:
+        fd, part = tempfile.mkstemp(prefix=".memo.", dir=os.path.dirname(path))
+        with os.fdopen(fd, "w") as fh:
+            json.dump(value, fh)
+        os.replace(part, path)
+    except (IOError, OSError, TypeError, ValueError):
+        pass
 
 
 def _mark(key, fingerprint):
@@ -201,18 +231,14 @@ class ActionModule(ActionBase):
         try:
             base = self._plan_dir()
             path = os.path.join(base, self._plan_key(base, args, host_facts) + ".json")
-            # The workers of a batch start together: the first plans, the others wait for its entry.
-            guard = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except (IOError, OSError, TypeError, ValueError):
-            return self._plan_now(args, host_facts, None)
-        try:
-            fcntl.flock(guard, fcntl.LOCK_EX)
+            return self._plan_now(args, host_facts)
+        with _first_worker(path):
             plan = self._memo(path)
             if plan is None:
-                plan = self._plan_now(args, host_facts, path)
+                plan = self._plan_now(args, host_facts)
+                _store(path, {"sources": self._sources, "warnings": self._notes, "plan": plan})
             return plan
-        finally:
-            os.close(guard)  # releases the lock
 
     def _memo(self, path):
         """The memo's plan at ``path`` when its sources are unchanged (its warnings shown again), else None."""
@@ -228,21 +254,12 @@ class ActionModule(ActionBase):
             pass
         return None
 
-    def _plan_now(self, args, host_facts, path):
+    def _plan_now(self, args, host_facts):
         try:
-            plan = plan_host(args["agents"], args["secrets"], self._load_blueprint, host_facts=host_facts)
+            return plan_host(args["agents"], args["secrets"], self._load_blueprint, host_facts=host_facts)
         finally:
             for warning in self._notes:
                 display.warning(warning)
-        if path is not None:
-            try:
-                fd, part = tempfile.mkstemp(prefix=".plan.", dir=os.path.dirname(path))
-                with os.fdopen(fd, "w") as fh:
-                    json.dump({"sources": self._sources, "warnings": self._notes, "plan": plan}, fh)
-                os.replace(part, path)
-            except (IOError, OSError, TypeError, ValueError):
-                pass
-        return plan
 
     @staticmethod
     def _plan_dir():
@@ -313,31 +330,19 @@ class ActionModule(ActionBase):
         cost each host the whole fleet, so the first worker of the task keeps the result in the run's
         memo directory: the fingerprints only, as HMACs with the run's key (no token value)."""
         hosts = sorted(task_vars.get("ansible_play_hosts_all") or ())
-        path = guard = None
-        try:
-            if base is not None:
-                name = hashlib.sha256(compare.canonical_json([self._task._uuid, hosts]).encode("utf-8")).hexdigest()  # pylint: disable=protected-access
-                path = os.path.join(base, "tokens-%s.json" % name)
-                try:
-                    guard = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-                    fcntl.flock(guard, fcntl.LOCK_EX)
-                    with open(path) as fh:
-                        return json.load(fh)
-                except (IOError, OSError, ValueError):
-                    pass
+        if base is None:
+            return self._read_token_uses(hosts, task_vars, key)
+        name = hashlib.sha256(compare.canonical_json([self._task._uuid, hosts]).encode("utf-8")).hexdigest()  # pylint: disable=protected-access
+        path = os.path.join(base, "tokens-%s.json" % name)
+        with _first_worker(path):
+            try:
+                with open(path) as fh:
+                    return json.load(fh)
+            except (IOError, OSError, ValueError):
+                pass
             out = self._read_token_uses(hosts, task_vars, key)
-            if guard is not None:
-                try:
-                    fd, part = tempfile.mkstemp(prefix=".tokens.", dir=base)
-                    with os.fdopen(fd, "w") as fh:
-                        json.dump(out, fh)
-                    os.replace(part, path)
-                except (IOError, OSError, TypeError, ValueError):
-                    pass
+            _store(path, out)
             return out
-        finally:
-            if guard is not None:
-                os.close(guard)  # releases the lock
 
     def _read_token_uses(self, hosts, task_vars, key):
         out = {}
