@@ -197,15 +197,19 @@ def version_tuple(text):
     return tuple(parts + [0] * (3 - len(parts)))
 
 
-def _apply_version():
+def apply_version():
+    """Give the grammar the versioned flags of the version spoken now (the fork server's children
+    call it again: their OPENSHELL_SIM_VERSION is the client's)."""
     from . import version
     speaks = version_tuple(version())
     for path, flag, since, spec in VERSIONED_FLAGS:
         if speaks >= since:
             COMMANDS[path]["flags"][flag] = spec
+        else:
+            COMMANDS[path]["flags"].pop(flag, None)
 
 
-_apply_version()
+apply_version()
 
 # Real commands the simulator does not implement (parsed by name only; runtime error, exit 1).
 UNSIMULATED = [
