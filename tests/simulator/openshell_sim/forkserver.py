@@ -38,7 +38,7 @@ def serve(name):
     while True:
         while children:
             try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
+                pid, _status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 children = 0
                 break
@@ -48,7 +48,7 @@ def serve(name):
         if not children and time.monotonic() - last > IDLE:
             return
         try:
-            conn, _ = server.accept()
+            conn, _address = server.accept()
         except socket.timeout:
             continue
         except OSError:
@@ -129,7 +129,7 @@ def child(conn):
         if tag == b"A":
             argv.append(os.fsdecode(value))
         elif tag == b"E":
-            key, _, val = value.partition(b"=")
+            key, _sep, val = value.partition(b"=")
             env[key] = val
         elif tag == b"C":
             cwd = value

@@ -33,6 +33,7 @@ def test_the_server_serves_and_its_answers_are_the_direct_runs(sim_host, tmp_pat
         (["--version"], {"OPENSHELL_SIM_VERSION": "0.1.5"}),    # the client's environment, not the server's
         (["sandbox", "create", "--name", "rel", "--policy", "p.json", "--", "true"], {}),  # the client's cwd
     ]
+
     def run(argv, env):
         before = len(h.calls())
         r = h.run(*argv, env=env, cwd=str(tmp_path))
@@ -63,7 +64,7 @@ def test_stdin_and_umask_are_the_clients(sim_host, tmp_path):
                             os.path.join(SIM, "bin", "openshell"), h.endpoint],
                            env=dict(h.env, XDG_CONFIG_HOME=str(sub), **env), capture_output=True, text=True, check=False)
         assert r.returncode == 0, r.stderr
-        made = [os.path.join(d, f) for d, _, fs in os.walk(sub) for f in fs]
+        made = [os.path.join(d, f) for d, _dirs, fs in os.walk(sub) for f in fs]
         assert made and all(os.stat(p).st_mode & 0o077 == 0 for p in made), [(p, oct(os.stat(p).st_mode)) for p in made]
         assert os.stat(sub / "openshell").st_mode & 0o777 == mode
 
