@@ -20,14 +20,15 @@ import os
 import tempfile
 
 from ansible import constants as C
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.agentfleet.nemoclaw.plugins.action.nemoclaw_blueprint import ActionModule as NemoclawBlueprintAction
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, drift, lock, validate
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, drift, lock, quickpath, validate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import BlueprintError
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import DesiredStateError, normalize
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.plan import (
@@ -68,12 +69,13 @@ ARGUMENT_SPEC = dict(
     openshell_path=dict(type="str", default="openshell"),
     timeout=dict(type="int", default=300),
     retries=dict(type="int", default=3),
-    host_base=dict(type="dict"),
+    host_base=dict(type="raw"),
 )
 
+# The collection's root: the roles' tasks (site.yml's quick path reads their options) and templates.
+COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The openshell role's templates, rendered here for the quick path's comparison of the gateway's files.
-OPENSHELL_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                   "roles", "openshell", "templates")
+OPENSHELL_TEMPLATES = os.path.join(COLLECTION, "roles", "openshell", "templates")
 
 
 def findings_of(result):
@@ -151,9 +153,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         self._task_vars = task_vars
         host = task_vars.get("inventory_hostname")
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC,
-                                                        mutually_exclusive=[("agents", "plan")],
-                                                        required_one_of=[("agents", "plan")])
+        args = self._arguments(task_vars)
         result = {"changed": False}
         for warning in validate.unknown_variables(task_vars, extra=[task_vars.get("approvals_overlay_var")]):
             display.warning(warning)
@@ -205,6 +205,47 @@ class ActionModule(ActionBase):
             res["msg"] = "drift on %s: %s" % (host, "; ".join(
                 "%s %s: %s" % (f["resource"], f["name"], ", ".join(f["differences"])) for f in findings))
         return res
+
+    def _arguments(self, task_vars):
+        """The task's options, validated; with ``host_base: true`` (site.yml's quick path) those of the roles' tasks
+        (``module_utils/quickpath.py``) under the task's own, and ``host_base`` made from them."""
+        given = dict(self._task.args)
+        host_base = given.pop("host_base", None)
+        if host_base is not None and not isinstance(host_base, dict):
+            host_base = None
+            if boolean(self._task.args["host_base"], strict=False):
+                role_args, host_base = self._quick_path(task_vars)
+                role_args.update(given)
+                given = role_args
+        checked = ArgumentSpecValidator(ARGUMENT_SPEC, mutually_exclusive=[("agents", "plan")],
+                                        required_one_of=[("agents", "plan")]).validate(given)
+        if checked.error_messages:
+            raise AnsibleActionFail("Validation of arguments failed:\n%s" % "\n".join(checked.error_messages))
+        args = checked.validated_parameters
+        args["host_base"] = host_base
+        return args
+
+    def _quick_path(self, task_vars):
+        """``(the agents task's options, host_base)``: the roles' tasks' options, templated for this host."""
+        parts, import_vars = quickpath.role_options(self._role_tasks)
+        variables = dict(task_vars)
+        variables.update(import_vars)
+        templar = self._templar.copy_with_new_env(available_variables=variables)
+
+        def template(value):
+            return templar.template(quickpath.presolve(value, variables))
+        agents_args, _when = parts.pop("agents")
+        out = {}
+        for part, (part_args, when) in parts.items():
+            out[part] = template(part_args)
+            if when is not None:
+                out[part]["enabled"] = all(templar.evaluate_conditional(c) for c in quickpath.conditions(when))
+        out["openshell"] = template(dict((key, "{{ %s }}" % name) for key, name in quickpath.OPENSHELL_VARS))
+        return template(agents_args), out
+
+    def _role_tasks(self, relative):
+        """A task file of the collection, as the playbook loader reads it (its strings trusted as templates)."""
+        return self._loader.load_from_file(os.path.join(COLLECTION, relative), trusted_as_template=True)
 
     def _previous(self, target, args, task_vars):
         """The host's plan before ``target`` (read on the host, no OpenShell call); ``(None, failed result)`` if none."""

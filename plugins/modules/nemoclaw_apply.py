@@ -141,12 +141,17 @@ options:
       - When a check does not hold (or the lock is held by another run) nothing is changed, the lock is released and
         RV(host_base_needed) is V(true) with RV(host_base_reasons); C(site.yml) then runs the roles and this module
         again. In check mode the lock is only read.
-      - "Keys: C(lock) (C(enabled), C(owner), C(owner_info), C(path), C(ttl), C(takeover), as M(agentfleet.nemoclaw.nemoclaw_lock)),
+      - V(true) takes every option from the collection's own tasks, templated for the host - those of the agents role's
+        task (options the task also gives win), of C(playbooks/tasks/lock_acquire.yml) (never waiting for a held lock), of the
+        preflight and gpu roles' tasks (with the variables C(playbooks/tasks/host_base.yml) gives the preflight role)
+        and the openshell role's variables - so the quick path runs with exactly the options of the tasks it stands for.
+      - "A dict gives the module's options itself. Keys: C(lock) (C(enabled), C(owner), C(owner_info), C(path), C(ttl),
+        C(takeover), as M(agentfleet.nemoclaw.nemoclaw_lock)),
         C(preflight) (the options of M(agentfleet.nemoclaw.nemoclaw_preflight)), C(gpu) (the options of
         M(agentfleet.nemoclaw.nvidia_gpu_facts)), C(openshell) (C(version), C(path), C(supervisor), C(problems),
-        C(directories) and C(files) as M(agentfleet.nemoclaw.nemoclaw_files), C(gateway_name), C(gateway_endpoint),
+        C(config_dir), C(state_dir), C(gateway_env), C(gateway_name), C(gateway_endpoint),
         C(gateway_local_tls)). The action plugin fills in C(lock.owner) and renders the gateway's files."
-    type: dict
+    type: raw
   fail_on_change:
     description: In check mode, fail the task when the host differs from its desired state.
     type: bool
@@ -288,7 +293,7 @@ def main():
             health_required=dict(type="bool", default=True),
             rollback=dict(type="bool", default=False),
             read_previous=dict(type="bool", default=False),
-            host_base=dict(type="dict"),
+            host_base=dict(type="raw"),
         ),
         supports_check_mode=True,
     )

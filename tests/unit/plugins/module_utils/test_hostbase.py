@@ -14,7 +14,7 @@ import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import hostbase, preflight_run
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import hostbase, preflight_run, quickpath
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -30,46 +30,60 @@ def _task(tasks, name):
 
 
 # ---------------------------------------------------------------------------------------------- arguments
+# site.yml's quick task says only host_base: true; the action reads every option from the roles' tasks
+# (module_utils/quickpath.py), so there is no second copy of them to keep equal.
+def test_the_quick_task_takes_its_options_from_the_roles_tasks():
+    quick = _task(_load("playbooks/site.yml")[0]["tasks"], "Converge the agents of the host")
+    assert quick["agentfleet.nemoclaw.nemoclaw_apply"] == {"host_base": True}
+
+
 @pytest.fixture(scope="module")
-def quick():
-    play = _load("playbooks/site.yml")[0]
-    return _task(play["tasks"], "Converge the agents of the host")
+def read():
+    return quickpath.role_options(_load)
 
 
-def test_quick_task_gives_the_agents_role_arguments(quick):
-    role = _load("roles/agents/tasks/main.yml")[0]["agentfleet.nemoclaw.nemoclaw_apply"]
-    args = dict(quick["agentfleet.nemoclaw.nemoclaw_apply"])
-    args.pop("host_base")
-    assert args == role
+def test_the_quick_path_reads_each_roles_task(read):
+    parts, import_vars = read
+    for part, path, module in quickpath.TASKS:
+        task = next(t for t in _load(path) if module in t)
+        args, when = parts[part]
+        expected = dict((k, v) for k, v in task[module].items() if k not in quickpath.LEFT_OUT.get(part, ()))
+        assert (args, when) == (expected, task.get("when")), part
+    assert parts["lock"][1] == "nemoclaw_lock | default(true) | bool" and "timeout" not in parts["lock"][0]
+    assert "gathered" not in parts["gpu"][0] and "host_base" not in parts["agents"][0]
+    assert import_vars == _task(_load("playbooks/tasks/host_base.yml"), "Check the host")["vars"]
 
 
-def test_quick_task_gives_the_preflight_role_arguments(quick):
-    role = _load("roles/preflight/tasks/main.yml")[0]["agentfleet.nemoclaw.nemoclaw_preflight"]
-    assert quick["agentfleet.nemoclaw.nemoclaw_apply"]["host_base"]["preflight"] == role
-    # ... with the variables tasks/host_base.yml hands the preflight role
-    handed = _task(_load("playbooks/tasks/host_base.yml"), "Check the host")["vars"]
-    assert quick["vars"] == handed
+def test_every_option_the_quick_path_gives_is_one_the_host_checks_take(read):
+    parts, _import_vars = read
+    spec = hostbase.ARGUMENT_SPEC
+    assert set(parts["preflight"][0]) <= set(spec["preflight"]["options"])
+    assert set(parts["gpu"][0]) <= set(spec["gpu"]["options"])
+    assert set(parts["lock"][0]) | {"enabled"} <= set(spec["lock"]["options"])
+    # config_dir and gateway_env become the gateway's directories and files (the action renders them)
+    openshell = set(k for k, _var in quickpath.OPENSHELL_VARS) - {"config_dir", "gateway_env"}
+    assert openshell <= set(spec["openshell"]["options"])
 
 
-def test_quick_task_gives_the_gpu_role_arguments(quick):
-    role = dict(_load("roles/gpu/tasks/main.yml")[0]["agentfleet.nemoclaw.nvidia_gpu_facts"])
-    role.pop("gathered")  # the quick path judges the preflight's facts itself
-    assert quick["agentfleet.nemoclaw.nemoclaw_apply"]["host_base"]["gpu"] == role
+def test_a_missing_task_is_named():
+    with pytest.raises(quickpath.QuickPathError, match="roles/x.yml: no task runs agentfleet.nemoclaw.nemoclaw_lock"):
+        quickpath.task_of([{"name": "t", "ansible.builtin.debug": {}}], "agentfleet.nemoclaw.nemoclaw_lock", "roles/x.yml")
 
 
-def test_quick_task_gives_the_lock_arguments(quick):
-    lock = dict(_load("playbooks/tasks/lock_acquire.yml")[0]["agentfleet.nemoclaw.nemoclaw_lock"])
-    lock.pop("timeout")  # the quick path never waits: a held lock sends the host through nemoclaw_lock
-    got = dict(quick["agentfleet.nemoclaw.nemoclaw_apply"]["host_base"]["lock"])
-    assert got.pop("enabled") == "{{ nemoclaw_lock | default(true) | bool }}"
-    assert got == lock
+def test_presolve_replaces_only_defined_bare_variables():
+    variables = {"a": 3, "b": "{{ c | default(1) }}", "d": {"x": [1]}}
+    raw = {"one": "{{ a }}", "two": "{{b}}", "three": "{{ a | int }}", "four": "{{ undefined }}",
+           "five": ["{{ d }}", "plain"], "six": 7, "seven": "x {{ a }}"}
+    assert quickpath.presolve(raw, variables) == {
+        "one": 3, "two": "{{ c | default(1) }}", "three": "{{ a | int }}", "four": "{{ undefined }}",
+        "five": [{"x": [1]}, "plain"], "six": 7, "seven": "x {{ a }}"}
+    assert quickpath.conditions(None) == [] and quickpath.conditions("a") == ["a"] and quickpath.conditions(["a", "b"]) == ["a", "b"]
 
 
-def test_quick_task_compares_the_files_the_openshell_role_writes(quick):
+def test_the_quick_path_compares_the_files_the_openshell_role_writes():
     config = _load("roles/openshell/tasks/config.yml")[0]["agentfleet.nemoclaw.nemoclaw_files"]
-    osh = quick["agentfleet.nemoclaw.nemoclaw_apply"]["host_base"]["openshell"]
-    assert [d["path"] for d in config["directories"]] == ["{{ %s }}" % osh["config_dir"][3:-3],
-                                                          "{{ %s }}" % osh["state_dir"][3:-3]]
+    osh = dict(quickpath.OPENSHELL_VARS)
+    assert [d["path"] for d in config["directories"]] == ["{{ %s }}" % osh["config_dir"], "{{ %s }}" % osh["state_dir"]]
     # gateway.toml and gateway.env from the role's templates, env removed when empty (plugins/action/nemoclaw_apply.py)
     paths = [f["path"] for f in config["files"]]
     assert paths == ["{{ openshell_config_dir }}/gateway.toml", "{{ openshell_config_dir }}/gateway.env"]

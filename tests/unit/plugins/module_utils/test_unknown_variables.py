@@ -50,9 +50,7 @@ def test_the_apply_action_warns_before_planning(monkeypatch):
     monkeypatch.setattr(plugin.display, "warning", warnings.append)
     action = object.__new__(plugin.ActionModule)
     action._task = _Task()  # pylint: disable=protected-access
-    args = dict((k, spec.get("default")) for k, spec in plugin.ARGUMENT_SPEC.items())
-    args.update(plan={"agents": {}, "plan_digest": "d"})
-    action.validate_argument_spec = lambda **kwargs: (None, args)
+    action._task.args = {"plan": {"agents": {}, "plan_digest": "d"}}  # pylint: disable=protected-access
     action._execute_module = lambda **kwargs: {"changed": False}  # pylint: disable=protected-access
     task_vars = {"inventory_hostname": "dgx-01", "nemoclaw_agent": [], "nemoclaw_secrets": {},
                  "approvals_overlay_var": "nemoclaw_overlay", "nemoclaw_overlay": {}}
