@@ -25,6 +25,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.template import trust_as_template
 from ansible.utils.display import Display
 
 from ansible_collections.agentfleet.nemoclaw.plugins.action.nemoclaw_blueprint import ActionModule as NemoclawBlueprintAction
@@ -240,7 +241,8 @@ class ActionModule(ActionBase):
             out[part] = template(part_args)
             if when is not None:
                 out[part]["enabled"] = all(templar.evaluate_conditional(c) for c in quickpath.conditions(when))
-        out["openshell"] = template(dict((key, "{{ %s }}" % name) for key, name in quickpath.OPENSHELL_VARS))
+        # Trusted like the playbook's own strings: an undefined variable fails here as it would in a task.
+        out["openshell"] = template(dict((key, trust_as_template("{{ %s }}" % name)) for key, name in quickpath.OPENSHELL_VARS))
         return template(agents_args), out
 
     def _role_tasks(self, relative):
