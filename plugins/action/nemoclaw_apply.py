@@ -414,7 +414,11 @@ class ActionModule(ActionBase):
             lk["owner_info"] = info
         out["lock"] = lk
         osh = dict(out.get("openshell") or {})
-        if "config_dir" in osh:
+        if osh.get("problems"):
+            # The role fails with them before any change; its files could not be rendered from such values.
+            osh.pop("config_dir", None)
+            osh.pop("gateway_env", None)
+        elif "config_dir" in osh:
             # state_dir stays: the module also looks for the process supervisor's pidfile and TLS bundle there.
             osh.update(self._gateway_files(osh.pop("config_dir"), osh.get("state_dir"), osh.pop("gateway_env", None) or {},
                                            task_vars))

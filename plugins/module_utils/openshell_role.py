@@ -15,14 +15,14 @@ import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import validate
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gateway_config, validate
 
 _SHA256_HEX_RE = re.compile(r"[0-9A-Fa-f]{64}\Z")
 _ENDPOINT_RE = re.compile(r"https?://")
 
 # The variables ``problems`` reads (without the ``openshell_`` prefix), as the role's defaults name them.
 FIELDS = ("version", "install_method", "package_src", "package_sha256", "gateway_port", "gateway_endpoint",
-          "gateway_local_tls", "gateway_supervisor", "gateway_env")
+          "gateway_local_tls", "gateway_supervisor", "gateway_env", "gateway_config")
 
 
 def _text(value):
@@ -57,4 +57,7 @@ def problems(values, host, service_mgr=None):
                    "or external when something else runs it." % (host, service_mgr or "unknown"))
     out.extend(p + "." for p in validate.env_problems(v["gateway_env"] if v["gateway_env"] is not None else {},
                                                       "openshell_gateway_env"))
+    if v["gateway_config"] is not None:
+        # What gateway.toml would be made of (the gateway_* variables): a value TOML cannot hold.
+        out.extend(gateway_config.problems(v["gateway_config"]))
     return out

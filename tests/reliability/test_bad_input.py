@@ -314,6 +314,11 @@ ROLE_CASES = [
      "openshell_gateway_env.A: value must not contain a NUL"),
     ("gateway-env-value-list", ["openshell"], {"openshell_gateway_env": {"A": [1]}}, "openshell_gateway_env.A: value must be"),
     ("gateway-env-key-empty", ["openshell"], {"openshell_gateway_env": {"": "v"}}, "openshell_gateway_env: key '' must match"),
+    # gateway.toml is written by a TOML writer that escapes every string and refuses what TOML cannot hold.
+    ("gateway-config-null", ["openshell"], {"openshell_gateway_extra_config": {"log_level": None}},
+     "openshell_gateway_extra_config.log_level: null has no TOML form"),
+    ("gateway-driver-config-type", ["openshell"], {"openshell_gateway_driver_config": {"docker": "img"}},
+     "openshell_gateway_driver_config.docker: must be a mapping"),
 ]
 
 O = {"name": "openclaw", "agent": "openclaw"}

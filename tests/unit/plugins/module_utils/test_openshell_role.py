@@ -73,3 +73,12 @@ def test_every_problem_is_reported_at_once():
 
 def test_the_filter_is_the_function():
     assert FilterModule().filters()["openshell_problems"](_with(version=""), "h") == ["openshell_version must be set."]
+
+
+def test_a_gateway_setting_toml_cannot_hold_is_a_problem_naming_its_path():
+    config = {"bind_address": "127.0.0.1", "port": 17670, "compute_driver": "", "local_tls": False,
+              "extra_config": {"log_level": None}, "driver_config": {}}
+    assert problems(_with(gateway_config=config), "h", "systemd") == [
+        "openshell_gateway_extra_config.log_level: null has no TOML form; leave the key out."]
+    config["extra_config"] = {"log_level": "info"}
+    assert problems(_with(gateway_config=config), "h", "systemd") == []
