@@ -14,12 +14,86 @@ secret) and first-seen times of pending approvals. Writers hold an exclusive
 from __future__ import annotations
 
 import binascii
+import errno
 import fcntl
 import json
 import os
 import tempfile
+import time
 
 DEFAULT_DIR = "~/.local/state/agentfleet-nemoclaw"
+
+
+class BusyError(Exception):
+    """Another process still holds the ``Working`` guard after the wait."""
+
+    def __init__(self, path, holder, waited):
+        super(BusyError, self).__init__(path)
+        self.path = path
+        self.holder = holder
+        self.waited = waited
+
+
+class Working(object):
+    """One process at a time working on what ``path`` guards: an exclusive ``flock`` held while inside.
+
+    ``nemoclaw_apply`` holds it on its state directory's ``apply.busy`` for a whole converge. A flock
+    dies with its process, never with its parent: a module left running by an ansible-playbook killed
+    by pid (its process group spared) keeps working on the sandboxes until it ends, and the next run's
+    apply waits here for it instead of replacing the same sandbox at the same time. ``holder`` (the
+    pid written into the file) only names it in messages. Waits up to ``timeout`` seconds, then raises
+    ``BusyError``.
+    """
+
+    def __init__(self, path, timeout, poll=0.5, now=time.monotonic, sleep=time.sleep):
+        self.path = os.path.expanduser(path)
+        self.timeout = timeout
+        self.poll = poll
+        self._now = now
+        self._sleep = sleep
+        self._fd = None
+        self.waited = 0.0
+
+    def __enter__(self):
+        directory = os.path.dirname(self.path) or "."
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o700)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        started = self._now()
+        self.waited = 0.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    os.close(fd)
+                    raise
+            self.waited = self._now() - started
+            if self.waited >= self.timeout:
+                holder = self.holder()
+                os.close(fd)
+                raise BusyError(self.path, holder, round(self.waited, 1))
+            self._sleep(self.poll)
+        if self.waited:
+            self.waited = round(self._now() - started, 1)
+        os.ftruncate(fd, 0)
+        os.write(fd, ("%d\n" % os.getpid()).encode("ascii"))
+        self._fd = fd
+        return self
+
+    def holder(self):
+        """The pid the current holder wrote, or None."""
+        try:
+            with open(self.path) as fh:
+                return int(fh.read().strip() or 0) or None
+        except (IOError, OSError, ValueError):
+            return None
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            os.close(self._fd)  # releases the flock
+            self._fd = None
 
 
 def default_path(name):

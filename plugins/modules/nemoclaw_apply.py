@@ -164,6 +164,9 @@ options:
     default: true
 notes:
   - The module part refuses O(agents); it is always planned on the controller by the action plugin.
+  - Outside check mode one converge at a time works on a host's agents - the module holds an exclusive C(flock) on
+    C(apply.busy) in O(state_dir) for its whole execution and waits up to O(wait_timeout) for another (for example one
+    left running by an C(ansible-playbook) killed by its pid alone), then fails with C(error_kind=busy), changing nothing.
 seealso:
   - module: agentfleet.nemoclaw.openshell_sandbox
   - module: agentfleet.nemoclaw.openshell_policy
@@ -263,6 +266,9 @@ error_path:
   type: str
 """
 
+import contextlib  # noqa: E402
+import os  # noqa: E402
+
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import apply as applylib  # noqa: E402
@@ -273,6 +279,10 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import 
     client_for,
 )
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError  # noqa: E402
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.statefile import BusyError, Working  # noqa: E402
+
+# In state_dir: held (flock) by the module converging the host's agents (statefile.Working).
+BUSY_FILE = "apply.busy"
 
 
 def main():
@@ -317,24 +327,25 @@ def main():
     held = None
     try:
         client = client_for(module)
-        if p["host_base"] is not None:
-            held = quick_path(module, p["host_base"], client)
-        ctx = Context(module, client)
-        applier = applylib.Applier(
-            client, p["plan"], p["secrets"], check_mode=module.check_mode, state_dir=p["state_dir"],
-            write_temp_json=ctx.write_temp_json, warn=module.warn, update_credentials=p["update_credentials"],
-            wait_timeout=p["wait_timeout"], policy_wait_timeout=p["policy_wait_timeout"],
-            health_timeout=p["health_timeout"], gate=p["gate"],
-            health_required=p["health_required"])
-        try:
-            result = applier.run()
-        except (OpenShellError, applylib.RefusedError) as exc:
-            partial = applier.result
-            extra = exc.to_result() if isinstance(exc, OpenShellError) else {"error_kind": "refused"}
-            extra.pop("cmd", None)
-            extra.update(dict((k, partial[k]) for k in ("agents", "providers", "inference", "resumed", "openshell_version")
-                              if k in partial))
-            module.fail_json(msg=str(exc), changed=bool(client.mutating_calls), commands=client.call_log(), **extra)
+        with working(module, p["state_dir"], p["wait_timeout"]):
+            if p["host_base"] is not None:
+                held = quick_path(module, p["host_base"], client)
+            ctx = Context(module, client)
+            applier = applylib.Applier(
+                client, p["plan"], p["secrets"], check_mode=module.check_mode, state_dir=p["state_dir"],
+                write_temp_json=ctx.write_temp_json, warn=module.warn, update_credentials=p["update_credentials"],
+                wait_timeout=p["wait_timeout"], policy_wait_timeout=p["policy_wait_timeout"],
+                health_timeout=p["health_timeout"], gate=p["gate"],
+                health_required=p["health_required"])
+            try:
+                result = applier.run()
+            except (OpenShellError, applylib.RefusedError) as exc:
+                partial = applier.result
+                extra = exc.to_result() if isinstance(exc, OpenShellError) else {"error_kind": "refused"}
+                extra.pop("cmd", None)
+                extra.update(dict((k, partial[k]) for k in ("agents", "providers", "inference", "resumed", "openshell_version")
+                                  if k in partial))
+                module.fail_json(msg=str(exc), changed=bool(client.mutating_calls), commands=client.call_log(), **extra)
     except InputError as exc:
         module.fail_json(msg=str(exc), error_kind="invalid_input", field=exc.field, commands=[])
     except OpenShellError as exc:
@@ -402,6 +413,24 @@ def quick_path(module, options, client):
     for text in warnings:
         module.warn(text)
     return held
+
+
+@contextlib.contextmanager
+def working(module, state_dir, timeout):
+    """One converge at a time on the host's agents (``statefile.Working``); check mode only reads, so it does not wait."""
+    if module.check_mode:
+        yield
+        return
+    try:
+        with Working(os.path.join(state_dir, BUSY_FILE), timeout) as guard:
+            if guard.waited:
+                module.warn("waited %ss for another nemoclaw_apply (its run gone, its module still working) to end" % guard.waited)
+            yield
+    except BusyError as exc:
+        module.fail_json(msg="another nemoclaw_apply (pid %s) is still converging the agents of this host after %ss; it may be "
+                             "left from a run that was killed while its module kept working. Nothing was changed; run again "
+                             "when it has ended." % (exc.holder or "unknown", exc.waited),
+                         error_kind="busy", changed=False, commands=[])
 
 
 def release(module, held):

@@ -127,6 +127,22 @@ def playbook_pids(marker):
     return sorted(pids)
 
 
+def main_pid(marker):
+    """The ansible-playbook process itself (its forked workers share its command line)."""
+    def find():
+        pids = playbook_pids(marker)
+        for pid in pids:
+            try:
+                with open("/proc/%d/stat" % pid) as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (IOError, OSError, ValueError, IndexError):
+                continue
+            if ppid not in pids:
+                return pid
+        return None
+    return wait_for(find, 60, what="ansible-playbook of %s" % marker)
+
+
 def wait_for(predicate, timeout, interval=0.05, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -22,7 +22,7 @@ import signal
 
 import pytest
 
-from reltools import (Background, changed_tasks, close_fleet, command_words, failure_text, make_fleet,
+from reltools import (Background, changed_tasks, close_fleet, command_words, failure_text, main_pid, make_fleet,
                       playbook_pids, read_lease, snapshot, wait_for)
 from simfleet_runner import process_tree  # tests/integration is on sys.path (conftest.py)
 
@@ -65,22 +65,6 @@ def _kill_all(marker):
     wait_for(lambda: not playbook_pids(marker), 60, interval=0.1, what="the processes of %s to exit" % marker)
 
 
-def _main_pid(marker):
-    """The ansible-playbook process itself (its forked workers share its command line)."""
-    def find():
-        pids = playbook_pids(marker)
-        for pid in pids:
-            try:
-                with open("/proc/%d/stat" % pid) as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (IOError, OSError, ValueError, IndexError):
-                continue
-            if ppid not in pids:
-                return pid
-        return None
-    return wait_for(find, 60, what="ansible-playbook of %s" % marker)
-
-
 def _next_step_dir(fleet, ahead=1):
     return os.path.join(fleet.workdir, "step%03d" % (fleet._n + ahead))  # pylint: disable=protected-access
 
@@ -106,7 +90,7 @@ def test_sigkill_in_the_middle_of_site_yml(fleet):
     seen = dict((name, len(sim.calls())) for name, sim in fleet.hosts.items())
     run = Background(fleet.run_site, "site.yml", host_vars=_vars())
     try:
-        pid = _main_pid(marker)
+        pid = main_pid(marker)
 
         def replacing():
             for name, sim in fleet.hosts.items():
@@ -183,7 +167,7 @@ def test_two_runs_at_once_are_serialised_or_fail_clearly(fleet):
     # B and C certainly meet it; they try the quick path first.
     a = Background(fleet.run_site, "site.yml", host_vars=_vars(nemoclaw_quick_path=False))
     try:
-        pid_a = _main_pid(marker_a)
+        pid_a = main_pid(marker_a)
         wait_for(lambda: all((read_lease(sim) or {}).get("pid") == pid_a for sim in fleet.hosts.values()), 180,
                  interval=0.1, what="run A to hold every host lock")
         b = Background(fleet.run_site, "site.yml", host_vars=_vars(nemoclaw_lock_timeout=2))
