@@ -421,16 +421,23 @@ def working(module, state_dir, timeout):
     if module.check_mode:
         yield
         return
+    guard = Working(os.path.join(state_dir, BUSY_FILE), timeout)
     try:
-        with Working(os.path.join(state_dir, BUSY_FILE), timeout) as guard:
-            if guard.waited:
-                module.warn("waited %ss for another nemoclaw_apply (its run gone, its module still working) to end" % guard.waited)
-            yield
+        guard.__enter__()
     except BusyError as exc:
         module.fail_json(msg="another nemoclaw_apply (pid %s) is still converging the agents of this host after %ss; it may be "
                              "left from a run that was killed while its module kept working. Nothing was changed; run again "
                              "when it has ended." % (exc.holder or "unknown", exc.waited),
                          error_kind="busy", changed=False, commands=[])
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="state_dir: cannot take %s/%s (one converge at a time per host): %s. Nothing was changed."
+                             % (state_dir, BUSY_FILE, exc), error_kind="host", field="state_dir", changed=False, commands=[])
+    try:
+        if guard.waited:
+            module.warn("waited %ss for another nemoclaw_apply (its run gone, its module still working) to end" % guard.waited)
+        yield
+    finally:
+        guard.__exit__(None, None, None)
 
 
 def release(module, held):

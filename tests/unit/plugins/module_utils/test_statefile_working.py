@@ -65,3 +65,36 @@ def test_a_waiting_converge_goes_on_when_the_other_ends(tmp_path):
         time.sleep(seconds)
     with Working(path, timeout=30, poll=0.05, sleep=sleep) as guard:
         assert guard.waited > 0 and len(ticks) >= 2
+
+
+class _Module(object):
+    check_mode = False
+
+    def __init__(self):
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+    @staticmethod
+    def fail_json(**kwargs):
+        raise SystemExit(kwargs)
+
+
+def test_the_module_fails_clearly_when_it_cannot_take_the_guard(tmp_path):
+    from ansible_collections.agentfleet.nemoclaw.plugins.modules import nemoclaw_apply  # pylint: disable=import-outside-toplevel
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # a state_dir that is a file: no apply.busy can be made in it
+    with pytest.raises(SystemExit) as caught:
+        with nemoclaw_apply.working(_Module(), str(blocked), 1):
+            raise AssertionError("the body must not run")
+    failure = caught.value.args[0]
+    assert failure["field"] == "state_dir" and failure["changed"] is False and "Nothing was changed" in failure["msg"]
+    # An error of the converge itself is not taken for one of the guard.
+    with pytest.raises(OSError, match="from the body"):
+        with nemoclaw_apply.working(_Module(), str(tmp_path / "state"), 1):
+            raise OSError("from the body")
+    module = _Module()
+    module.check_mode = True
+    with nemoclaw_apply.working(module, str(blocked), 1):
+        pass  # check mode only reads: no guard, so nothing to fail
