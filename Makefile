@@ -64,7 +64,8 @@ test-sim: setup  ## the OpenShell simulator's own test suite
 	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/simulator/tests
 
 # Outside the checkout: inside it, git would report the copy as ignored and ansible-test would skip everything.
-SANITY_DIR := $(or $(TMPDIR),/tmp)/agentfleet-nemoclaw-sanity/ansible_collections/agentfleet/nemoclaw
+# One directory per checkout (a checksum of its path), so that two checkouts' runs never share the copy.
+SANITY_DIR := $(or $(TMPDIR),/tmp)/agentfleet-nemoclaw-sanity-$(shell printf %s '$(ROOT)' | cksum | cut -d' ' -f1)/ansible_collections/agentfleet/nemoclaw
 test-sanity: setup  ## ansible-test sanity on a copy of the tracked tree (it needs a real ansible_collections/ path)
 	rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_DIR)
 	git ls-files -z --cached --others --exclude-standard \

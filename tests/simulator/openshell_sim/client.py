@@ -4,20 +4,21 @@ The real ``openshell`` is a native binary that costs a few milliseconds per call
 process that imports the simulator's CLI costs 20-30 ms of CPU, most of it imports. So by default
 this client hands the call to a per-user fork server (``forkserver.py``) that has the CLI imported:
 it sends its argv, environment, working directory and umask and passes its own stdin, stdout and
-stderr (SCM_RIGHTS), and the forked child runs ``cli.main`` on exactly those, then returns the exit
-status. What the caller sees (output, exit status, call log, files written) is what the direct run
-produces; when the client is killed, the child dies with it. The client stays alive for the whole
-call, so its argv is in /proc like a real CLI's.
+stderr (SCM_RIGHTS), and the forked child acknowledges the request (one byte), runs ``cli.main`` on
+exactly those, then returns the exit status. What the caller sees (output, exit status, call log,
+files written) is what the direct run produces; when the client is killed, the child dies with it.
+The client stays alive for the whole call, so its argv is in /proc like a real CLI's.
 
 The direct run (import the CLI here) is used when the server cannot be reached (it is then started
-for the next calls), when a standard stream is a terminal (interactive use), and always with
-``OPENSHELL_SIM_FORKSERVER=0``. Only stdlib modules that are built in or frozen are imported on the
-fast path.
+for the next calls) or closes the connection unacknowledged (nothing ran), when a standard stream is
+a terminal (interactive use), and always with ``OPENSHELL_SIM_FORKSERVER=0``. Only stdlib modules
+that are built in or frozen are imported on the fast path.
 """
 import os
 import sys
 
 LENGTH = 8  # bytes of the request's length prefix
+ACCEPTED = b"R"  # the child's first byte: it has the whole request (protocol of forkserver.py)
 
 
 def server_name(lib):
@@ -79,19 +80,38 @@ def _remote(lib, argv):
         # Nothing has run yet if the server never took the request: the direct run is safe.
         sock.close()
         return None
-    status = b""
+    # The child acknowledges the whole request before it runs anything: without that byte (a server that
+    # was exiting when it queued this connection) nothing has run, and the direct run is safe.
     try:
-        while len(status) < 4:
-            chunk = sock.recv(4 - len(status))
-            if not chunk:
-                break
-            status += chunk
+        if _read(sock, 1) != ACCEPTED:
+            sock.close()
+            return None
+    except OSError:
+        sock.close()
+        return None
+    except KeyboardInterrupt:
+        return 130
+    try:
+        status = _read(sock, 4)
+    except OSError:
+        status = b""
     except KeyboardInterrupt:
         return 130
     if len(status) < 4:
         os.write(2, b"openshell simulator: the CLI process ended without an exit status\n")
         return 1
     return int.from_bytes(status, "big")
+
+
+def _read(sock, size):
+    """Up to ``size`` bytes: fewer only at the end of the stream."""
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def spawn(lib, name):

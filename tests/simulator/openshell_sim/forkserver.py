@@ -118,6 +118,7 @@ def child(conn):
     if got is None:
         return 1
     body, fds = got
+    conn.sendall(b"R")  # client.ACCEPTED: from here on the call counts as run
     for target, fd in zip((0, 1, 2), fds):
         os.dup2(fd, target)
     for fd in fds:

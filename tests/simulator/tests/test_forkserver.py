@@ -84,3 +84,33 @@ def test_a_killed_client_takes_its_call_with_it(sim_host):
     assert not [c for c in h.calls() if c["argv"] == ["provider", "list"]]
     h.ok("provider", "list")
     assert [c["rc"] for c in h.calls() if c["argv"] == ["provider", "list"]] == [0]
+
+
+def test_a_server_that_never_takes_the_call_leaves_it_to_the_direct_run(sim_host, tmp_path):
+    """A connection a server queued as it exited is closed unanswered: the call then runs directly, once."""
+    import socket  # pylint: disable=import-outside-toplevel
+    import threading  # pylint: disable=import-outside-toplevel
+    h = sim_host
+    python = tmp_path / "python3"  # another interpreter path: another server name, this test's own
+    os.symlink(os.path.realpath(h.env.get("OPENSHELL_SIM_PYTHON") or "/usr/bin/python3"), str(python))
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from openshell_sim.client import server_name; print(server_name(sys.argv[1]))"
+    name = subprocess.run([str(python), "-I", "-S", "-c", code, SIM], capture_output=True, text=True, check=True).stdout.strip()
+    dummy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dummy.bind("\0" + name)
+    dummy.listen(8)
+    accepted = []
+
+    def close_unanswered():
+        conn, _address = dummy.accept()
+        accepted.append(conn.recv(8))
+        conn.close()
+    thread = threading.Thread(target=close_unanswered, daemon=True)
+    thread.start()
+    try:
+        before = len(h.calls())
+        r = h.run("sandbox", "list", "-o", "json", env={"OPENSHELL_SIM_PYTHON": str(python)})
+        thread.join(10)
+    finally:
+        dummy.close()
+    assert accepted and (r.returncode, r.stdout) == (0, "[]\n"), (accepted, r.stderr)
+    assert [c["argv"] for c in h.calls()[before:]] == [["sandbox", "list", "-o", "json"]]
