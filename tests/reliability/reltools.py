@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -18,6 +19,18 @@ LEASE = os.path.join("home", ".local", "state", "agentfleet-nemoclaw", "site.loc
 def make_fleet(workdir, count):
     """A Fleet of ``count`` simulated hosts (their CLI runs on playrunner.SIM_PYTHON)."""
     return Fleet(workdir, count=count)
+
+
+@contextlib.contextmanager
+def converged_fleet(workdir, count):
+    """A fleet of ``count`` hosts that ``site.yml`` has converged; stopped, and its call logs checked, at the end."""
+    fleet = make_fleet(workdir, count)
+    try:
+        step = fleet.run_site("site.yml")
+        assert step.rc == 0, step.stdout[-4000:]
+        yield fleet
+    finally:
+        close_fleet(fleet)
 
 
 def close_fleet(fleet):

@@ -25,8 +25,8 @@ import re
 
 import pytest
 
-from reltools import (changed_tasks, close_fleet, command_words, failure_text, failures, host_calls, is_read_only,
-                      make_fleet, read_lease, snapshot)
+from reltools import (changed_tasks, command_words, converged_fleet, failure_text, failures, host_calls, is_read_only,
+                      read_lease, snapshot)
 
 HOSTS = ("host1", "host2", "host3")
 APPLY = "Converge the agents of the host"
@@ -35,17 +35,12 @@ OPENCLAW = {"name": "openclaw", "agent": "openclaw"}
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    f = make_fleet(tmp_path_factory.mktemp("faults"), 3)
-    try:
-        step = f.run_site("site.yml")
-        assert step.rc == 0, step.stdout[-4000:]
+    with converged_fleet(tmp_path_factory.mktemp("faults"), 3) as f:
         f.baseline = dict((name, snapshot(sim)) for name, sim in f.hosts.items())
         for name in HOSTS:
             assert f.baseline[name]["phase"] == "Ready" and f.baseline[name]["providers"], f.baseline[name]
             assert read_lease(f.hosts[name]) is None  # released at the end of the play
         yield f
-    finally:
-        close_fleet(f)
 
 
 def _calls(step, host, *words):

@@ -22,8 +22,8 @@ import signal
 
 import pytest
 
-from reltools import (Background, changed_tasks, close_fleet, command_words, failure_text, main_pid, make_fleet,
-                      playbook_pids, read_lease, snapshot, wait_for)
+from reltools import (Background, changed_tasks, command_words, converged_fleet, failure_text, main_pid, playbook_pids,
+                      read_lease, snapshot, wait_for)
 from simfleet_runner import process_tree  # tests/integration is on sys.path (conftest.py)
 
 HOSTS = ("host1", "host2", "host3")
@@ -42,17 +42,12 @@ def _vars(**extra):
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    f = make_fleet(tmp_path_factory.mktemp("kill"), 3)
-    try:
-        step = f.run_site("site.yml")
-        assert step.rc == 0, step.stdout[-4000:]
+    with converged_fleet(tmp_path_factory.mktemp("kill"), 3) as f:
         f.baseline = dict((name, snapshot(sim)) for name, sim in f.hosts.items())
         # What the agent keeps in its home (the sandbox's working directory), written as an operator would.
         for sim in f.hosts.values():
             sim.ok("sandbox", "exec", "--name", "openclaw", "--", "sh", "-c", MEMORY)
         yield f
-    finally:
-        close_fleet(f)
 
 
 def _kill_all(marker):

@@ -20,8 +20,7 @@ import signal
 
 import pytest
 
-from reltools import (Background, close_fleet, command_words, main_pid, make_fleet, playbook_pids, read_lease,
-                      wait_for)
+from reltools import Background, command_words, converged_fleet, main_pid, playbook_pids, read_lease, wait_for
 
 NEW_STATE = {"nemoclaw_agents": [{"name": "openclaw", "agent": "openclaw", "env": {"ORPHAN_GENERATION": "2"}}]}
 MEMORY = "mkdir -p .openclaw && echo kept > .openclaw/memory.md"
@@ -30,16 +29,9 @@ APPLY = "Converge the agents of the host"
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    f = make_fleet(tmp_path_factory.mktemp("orphan"), 1)
-    try:
-        step = f.run_site("site.yml")
-        assert step.rc == 0, step.stdout[-4000:]
+    with converged_fleet(tmp_path_factory.mktemp("orphan"), 1) as f:
         f.hosts["host1"].ok("sandbox", "exec", "--name", "openclaw", "--", "sh", "-c", MEMORY)
         yield f
-    finally:
-        for sim in f.hosts.values():
-            sim.set_faults({})
-        close_fleet(f)
 
 
 def test_the_next_run_waits_for_a_module_its_killed_run_left_working(fleet):

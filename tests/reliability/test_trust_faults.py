@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from reltools import changed_tasks, close_fleet, command_words, failure_text, make_fleet
+from reltools import changed_tasks, command_words, converged_fleet, failure_text
 
 OPENCLAW = {"name": "openclaw", "agent": "openclaw"}
 LOAD_ERROR = "network_policies.jira: L7 rule refers to an unknown field"
@@ -25,13 +25,8 @@ LOAD_ERROR = "network_policies.jira: L7 rule refers to an unknown field"
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    f = make_fleet(tmp_path_factory.mktemp("trustfaults"), 1)
-    try:
-        step = f.run_site("site.yml")
-        assert step.rc == 0, step.stdout[-4000:]
+    with converged_fleet(tmp_path_factory.mktemp("trustfaults"), 1) as f:
         yield f
-    finally:
-        close_fleet(f)
 
 
 def _policy_sets(step):

@@ -13,11 +13,15 @@ POLICY = {"version": 1, "filesystem_policy": {"read_only": ["/usr"], "read_write
           "network_policies": {}}
 
 
+def server_name(python):
+    """The fork server's socket name for the interpreter ``python`` (client.server_name, run by it)."""
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from openshell_sim.client import server_name; print(server_name(sys.argv[1]))"
+    return subprocess.run([python, "-I", "-S", "-c", code, SIM], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def listening(h):
     """Whether the fork server of ``h``'s interpreter is listening (its abstract socket is bound)."""
-    python = h.env.get("OPENSHELL_SIM_PYTHON") or "python3"
-    code = "import sys; sys.path.insert(0, sys.argv[1]); from openshell_sim.client import server_name; print(server_name(sys.argv[1]))"
-    name = subprocess.run([python, "-I", "-S", "-c", code, SIM], capture_output=True, text=True, check=True).stdout.strip()
+    name = server_name(h.env.get("OPENSHELL_SIM_PYTHON") or "python3")
     with open("/proc/net/unix", encoding="utf-8") as fh:
         return any(line.rstrip().endswith("@" + name) for line in fh)
 
@@ -58,7 +62,7 @@ def test_stdin_and_umask_are_the_clients(sim_host, tmp_path):
         r = h.run("sandbox", "exec", "-n", "io", "--", "cat", input="from stdin\n", env=env)
         assert (r.returncode, r.stdout) == (0, "from stdin\n"), r.stderr
     config = tmp_path / "cfg"
-    for env, mode in (({}, 0o700), (DIRECT, 0o700)):
+    for env in ({}, DIRECT):
         sub = config / env.get("OPENSHELL_SIM_FORKSERVER", "served")
         r = subprocess.run(["sh", "-c", 'umask 077 && exec "$0" gateway add "$1" --name openshell',
                             os.path.join(SIM, "bin", "openshell"), h.endpoint],
@@ -66,7 +70,7 @@ def test_stdin_and_umask_are_the_clients(sim_host, tmp_path):
         assert r.returncode == 0, r.stderr
         made = [os.path.join(d, f) for d, _dirs, fs in os.walk(sub) for f in fs]
         assert made and all(os.stat(p).st_mode & 0o077 == 0 for p in made), [(p, oct(os.stat(p).st_mode)) for p in made]
-        assert os.stat(sub / "openshell").st_mode & 0o777 == mode
+        assert os.stat(sub / "openshell").st_mode & 0o777 == 0o700
 
 
 def test_a_killed_client_takes_its_call_with_it(sim_host):
@@ -93,8 +97,7 @@ def test_a_server_that_never_takes_the_call_leaves_it_to_the_direct_run(sim_host
     h = sim_host
     python = tmp_path / "python3"  # another interpreter path: another server name, this test's own
     os.symlink(os.path.realpath(h.env.get("OPENSHELL_SIM_PYTHON") or "/usr/bin/python3"), str(python))
-    code = "import sys; sys.path.insert(0, sys.argv[1]); from openshell_sim.client import server_name; print(server_name(sys.argv[1]))"
-    name = subprocess.run([str(python), "-I", "-S", "-c", code, SIM], capture_output=True, text=True, check=True).stdout.strip()
+    name = server_name(str(python))
     dummy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     dummy.bind("\0" + name)
     dummy.listen(8)
