@@ -34,7 +34,7 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import files a
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gpu as gpulib
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import preflight_run
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError, version_of
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import OpenShellError, installed_version
 
 # The options of nemoclaw_apply's host_base (documented in plugins/modules/nemoclaw_apply.py).
 GPU_SPEC = dict((k, v) for k, v in gpulib.ARGUMENT_SPEC.items() if k != "gathered")
@@ -84,13 +84,6 @@ class _CheckOnly(object):
     @staticmethod
     def fail_json(msg, **_kwargs):
         raise _Differs(msg)
-
-
-def installed_version(probe):
-    """The version ``openshell --version`` printed (``openshell 0.0.111`` -> ``0.0.111``), '' when it failed."""
-    if not probe or probe.get("rc") != 0:
-        return ""
-    return version_of(probe.get("stdout") or "")
 
 
 def check(module, spec, client):

@@ -429,6 +429,14 @@ def version_of(text):
     return text.split()[-1] if text else ""
 
 
+def installed_version(probe):
+    """The version a reading of ``openshell --version`` (a command result: ``rc``, ``stdout``) found, '' when the
+    command failed or there was no reading."""
+    if not isinstance(probe, dict) or probe.get("rc") != 0:
+        return ""
+    return version_of(probe.get("stdout") or "")
+
+
 # --------------------------------------------------------------------------
 # The client
 # --------------------------------------------------------------------------

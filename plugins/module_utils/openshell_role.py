@@ -16,6 +16,7 @@ import re
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import gateway_config, validate
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import installed_version
 
 _SHA256_HEX_RE = re.compile(r"[0-9A-Fa-f]{64}\Z")
 _ENDPOINT_RE = re.compile(r"https?://")
@@ -61,3 +62,84 @@ def problems(values, host, service_mgr=None):
         # What gateway.toml would be made of (the gateway_* variables): a value TOML cannot hold.
         out.extend(gateway_config.problems(v["gateway_config"]))
     return out
+
+
+def connect_host(bind_address):
+    """The host the CLI and the role's port wait reach a gateway bound to ``bind_address`` at, as a URL writes it:
+    a wildcard address is reached on loopback (``0.0.0.0`` and '' -> ``127.0.0.1``; ``::`` -> ``[::1]``), an IPv6
+    address is bracketed, anything else is itself."""
+    address = _text(bind_address).strip()
+    if address in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if address in ("::", "[::]"):
+        return "[::1]"
+    if ":" in address:
+        return "[%s]" % address.strip("[]")
+    return address
+
+
+def install_state(values):
+    """What the role reads on the host about the OpenShell installation, and what it then does.
+
+    ``values``:
+
+    * ``version`` (the pinned one), ``install_method``, ``gateway_supervisor``, ``path`` (the CLI),
+      ``gateway_path`` (the gateway executable): the role's variables;
+    * ``handed``: ``openshell_cli_probe``, a reading of ``<path> --version`` made moments ago in the same play (the
+      preflight role's, with ``path`` and ``gateway: {path, executable}``); used only when its paths are the role's;
+    * ``installed``: the role's own reading of ``<path> --version`` (a command result), ``gateway_stat``: its own
+      ``stat`` of the gateway executable; both absent before the role has read them.
+
+    Returns:
+
+    * ``read_cli``, ``read_gateway``: whether the role must read the CLI's version or stat the gateway executable
+      itself (it was not handed a reading for its paths; the gateway only when the role runs it);
+    * ``installed``: the version found, '' for none;
+    * ``gateway_missing``: the role runs the gateway and its executable is gone (a deleted gateway is installed
+      again even when the CLI reports the pinned version);
+    * ``needs_install``; ``refusal``: why the role must fail instead of installing, '' when it may (or need not).
+    """
+    handed = values.get("handed") if isinstance(values.get("handed"), dict) else {}
+    handed_gateway = handed.get("gateway") if isinstance(handed.get("gateway"), dict) else {}
+    runs_gateway = values.get("gateway_supervisor") != "external"
+    cli_handed = bool(handed) and handed.get("path") == values.get("path")
+    gateway_handed = cli_handed and handed_gateway.get("path") == values.get("gateway_path")
+
+    probe = handed if cli_handed else values.get("installed")
+    installed = installed_version(probe)
+    if gateway_handed:
+        gateway_executable = bool(handed_gateway.get("executable"))
+    else:
+        stat = (values.get("gateway_stat") or {}).get("stat") if isinstance(values.get("gateway_stat"), dict) else None
+        gateway_executable = bool(isinstance(stat, dict) and stat.get("executable"))
+    gateway_missing = runs_gateway and not gateway_executable
+    pinned = _text(values.get("version"))
+    needs_install = installed != pinned or gateway_missing
+    refusal = ""
+    if needs_install and _text(values.get("install_method")) == "none":
+        if installed == pinned:
+            refusal = ("openshell_install_method=none, but the gateway executable openshell_gateway_path (%s) is missing "
+                       "or not executable." % _text(values.get("gateway_path")))
+        else:
+            refusal = ("openshell_install_method=none, but %s reports %s instead of the pinned openshell_version %s."
+                       % (_text(values.get("path")), json.dumps(installed or _probe_failure(probe)), pinned))
+    return {"read_cli": not cli_handed, "read_gateway": runs_gateway and not gateway_handed,
+            "installed": installed, "gateway_missing": gateway_missing, "needs_install": needs_install,
+            "refusal": refusal}
+
+
+def installed_problem(probe, version, path, package_src):
+    """Why a fresh installation is not the pinned ``version`` (``probe``: the reading of ``<path> --version`` after
+    it); '' when it is."""
+    if installed_version(probe) == _text(version):
+        return ""
+    shown = ((probe or {}).get("stdout") or "").strip() if isinstance(probe, dict) and probe.get("rc") == 0 else ""
+    return ('After installing %s, %s reports %s instead of "openshell %s".'
+            % (_text(package_src), _text(path), json.dumps(shown or _probe_failure(probe)), _text(version)))
+
+
+def _probe_failure(probe):
+    """What a failed reading said: its message or its error output ('nothing' when neither)."""
+    if not isinstance(probe, dict):
+        return "nothing"
+    return _text(probe.get("msg") or (probe.get("stderr") or "").strip() or "nothing")

@@ -295,9 +295,3 @@ def test_gpu_facts_gathered_otherwise_are_left_to_the_gpu_role(spec):
     spec["gpu"]["nvidia_smi_path"] = "/opt/nvidia-smi"
     reasons, _w, _r = hostbase.check(FakeModule(), spec, FakeClient())
     assert reasons == ["the GPU facts are gathered by the gpu role itself"]
-
-
-def test_installed_version():
-    assert hostbase.installed_version({"rc": 0, "stdout": "openshell 0.0.111\n"}) == "0.0.111"
-    assert hostbase.installed_version({"rc": 127, "stdout": ""}) == ""
-    assert hostbase.installed_version(None) == ""

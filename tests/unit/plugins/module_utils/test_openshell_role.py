@@ -1,13 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, agentfleet.nemoclaw contributors
 # Apache License 2.0 (see LICENSE)
-"""The openshell role's variable checks (module_utils/openshell_role.py)."""
+"""The openshell role's variable checks and its decisions (module_utils/openshell_role.py)."""
 
 from __future__ import annotations
 
 import pytest
 
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.agentfleet.nemoclaw.plugins.filter.openshell_role import FilterModule as RoleFilters
 from ansible_collections.agentfleet.nemoclaw.plugins.filter.validate import FilterModule
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_role
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell import installed_version
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell_role import problems
 
 GOOD = {"version": "0.0.116", "install_method": "deb", "package_src": "https://example.test/openshell.deb",
@@ -82,3 +87,120 @@ def test_a_gateway_setting_toml_cannot_hold_is_a_problem_naming_its_path():
         "openshell_gateway_extra_config.log_level: null has no TOML form; leave the key out."]
     config["extra_config"] = {"log_level": "info"}
     assert problems(_with(gateway_config=config), "h", "systemd") == []
+
+
+# ---------------------------------------------------------------------------
+# The role's decisions: where the gateway is reached, whether to install
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bind,host", [
+    ("0.0.0.0", "127.0.0.1"), ("", "127.0.0.1"), (None, "127.0.0.1"), ("::", "[::1]"), ("[::]", "[::1]"),
+    ("127.0.0.1", "127.0.0.1"), ("10.0.0.5", "10.0.0.5"), ("gw.example", "gw.example"),
+    ("fd00::5", "[fd00::5]"), ("[fd00::5]", "[fd00::5]"),
+])
+def test_connect_host(bind, host):
+    assert openshell_role.connect_host(bind) == host
+
+
+def test_connect_host_filter_bare_form():
+    filters = RoleFilters().filters()
+    assert filters["openshell_connect_host"]("fd00::5") == "[fd00::5]"
+    assert filters["openshell_connect_host"]("fd00::5", False) == "fd00::5"
+    assert filters["openshell_connect_host"]("0.0.0.0", False) == "127.0.0.1"
+
+
+def test_installed_version():
+    assert installed_version({"rc": 0, "stdout": "openshell 0.0.111\n"}) == "0.0.111"
+    assert installed_version({"rc": 0, "stdout": "\x1b[1mopenshell 0.1.5\x1b[0m"}) == "0.1.5"
+    assert installed_version({"rc": 127, "stdout": "openshell 0.0.111"}) == ""
+    assert installed_version({"skipped": True}) == ""
+    assert installed_version(None) == ""
+
+
+CLI, GW = "/usr/local/bin/openshell", "/usr/local/bin/openshell-gateway"
+
+
+def _state(**changes):
+    values = {"version": "0.0.116", "install_method": "deb", "gateway_supervisor": "process", "path": CLI,
+              "gateway_path": GW, "handed": None, "installed": None, "gateway_stat": None}
+    values.update(changes)
+    return openshell_role.install_state(values)
+
+
+def _read(version, rc=0):
+    return {"rc": rc, "stdout": "openshell %s\n" % version if rc == 0 else "", "stderr": "", "changed": False}
+
+
+def _stat(executable):
+    return {"stat": {"exists": True, "executable": executable}}
+
+
+def test_install_state_reads_what_was_not_handed():
+    before = _state()
+    assert (before["read_cli"], before["read_gateway"]) == (True, True)
+    # An external supervisor's gateway is not the role's to look at.
+    assert _state(gateway_supervisor="external")["read_gateway"] is False
+    handed = {"path": CLI, "rc": 0, "stdout": "openshell 0.0.116", "gateway": {"path": GW, "executable": True}}
+    assert (_state(handed=handed)["read_cli"], _state(handed=handed)["read_gateway"]) == (False, False)
+    # A reading of other paths is not this role's.
+    other = dict(handed, path="/opt/openshell")
+    assert _state(handed=other)["read_cli"] is True and _state(handed=other)["read_gateway"] is True
+    other_gw = dict(handed, gateway={"path": "/opt/gw", "executable": True})
+    assert (_state(handed=other_gw)["read_cli"], _state(handed=other_gw)["read_gateway"]) == (False, True)
+
+
+def test_install_state_pinned_version_present_needs_nothing():
+    state = _state(installed=_read("0.0.116"), gateway_stat=_stat(True))
+    assert state == {"read_cli": True, "read_gateway": True, "installed": "0.0.116", "gateway_missing": False,
+                     "needs_install": False, "refusal": ""}
+    handed = {"path": CLI, "rc": 0, "stdout": "openshell 0.0.116", "gateway": {"path": GW, "executable": True}}
+    assert _state(handed=handed)["needs_install"] is False
+
+
+@pytest.mark.parametrize("changes,installed,gateway_missing", [
+    ({"installed": _read("0.0.111"), "gateway_stat": _stat(True)}, "0.0.111", False),
+    ({"installed": _read("", rc=127), "gateway_stat": _stat(True)}, "", False),
+    # A deleted gateway is installed again although the CLI reports the pinned version.
+    ({"installed": _read("0.0.116"), "gateway_stat": _stat(False)}, "0.0.116", True),
+    ({"installed": _read("0.0.116"), "gateway_stat": {"stat": {"exists": False}}}, "0.0.116", True),
+    ({"handed": {"path": CLI, "rc": 0, "stdout": "openshell 0.0.116", "gateway": {"path": GW, "executable": False}}},
+     "0.0.116", True),
+])
+def test_install_state_needs_install(changes, installed, gateway_missing):
+    state = _state(**changes)
+    assert state["needs_install"] is True
+    assert (state["installed"], state["gateway_missing"], state["refusal"]) == (installed, gateway_missing, "")
+
+
+def test_install_state_external_gateway_is_not_checked():
+    state = _state(gateway_supervisor="external", installed=_read("0.0.116"))
+    assert (state["gateway_missing"], state["needs_install"]) == (False, False)
+
+
+def test_install_state_refuses_to_install_with_method_none():
+    other = _state(install_method="none", installed=_read("0.0.111"), gateway_stat=_stat(True))
+    assert other["refusal"] == ('openshell_install_method=none, but %s reports "0.0.111" instead of the pinned '
+                                'openshell_version 0.0.116.' % CLI)
+    failed = _state(install_method="none", installed={"rc": 2, "stdout": "", "stderr": "permission denied\n"},
+                    gateway_stat=_stat(True))
+    assert '"permission denied"' in failed["refusal"]
+    absent = _state(install_method="none", installed={"rc": None, "failed": True, "msg": "[Errno 2] No such file"},
+                    gateway_stat=_stat(True))
+    assert '"[Errno 2] No such file"' in absent["refusal"]
+    gateway = _state(install_method="none", installed=_read("0.0.116"), gateway_stat=_stat(False))
+    assert gateway["refusal"] == ("openshell_install_method=none, but the gateway executable openshell_gateway_path "
+                                  "(%s) is missing or not executable." % GW)
+    assert _state(install_method="none", installed=_read("0.0.116"), gateway_stat=_stat(True))["refusal"] == ""
+
+
+def test_installed_problem():
+    assert openshell_role.installed_problem(_read("0.0.116"), "0.0.116", CLI, "pkg.deb") == ""
+    assert openshell_role.installed_problem(_read("0.0.111"), "0.0.116", CLI, "pkg.deb") == (
+        'After installing pkg.deb, %s reports "openshell 0.0.111" instead of "openshell 0.0.116".' % CLI)
+    assert '"exec format error"' in openshell_role.installed_problem(
+        {"rc": 126, "stdout": "", "stderr": "exec format error"}, "0.0.116", CLI, "pkg.deb")
+
+
+def test_install_state_filter_refuses_a_non_mapping():
+    with pytest.raises(AnsibleFilterError, match="expects a mapping"):
+        RoleFilters().filters()["openshell_install_state"]("0.0.116")
