@@ -468,7 +468,7 @@ class ActionModule(ActionBase):
             bp, shipped = action._load(bargs)  # pylint: disable=protected-access
             action._verify(bp, bargs, shipped, note)  # pylint: disable=protected-access
             if "://" in src:
-                self._sources.append({"kind": "url", "path": src, "print": src})
+                self._sources.append({"kind": "url", "path": src, "print": src})  # the run's memo, not output
             else:
                 where = action._locate(src.strip())  # pylint: disable=protected-access
                 self._sources.append({"kind": "path", "path": where, "print": self._source_print("path", where)})

@@ -28,6 +28,8 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint impo
     BlueprintError,
     parse_version,
     plan as plan_blueprint,
+    check_pin,
+    display_source,
     resolve_source,
     verify,
 )
@@ -249,9 +251,10 @@ class ActionModule(ActionBase):
         workdir = tempfile.mkdtemp(prefix="bp-", dir=self._workdir())
         try:
             if key[0] == "url":
-                bp = resolve_source(src, workdir, fetch=lambda url, dest: self._download(url, args))
+                bp = resolve_source(src, workdir, fetch=lambda url, dest: self._download(url, args),
+                                    pinned_digest=args["digest"])
             else:
-                bp = resolve_source(key[1], workdir)
+                bp = resolve_source(key[1], workdir, pinned_digest=args["digest"])
         except Exception:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
@@ -274,7 +277,7 @@ class ActionModule(ActionBase):
                 pass
         final = os.path.join(ddir, ident + ".tar.gz")
         if os.path.isfile(final):
-            display.vvv("nemoclaw_blueprint: %s already downloaded in this run" % url)
+            display.vvv("nemoclaw_blueprint: %s already downloaded in this run" % display_source(url))
             return final
         fd, part = tempfile.mkstemp(prefix=ident + ".", suffix=".part", dir=ddir)
         try:
@@ -290,12 +293,12 @@ class ActionModule(ActionBase):
                             break
                         size += len(chunk)
                         if size > MAX_DOWNLOAD_BYTES:
-                            raise BlueprintError("src", "download of %s exceeds %d bytes" % (url, MAX_DOWNLOAD_BYTES))
+                            raise BlueprintError("src", "download of %s exceeds %d bytes" % (display_source(url), MAX_DOWNLOAD_BYTES))
                         out.write(chunk)
             except BlueprintError:
                 raise
             except Exception as exc:  # pylint: disable=broad-except
-                raise BlueprintError("src", "cannot download %s: %s" % (url, to_native(exc)))
+                raise BlueprintError("src", "cannot download %s: %s" % (display_source(url), to_native(exc).replace(url, display_source(url))))
             try:
                 os.link(part, final)
             except FileExistsError:
@@ -312,8 +315,7 @@ class ActionModule(ActionBase):
         if not pin and not shipped and not args["allow_unpinned_artifact"]:
             raise BlueprintError("digest", "blueprint %s is not pinned: set digest to its artifact digest %s after reviewing it "
                                  "(or allow_unpinned_artifact=true)" % (bp.source, bp.digest))
-        if pin and pin != bp.digest:
-            raise BlueprintError("digest", "artifact digest mismatch for %s: computed %s, pinned %s" % (bp.source, bp.digest, pin))
+        check_pin(bp.source, bp.digest, pin)
         # the image pin and the top-level image digest mirror
         verify(bp, None, allow_unpinned_image=args["allow_unpinned_image"])
         if not pin and not shipped:

@@ -20,6 +20,8 @@ import stat
 import tarfile
 import tempfile
 
+from urllib.parse import urlsplit, urlunsplit
+
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import BLUEPRINT_SANDBOX_NAME_RE as _SANDBOX_NAME_RE
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import provider_name_problem, text_problem
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import ENV_KEY_RE
@@ -56,6 +58,11 @@ BLUEPRINT_FILE = "blueprint.yaml"
 EXTENSION_KEY = "x-agentfleet"
 DIGEST_HEADER = b"agentfleet-blueprint-digest/v1\n"
 SKIP_DIRS = (".git", "__pycache__")
+# What a blueprint archive may hold, checked from its headers before any content is read or written: a blueprint
+# is a few dozen small YAML files, and an archive is read before its pin is known to match.
+MAX_ARCHIVE_MEMBERS = 4096
+MAX_ARCHIVE_BYTES = 64 * 1024 * 1024  # all regular files together, uncompressed
+MAX_YAML_BYTES = 4 * 1024 * 1024  # one blueprint, tiers or preset file
 DEFAULT_TIER = "balanced"
 DEFAULT_PROFILE = "default"
 
@@ -84,6 +91,7 @@ PROVIDER_TYPES = {
 }
 
 _SHA256_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_PRESET_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 _IMAGE_DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
 _PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
 
@@ -162,7 +170,10 @@ def _load_yaml(path, label):
         raise BlueprintError(label, "PyYAML is required to read blueprint files")
     try:
         with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
+            data = handle.read(MAX_YAML_BYTES + 1)
+        if len(data) > MAX_YAML_BYTES:
+            raise BlueprintError(label, "file is larger than %d bytes" % MAX_YAML_BYTES)
+        text = data.decode("utf-8")
         # libyaml's safe loader when PyYAML has it: the same documents, about 10 x faster than
         # the pure-Python one, which dominated planning (a plan reads ~9 files per host).
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # nosec B506 - a safe loader
@@ -206,10 +217,20 @@ def _dir_entries(root):
             rel = os.path.relpath(full, root).replace(os.sep, "/")
             st = os.lstat(full)
             if stat.S_ISLNK(st.st_mode):
+                _check_dir_link(root, full, rel)
                 entries[rel] = ("l", hashlib.sha256(os.readlink(full).encode("utf-8")).hexdigest())
             elif stat.S_ISREG(st.st_mode):
                 entries[rel] = ("x" if st.st_mode & 0o111 else "f", _sha256_file(full))
     return entries
+
+
+def _check_dir_link(root, full, rel):
+    """A symbolic link of a blueprint directory must point inside it: the digest covers a link's text, so what it
+    points to is covered only when that is part of the blueprint too."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(full)
+    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise BlueprintError(rel, "symbolic link points outside the blueprint directory (to %s)" % os.readlink(full))
 
 
 def _member_name(name, label):
@@ -225,28 +246,23 @@ def _member_name(name, label):
 
 
 def _archive_members(path):
-    """Safe listing of a .tar.gz: [(relpath, member)] with the wrapper dir stripped."""
+    """Safe listing of a .tar.gz: [(relpath, member)] with the wrapper dir stripped.
+
+    Refused, from the headers alone: absolute names and ``..``, a name given twice, special files, more than
+    ``MAX_ARCHIVE_MEMBERS`` members or ``MAX_ARCHIVE_BYTES`` of files, and links that leave the archive, lead
+    through another link, or have members under them. What the listing accepts can be written without following a
+    link, so the digest of the archive is the digest of what is extracted.
+    """
     label = os.path.basename(path)
     try:
         tf = tarfile.open(path, "r:gz")
     except (tarfile.TarError, OSError, IOError) as exc:
         raise BlueprintError(label, "not a readable .tar.gz archive: %s" % exc)
-    members = []
-    for m in tf.getmembers():
-        rel = _member_name(m.name, label)
-        if not rel:
-            continue
-        if m.issym() or m.islnk():
-            target = m.linkname.replace("\\", "/")
-            if target.startswith("/"):
-                raise BlueprintError(label, "link %r points to an absolute path" % m.name)
-            base = posixpath.dirname(rel) if m.issym() else ""
-            resolved = posixpath.normpath(posixpath.join(base, target))
-            if resolved == ".." or resolved.startswith("../"):
-                raise BlueprintError(label, "link %r escapes the archive" % m.name)
-        elif not (m.isfile() or m.isdir()):
-            raise BlueprintError(label, "unsupported archive member type for %r" % m.name)
-        members.append((rel, m))
+    try:
+        members = _listed_members(tf, label)
+    except BaseException:
+        tf.close()
+        raise
     names = [rel for rel, _m in members]
     tops = set(rel.split("/", 1)[0] for rel in names)
     prefix = ""
@@ -263,7 +279,68 @@ def _archive_members(path):
         if rel.split("/")[0] in SKIP_DIRS or "/__pycache__/" in "/" + rel + "/":
             continue
         out.append((rel, m))
+    try:
+        _check_archive_links(out, label)
+    except BaseException:
+        tf.close()
+        raise
     return tf, out
+
+
+def _listed_members(tf, label):
+    members, seen, total = [], set(), 0
+    try:
+        for m in tf:
+            if len(members) >= MAX_ARCHIVE_MEMBERS:
+                raise BlueprintError(label, "archive has more than %d members" % MAX_ARCHIVE_MEMBERS)
+            rel = _member_name(m.name, label)
+            if not rel:
+                continue
+            if rel in seen:
+                raise BlueprintError(label, "archive member %r appears more than once" % m.name)
+            seen.add(rel)
+            if m.issym() or m.islnk():
+                if m.linkname.replace("\\", "/").startswith("/"):
+                    raise BlueprintError(label, "link %r points to an absolute path" % m.name)
+            elif m.isfile():
+                total += m.size
+                if total > MAX_ARCHIVE_BYTES:
+                    raise BlueprintError(label, "archive holds more than %d bytes of files" % MAX_ARCHIVE_BYTES)
+            elif not m.isdir():
+                raise BlueprintError(label, "unsupported archive member type for %r" % m.name)
+            members.append((rel, m))
+    except (tarfile.TarError, OSError, IOError, EOFError) as exc:
+        raise BlueprintError(label, "not a readable .tar.gz archive: %s" % exc)
+    return members
+
+
+def _check_archive_links(members, label):
+    """Links of the (wrapper-stripped) listing: a symbolic link's target resolves inside the archive without going
+    through another symbolic link, no member lies under a symbolic link, and a hard link names a regular file."""
+    links = set(rel for rel, m in members if m.issym())
+    by_name = dict((_member_name(m.name, label), m) for _rel, m in members)
+    for rel, m in members:
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in links:
+                raise BlueprintError(label, "archive member %r lies under the symbolic link %r" % (m.name, "/".join(parts[:i])))
+        if m.issym():
+            stack = parts[:-1]
+            for part in m.linkname.replace("\\", "/").split("/"):
+                if part in ("", "."):
+                    continue
+                if part == "..":
+                    if not stack:
+                        raise BlueprintError(label, "link %r escapes the archive" % m.name)
+                    stack.pop()
+                    continue
+                stack.append(part)
+                if "/".join(stack) in links:
+                    raise BlueprintError(label, "link %r points through the symbolic link %r" % (m.name, "/".join(stack)))
+        elif m.islnk():
+            source = by_name.get(_member_name(m.linkname, label))
+            if source is None or not source.isfile():
+                raise BlueprintError(label, "hard link %r has no regular file to point to in the archive" % m.name)
 
 
 def _archive_entries(path):
@@ -496,6 +573,11 @@ def _validate_extension(ext):
     for key in ("baseline", "agent_policy", "policy_library", "default_profile", "default_tier", "default_resource_profile"):
         if ext.get(key) is not None:
             _b_str(ext[key], _j(p, key), allow_empty=False)
+    library = ext.get("policy_library")
+    if library is not None and (library.replace("\\", "/").startswith("/") or ".." in library.replace("\\", "/").split("/")):
+        # Inside the blueprint, so that its digest covers the presets it brings.
+        raise BlueprintError(_j(p, "policy_library"), "must be a path inside the blueprint (no absolute path, no '..'), got %r"
+                             % library)
     for key in ("agent_presets", "required_policy_keys"):
         for i, item in enumerate(_b_list(ext.get(key) or [], _j(p, key))):
             _b_str(item, _j(_j(p, key), i), allow_empty=False)
@@ -518,16 +600,19 @@ def load_blueprint_dir(path, library_dirs=None, digest=None, source=None):
     return Blueprint(root, data, digest or artifact_digest(root), source or path, libs)
 
 
-def load_blueprint_archive(path, workdir=None, library_dirs=None):
+def load_blueprint_archive(path, workdir=None, library_dirs=None, pinned_digest=None, source=None):
     """Safely extract a .tar.gz blueprint into a fresh directory under `workdir` and load it.
 
-    Absolute member paths, ``..`` components, links pointing outside the archive and
-    special files are refused before anything is written.
+    The listing is checked first (``_archive_members``), then the digest of its contents against
+    ``pinned_digest`` when given: nothing is written for an archive that is refused or not the pinned one. Files
+    are created new (``O_EXCL``) and never through a link.
     """
     digest = artifact_digest(path)
+    check_pin(source or path, digest, pinned_digest)
     tf, members = _archive_members(path)
     dest = tempfile.mkdtemp(prefix="blueprint-", dir=workdir)
     with tf:
+        by_name = dict((_member_name(x.name, path), x) for _r, x in members)
         for rel, m in members:
             target = os.path.join(dest, *rel.split("/"))
             if m.isdir():
@@ -540,20 +625,42 @@ def load_blueprint_archive(path, workdir=None, library_dirs=None):
             if m.issym():
                 os.symlink(m.linkname, target)
                 continue
-            source = m
-            if m.islnk():
-                source = dict((_member_name(x.name, path), x) for _r, x in members).get(_member_name(m.linkname, path))
-                if source is None or not source.isfile():
-                    raise BlueprintError(os.path.basename(path), "hard link %r has no target in the archive" % m.name)
-            handle = tf.extractfile(source)
-            with open(target, "wb") as out:
+            source_member = by_name[_member_name(m.linkname, path)] if m.islnk() else m
+            handle = tf.extractfile(source_member)
+            mode = 0o755 if source_member.mode & 0o111 else 0o644
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+            with os.fdopen(fd, "wb") as out:
                 for chunk in iter(lambda: handle.read(1 << 20), b""):  # pylint: disable=cell-var-from-loop
                     out.write(chunk)
-            os.chmod(target, 0o755 if source.mode & 0o111 else 0o644)
-    return load_blueprint_dir(dest, library_dirs=library_dirs, digest=digest, source=path)
+            os.chmod(target, mode)
+    return load_blueprint_dir(dest, library_dirs=library_dirs, digest=digest, source=source or path)
 
 
-def resolve_source(src, workdir, fetch=None, library_dirs=None):
+def display_source(src):
+    """``src`` as output and records show it: a URL without its user information, query and fragment (where
+    credentials and signatures of a private download live); anything else as it is."""
+    if not isinstance(src, str) or "://" not in src:
+        return src
+    try:
+        parts = urlsplit(src)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return src.split("://", 1)[0] + "://(unparsable URL)"
+    if ":" in host:
+        host = "[%s]" % host
+    netloc = host + (":%d" % port if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def check_pin(source, digest, pinned_digest):
+    """Fail when ``pinned_digest`` is given and is not ``digest`` (the artifact's, computed)."""
+    if pinned_digest and pinned_digest != digest:
+        raise BlueprintError("digest", "artifact digest mismatch for %s: computed %s, pinned %s"
+                             % (display_source(source), digest, pinned_digest))
+
+
+def resolve_source(src, workdir, fetch=None, library_dirs=None, pinned_digest=None):
     """Load a blueprint from a directory, a .tar.gz file or an https:// URL.
 
     ``fetch(url, dest_path)`` downloads the URL to dest_path (it may return another path
@@ -564,9 +671,9 @@ def resolve_source(src, workdir, fetch=None, library_dirs=None):
         raise BlueprintError("src", "expected a directory, .tar.gz path or https:// URL")
     if "://" in src:
         if not src.startswith("https://"):
-            raise BlueprintError("src", "only https:// URLs are supported, got %r" % src)
+            raise BlueprintError("src", "only https:// URLs are supported, got %r" % display_source(src))
         if fetch is None:
-            raise BlueprintError("src", "no fetcher available for %s" % src)
+            raise BlueprintError("src", "no fetcher available for %s" % display_source(src))
         name = posixpath.basename(src.split("?", 1)[0].split("#", 1)[0]) or "blueprint.tar.gz"
         if not _is_archive(name):
             name = "blueprint.tar.gz"
@@ -576,13 +683,12 @@ def resolve_source(src, workdir, fetch=None, library_dirs=None):
         dest = os.path.join(ddir, name)
         got = fetch(src, dest)
         archive = got if isinstance(got, str) and got else dest
-        bp = load_blueprint_archive(archive, workdir=workdir, library_dirs=library_dirs)
-        bp.source = src
-        return bp
+        return load_blueprint_archive(archive, workdir=workdir, library_dirs=library_dirs, pinned_digest=pinned_digest,
+                                      source=display_source(src))
     if os.path.isdir(src):
         return load_blueprint_dir(src, library_dirs=library_dirs)
     if os.path.isfile(src) and _is_archive(src):
-        return load_blueprint_archive(src, workdir=workdir, library_dirs=library_dirs)
+        return load_blueprint_archive(src, workdir=workdir, library_dirs=library_dirs, pinned_digest=pinned_digest)
     raise BlueprintError("src", "%s is neither a blueprint directory nor a .tar.gz archive" % src)
 
 
@@ -744,7 +850,9 @@ def compute_resources(blueprint, resource_profile=None, host_facts=None):
 
 def _find_policy_file(blueprint, relpath):
     for label, d in blueprint.policy_lookup_dirs():
-        full = os.path.join(d, *relpath.split("/"))
+        full = os.path.normpath(os.path.join(d, *relpath.split("/")))
+        if not full.startswith(os.path.normpath(d) + os.sep):
+            raise BlueprintError(relpath, "path escapes the policy directory %s" % label)
         if os.path.isfile(full):
             return full, "%s/%s" % (label, relpath) if label.endswith(":policies") else "%s:%s" % (label, relpath)
     return None, None
@@ -859,6 +967,9 @@ def _parse_preset_selection(presets):
             name, access = next(iter(item.items()))
         else:
             raise BlueprintError("presets[%d]" % i, "expected 'name', 'name:access' or {name: access}")
+        if not isinstance(name, str) or not _PRESET_NAME_RE.match(name):
+            raise BlueprintError("presets[%d]" % i, "a preset name is letters, digits, '.', '_' and '-' (the name of a "
+                                 "file presets/<name>.yaml), starting with a letter or digit, got %s" % json.dumps(name))
         if access not in ("read", "read-write"):
             raise BlueprintError("presets[%d]" % i, "access must be read or read-write, got %r" % (access,))
         out[name] = access

@@ -258,7 +258,8 @@ def test_https_src_downloaded_once_per_run(monkeypatch, bpdir, playdir, tmp_path
     digest = artifact_digest(str(bpdir))
     res, _host = run({"src": url, "digest": digest, "validate_certs": False, "timeout": 7}, playdir)
     assert not res.get("failed"), res
-    assert res["source"] == url and res["digest"] == digest
+    # The query (where a pre-signed URL keeps its signature) is not shown.
+    assert res["source"] == url.split("?")[0] and res["digest"] == digest
     assert calls == [(url, False, 7, "safe")]
     # another worker of the same run (empty memo): the download on disk is reused, and re-verified
     monkeypatch.setattr(ActionModule, "_CACHE", {})
@@ -473,9 +474,9 @@ def test_worker_memo_and_invalidation(monkeypatch, bpdir, playdir):
     loads = []
     real = action_mod.resolve_source
 
-    def counting(src, workdir, fetch=None, library_dirs=None):
+    def counting(src, workdir, **kwargs):
         loads.append(src)
-        return real(src, workdir, fetch=fetch, library_dirs=library_dirs)
+        return real(src, workdir, **kwargs)
 
     monkeypatch.setattr(action_mod, "resolve_source", counting)
     digest = artifact_digest(str(bpdir))

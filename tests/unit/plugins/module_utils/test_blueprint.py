@@ -18,6 +18,7 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint impo
     artifact_digest,
     check_version_gate,
     compute_resources,
+    display_source,
     load_blueprint_archive,
     load_blueprint_dir,
     parse_version,
@@ -143,7 +144,7 @@ def _evil_tar(path, member_name, kind="file", linkname=""):
     ("a/../../escape", "file", "", ".."),
     ("link", "sym", "/etc/passwd", "absolute"),
     ("sub/link", "sym", "../../x", "escapes"),
-    ("hl", "hard", "../x", "escapes"),
+    ("hl", "hard", "../x", "'..'"),
     ("pipe", "fifo", "", "unsupported"),
 ])
 def test_archive_unsafe_members(tmp_path, name, kind, link, needle):
@@ -152,6 +153,153 @@ def test_archive_unsafe_members(tmp_path, name, kind, link, needle):
         load_blueprint_archive(p, workdir=str(tmp_path))
     assert needle in str(info.value)
     assert not os.path.exists(str(tmp_path / "escape"))
+
+
+def _tar_of(path, members):
+    """A .tar.gz of ``members``: (name, kind, payload) with kind file (payload: bytes), sym or hard (payload: the
+    link's target), in that order."""
+    with tarfile.open(path, "w:gz") as tf:
+        for name, kind, payload in members:
+            ti = tarfile.TarInfo(name)
+            if kind == "file":
+                ti.size = len(payload)
+                tf.addfile(ti, io.BytesIO(payload))
+            else:
+                ti.type = tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE
+                ti.linkname = payload
+                tf.addfile(ti)
+    return path
+
+
+def _chain_archive(path, target_dir):
+    """Links that each look inside the archive but climb a directory on disk: ``d/up -> ..``, then
+    ``d/e1 -> up/..``, ``d/e2 -> e1/..``, ..., then a file written through the last one."""
+    members = [("blueprint.yaml", "file", b"version: '1'\n"), ("d/up", "sym", "..")]
+    previous = "up"
+    for i in range(1, 40):
+        members.append(("d/e%d" % i, "sym", "%s/.." % previous))
+        previous = "e%d" % i
+    members.append(("d/%s%s/owned" % (previous, target_dir), "file", b"written outside"))
+    return _tar_of(path, members)
+
+
+def test_archive_link_chain_cannot_write_outside(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    work = tmp_path / "work" / "a" / "b"
+    work.mkdir(parents=True)
+    p = _chain_archive(str(tmp_path / "chain.tar.gz"), str(outside))
+    with pytest.raises(BlueprintError, match="points through the symbolic link|lies under the symbolic link"):
+        load_blueprint_archive(p, workdir=str(work))
+    assert not (outside / "owned").exists()
+    assert os.listdir(str(work)) == []  # refused from the listing: nothing extracted
+
+
+@pytest.mark.parametrize("members,needle", [
+    # A file written through a link of the archive.
+    ([("blueprint.yaml", "file", b"v"), ("d", "sym", "."), ("d/x", "file", b"x")], "lies under the symbolic link 'd'"),
+    ([("blueprint.yaml", "file", b"v"), ("a", "sym", "b"), ("b", "sym", "."), ("c", "sym", "a/../..")],
+     "link 'a' points through the symbolic link 'b'"),
+    # The same name twice: what is digested and what is extracted would differ.
+    ([("blueprint.yaml", "file", b"version: '0.1.0'"), ("notes.txt", "sym", "blueprint.yaml"),
+      ("notes.txt", "file", b"version: '9.9.9'")], "appears more than once"),
+    ([("blueprint.yaml", "file", b"v"), ("./blueprint.yaml", "file", b"w")], "appears more than once"),
+    ([("blueprint.yaml", "file", b"v"), ("h", "hard", "nothing")], "no regular file to point to"),
+    ([("blueprint.yaml", "file", b"v"), ("l", "sym", "x"), ("h", "hard", "l")], "no regular file to point to"),
+])
+def test_archive_refused_listings(tmp_path, members, needle):
+    p = _tar_of(str(tmp_path / "bad.tar.gz"), members)
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(BlueprintError) as info:
+        load_blueprint_archive(p, workdir=str(work))
+    assert needle in str(info.value)
+    with pytest.raises(BlueprintError):
+        artifact_digest(p)
+    assert os.listdir(str(work)) == []
+
+
+def test_archive_limits(tmp_path, monkeypatch):
+    monkeypatch.setattr(B, "MAX_ARCHIVE_MEMBERS", 3)
+    many = _tar_of(str(tmp_path / "many.tar.gz"), [("f%d" % i, "file", b"x") for i in range(4)])
+    with pytest.raises(BlueprintError, match="more than 3 members"):
+        artifact_digest(many)
+    monkeypatch.setattr(B, "MAX_ARCHIVE_BYTES", 10)
+    big = _tar_of(str(tmp_path / "big.tar.gz"), [("a", "file", b"123456"), ("b", "file", b"123456")])
+    with pytest.raises(BlueprintError, match="more than 10 bytes of files"):
+        load_blueprint_archive(big, workdir=str(tmp_path))
+
+
+def test_yaml_file_size_limit(bpdir, monkeypatch):
+    monkeypatch.setattr(B, "MAX_YAML_BYTES", 16)
+    with pytest.raises(BlueprintError, match="larger than 16 bytes"):
+        load_blueprint_dir(str(bpdir))
+
+
+def test_archive_pin_checked_before_extraction(tmp_path, bpdir):
+    tgz = make_tar(str(bpdir), str(tmp_path / "bp.tar.gz"))
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(BlueprintError) as info:
+        load_blueprint_archive(tgz, workdir=str(work), pinned_digest="sha256:" + "0" * 64)
+    assert info.value.path == "digest" and "pinned sha256:000" in info.value.reason
+    assert os.listdir(str(work)) == []
+    bp = load_blueprint_archive(tgz, workdir=str(work), pinned_digest=artifact_digest(str(bpdir)))
+    assert bp.digest == artifact_digest(str(bpdir))
+
+
+def test_directory_link_outside_the_blueprint_refused(tmp_path, bpdir):
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("network_policies: {}\n")
+    (bpdir / "policies").mkdir(exist_ok=True)
+    os.symlink(str(outside), str(bpdir / "policies" / "shared.yaml"))
+    with pytest.raises(BlueprintError) as info:
+        artifact_digest(str(bpdir))
+    assert info.value.path == "policies/shared.yaml" and "outside the blueprint" in info.value.reason
+    os.unlink(str(bpdir / "policies" / "shared.yaml"))
+    os.symlink("../blueprint.yaml", str(bpdir / "policies" / "inside.yaml"))
+    assert artifact_digest(str(bpdir)).startswith("sha256:")
+
+
+@pytest.mark.parametrize("library", ["../shared", "/etc", "a/../../x", "..\\x"])
+def test_policy_library_outside_refused(bpdir, library):
+    d = yaml.safe_load((bpdir / "blueprint.yaml").read_text())
+    d["x-agentfleet"]["policy_library"] = library
+    (bpdir / "blueprint.yaml").write_text(yaml.safe_dump(d))
+    with pytest.raises(BlueprintError) as info:
+        load_blueprint_dir(str(bpdir))
+    assert info.value.path == "x-agentfleet.policy_library"
+
+
+@pytest.mark.parametrize("preset", ["../../../../tmp/evil", "a/b", ".hidden", "", 7, {"../x": "read"}, "x y"])
+def test_preset_names_are_file_names(bpdir, preset):
+    bp = load_blueprint_dir(str(bpdir))
+    with pytest.raises(BlueprintError) as info:
+        plan(bp, presets=[preset])
+    assert info.value.path == "presets[0]"
+
+
+@pytest.mark.parametrize("src,shown", [
+    ("https://deploy:ghp_SECRET@example.com/bp.tar.gz?sig=AWS#frag", "https://example.com/bp.tar.gz"),
+    ("https://example.com:8443/a/bp.tgz", "https://example.com:8443/a/bp.tgz"),
+    ("https://u@[fd00::1]/bp.tar.gz", "https://[fd00::1]/bp.tar.gz"),
+    ("/srv/blueprints/openclaw", "/srv/blueprints/openclaw"),
+])
+def test_display_source_drops_credentials(src, shown):
+    assert display_source(src) == shown
+
+
+def test_url_source_never_shows_credentials(tmp_path, bpdir):
+    tgz = make_tar(str(bpdir), str(tmp_path / "bp.tar.gz"))
+    url = "https://deploy:ghp_SECRET@example.com/bp.tar.gz?X-Amz-Signature=SIG"
+    bp = resolve_source(url, str(tmp_path), fetch=lambda _u, dest: tgz)
+    assert bp.source == "https://example.com/bp.tar.gz"
+    with pytest.raises(BlueprintError) as info:
+        resolve_source(url, str(tmp_path), fetch=lambda _u, dest: tgz, pinned_digest="sha256:" + "1" * 64)
+    assert "SECRET" not in str(info.value) and "SIG" not in str(info.value)
+    with pytest.raises(BlueprintError) as info:
+        resolve_source(url.replace("https", "http"), str(tmp_path))
+    assert "SECRET" not in str(info.value)
 
 
 def test_archive_load_and_links(tmp_path, bpdir):
@@ -613,14 +761,15 @@ def test_agent_policy_file(bpdir):
         plan(load_blueprint_dir(str(bpdir)))
 
 
-def test_policy_library_relative(tmp_path, bpdir):
+def test_policy_library_inside_the_blueprint(tmp_path, bpdir):
     lib = tmp_path / "shared"
     (lib / "presets").mkdir(parents=True)
     shutil.copy(os.path.join(ROOT, "policies", "presets", "npm.yaml"), str(lib / "presets" / "npm.yaml"))
     (lib / "tiers.yaml").write_text("tiers: [{name: tiny, presets: [npm]}]\n")
     d = yaml.safe_load((bpdir / "blueprint.yaml").read_text())
-    d["x-agentfleet"]["policy_library"] = "../shared"
+    d["x-agentfleet"]["policy_library"] = "shared"
     (bpdir / "blueprint.yaml").write_text(yaml.safe_dump(d))
+    shutil.move(str(lib), str(bpdir / "shared"))
     bp = load_blueprint_dir(str(bpdir))
     assert [lbl for lbl, _d in bp.policy_lookup_dirs()][:2] == ["blueprint:policies", "blueprint-library"]
     p = plan(bp, tier="tiny")
