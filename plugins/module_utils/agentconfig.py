@@ -34,6 +34,8 @@ import math
 import os
 import re
 
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import validate
+
 
 def _yaml():
     """PyYAML, or None. Imported on first use: the controller always has it (Ansible needs it), a host may
@@ -135,8 +137,8 @@ def manifest_problem(doc, ctype):
     if not isinstance(creds, dict) or not creds:
         return "credentials must map at least one credential key to its provider"
     for key, spec in creds.items():
-        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(key)):
-            return "credential key %r must be an environment variable name" % key
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(key)) or validate.credential_key_problem(key):
+            return "credential key %r must be an environment variable name the CLI does not read itself" % key
         if not isinstance(spec, dict) or not spec.get("provider_suffix") or not spec.get("provider_type"):
             return "credentials.%s needs provider_suffix and provider_type" % key
     if not isinstance(doc.get("preset"), str):

@@ -23,8 +23,7 @@ import tempfile
 from urllib.parse import urlsplit, urlunsplit
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import BLUEPRINT_SANDBOX_NAME_RE as _SANDBOX_NAME_RE
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import provider_name_problem, text_problem
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import ENV_KEY_RE
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import credential_key_problem, provider_name_problem, text_problem
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_versions as versions
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell_versions import parse_version
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import (
@@ -517,8 +516,9 @@ def validate_blueprint(data):
                 _b_str(prof[field], _j(ppath, field))
         if prof.get("credential_env") is not None:
             _b_str(prof["credential_env"], _j(ppath, "credential_env"))
-            if not ENV_KEY_RE.fullmatch(prof["credential_env"]):
-                raise BlueprintError(_j(ppath, "credential_env"), "not a valid environment variable name: %r" % prof["credential_env"])
+            problem = credential_key_problem(prof["credential_env"])
+            if problem:
+                raise BlueprintError(_j(ppath, "credential_env"), problem)
         if prof.get("dynamic_endpoint") is not None and not isinstance(prof["dynamic_endpoint"], bool):
             raise BlueprintError(_j(ppath, "dynamic_endpoint"), "expected a boolean, got %s" % _tn(prof["dynamic_endpoint"]))
         if prof.get("timeout_secs") is not None:

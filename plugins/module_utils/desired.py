@@ -285,6 +285,10 @@ def _check_providers(items, path):
             cname = _text(cred, "%s.credentials[%d]" % (ipath, j))
             if not _SECRET_NAME_RE.fullmatch(cname):
                 raise DesiredStateError("%s.credentials[%d]" % (ipath, j), "must name a secret like GITHUB_TOKEN, got %r" % cname)
+            # The name is also the credential's key, the variable its value reaches the CLI in.
+            problem = validate.credential_key_problem(cname)
+            if problem:
+                raise DesiredStateError("%s.credentials[%d]" % (ipath, j), problem)
             names.append(cname)
         if len(set(names)) != len(names):
             raise DesiredStateError(ipath + ".credentials", "lists a credential twice")

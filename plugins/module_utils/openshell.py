@@ -31,7 +31,7 @@ import json
 import re
 import time
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_versions
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_versions, validate
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Characters of miette's graphical report that wrap an error message.
@@ -617,6 +617,12 @@ class OpenShellClient(object):
         """argv for credentials: ``--credential KEY`` (value in env) / ``KEY=`` to delete."""
         args, env = [], {}
         for key in sorted(credentials or {}):
+            # The modules check keys with this rule first; here it guards the child's environment itself.
+            problem = validate.credential_key_problem(key)
+            if problem:
+                # common imports this module
+                from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError  # pylint: disable=import-outside-toplevel
+                raise InputError("credentials", problem)
             args += ["--credential", key]
             env[key] = credentials[key]
         for key in sorted(removed):

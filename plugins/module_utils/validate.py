@@ -29,7 +29,7 @@ Names and keys
   provider_name_problem(name)       provider name (letter or '_' first; letters, digits, '-', '_', '.'; <= 253)
   gateway_name_problem(name)        gateway registration name (one path component, <= 63)
   env_key_problem(key)              environment variable name [A-Za-z_][A-Za-z0-9_]*
-  credential_key_problem(key)       provider credential key (same rule as env keys)
+  credential_key_problem(key)       provider credential key (env key rule; not a variable the CLI reads)
   config_key_problem(key)           provider config key (letter or '_' first; letters, digits, '_', '.', '-')
   label_problem(key, value)         Kubernetes-style label key and value
   text_problem(value)               any text reaching argv or a file line: no newline, CR or NUL
@@ -200,9 +200,30 @@ def env_key_problem(key):
     return None
 
 
+# The credential value reaches the `openshell` child as the environment variable of the key's name (the real CLI's
+# `--credential KEY` reads it there), so a key must not be a name the CLI, its runtime or the loader reads: set as a
+# credential, OPENSHELL_GATEWAY_ENDPOINT would send the call (and its credentials) to another gateway, LD_PRELOAD
+# would load a library into the CLI.
+RESERVED_CREDENTIAL_PREFIXES = ("OPENSHELL_", "RUST_", "CARGO_", "LD_", "DYLD_", "LC_", "XDG_", "SSL_", "GRPC_",
+                                "OTEL_", "MALLOC_", "GLIBC_", "PYTHON")
+RESERVED_CREDENTIAL_NAMES = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR", "TMP", "TEMP", "LANG",
+                             "LANGUAGE", "TERM", "TZ", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "IFS", "ENV", "BASH_ENV",
+                             "HOSTNAME", "SSH_AUTH_SOCK", "KUBECONFIG", "DOCKER_HOST", "DOCKER_CONFIG",
+                             "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "CONTAINER_HOST")
+
+
 def credential_key_problem(key):
-    """Why ``key`` cannot be a provider credential key (an environment variable name), or None."""
-    return env_key_problem(key)
+    """Why ``key`` cannot be a provider credential key, or None: an environment variable name
+    (``env_key_problem``) that is not one the ``openshell`` child reads for itself
+    (``RESERVED_CREDENTIAL_PREFIXES``, ``RESERVED_CREDENTIAL_NAMES``, ``*_PROXY``; in any case)."""
+    problem = env_key_problem(key)
+    if problem:
+        return problem
+    upper = key.upper()
+    if upper in RESERVED_CREDENTIAL_NAMES or upper.endswith("_PROXY") or upper.startswith(RESERVED_CREDENTIAL_PREFIXES):
+        return ("key %r is an environment variable the openshell CLI or its runtime reads (the credential's value is "
+                "passed in the variable of that name); name the credential differently" % key)
+    return None
 
 
 def config_key_problem(key):

@@ -38,6 +38,9 @@ options:
     description:
       - Credential key names and their secret values, for example C(NVIDIA_API_KEY) set from Ansible Vault.
       - Values are never logged, returned, shown in a diff or written to a file.
+      - A value reaches the C(openshell) CLI in the environment variable of its key's name (C(--credential KEY)), so a
+        key must not be a variable the CLI or its runtime reads (C(OPENSHELL_*), C(RUST_*), C(LD_*), C(PATH),
+        C(*_PROXY) and the like); such a key is refused before any call.
     type: dict
   config:
     description: Non-secret provider configuration (C(--config KEY=VALUE)).

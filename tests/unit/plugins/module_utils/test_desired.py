@@ -280,6 +280,10 @@ GH = {"name": "github", "type": "github", "credentials": ["GITHUB_TOKEN"]}
     ([dict(GH, credentials="GITHUB_TOKEN")], "providers[0].credentials", "expected a list, got a string"),
     ([dict(GH, credentials=["github-token"])], "providers[0].credentials[0]", "must name a secret like GITHUB_TOKEN"),
     ([dict(GH, credentials=["T", "T"])], "providers[0].credentials", "lists a credential twice"),
+    # The credential's name is the variable its value reaches the CLI in: not one the CLI reads itself.
+    ([dict(GH, credentials=["OPENSHELL_GATEWAY_ENDPOINT"])], "providers[0].credentials[0]", "the openshell CLI"),
+    ([dict(GH, credentials=["GITHUB_TOKEN", "LD_PRELOAD"])], "providers[0].credentials[1]", "the openshell CLI"),
+    ([dict(GH, credentials=["https_proxy"])], "providers[0].credentials[0]", "the openshell CLI"),
     ([dict(GH, config={"bad key": "x"})], "providers[0].config.bad key", "must be letters, digits"),
     ([dict(GH, config={"url": ["x"]})], "providers[0].config.url", "expected a string value"),
     ([dict(GH, config=["x"])], "providers[0].config", "expected a mapping"),

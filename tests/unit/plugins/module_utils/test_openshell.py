@@ -10,6 +10,7 @@ import json
 import pytest
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell as os_
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
 
 MIETTE_NOT_FOUND = (
     "Error:   \u00d7 code: 'Some requested entity was not found', message: \"sandbox not found\"\n"
@@ -56,6 +57,15 @@ def test_credentials_travel_in_env_never_on_argv():
     assert env["NVIDIA_API_KEY"] == "nvapi-SECRET-123"
     assert ["--config", "BASE=x"] == argv[argv.index("--config"):argv.index("--config") + 2]
     assert env["RUST_LOG"] == "off"
+
+
+@pytest.mark.parametrize("key", ["OPENSHELL_GATEWAY_ENDPOINT", "RUST_LOG", "LD_PRELOAD", "PATH"])
+def test_a_credential_cannot_set_what_the_cli_reads(key):
+    c, r = client((0, "", ""))
+    with pytest.raises(InputError) as exc:
+        c.provider_create("gh", "github", {"GITHUB_TOKEN": "t", key: "https://evil.example"})
+    assert exc.value.field == "credentials" and key in exc.value.reason
+    assert r.seen == []
 
 
 def test_removed_credential_keys_use_an_empty_value():

@@ -113,6 +113,22 @@ def test_env_and_credential_keys(check, key, ok):
     assert (check(key) is None) is ok
 
 
+@pytest.mark.parametrize("key", [
+    "OPENSHELL_GATEWAY_ENDPOINT", "openshell_gateway", "RUST_LOG", "LD_PRELOAD", "LD_LIBRARY_PATH", "DYLD_INSERT_LIBRARIES",
+    "PATH", "HOME", "path", "NO_COLOR", "LC_ALL", "HTTPS_PROXY", "http_proxy", "NO_PROXY", "ALL_PROXY", "SSL_CERT_FILE",
+    "XDG_CONFIG_HOME", "PYTHONPATH", "KUBECONFIG", "DOCKER_HOST",
+])
+def test_credential_keys_the_cli_reads_are_refused(key):
+    assert v.env_key_problem(key) is None
+    assert "the openshell CLI" in v.credential_key_problem(key)
+
+
+@pytest.mark.parametrize("key", ["NVIDIA_API_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "SLACK_BOT_TOKEN", "HF_TOKEN",
+                                 "AWS_SECRET_ACCESS_KEY", "TELEGRAM_BOT_TOKEN", "PATHFINDER_KEY", "HOMEASSISTANT_TOKEN"])
+def test_credential_keys_of_real_providers_pass(key):
+    assert v.credential_key_problem(key) is None
+
+
 @pytest.mark.parametrize("key,ok", [
     ("NVIDIA_BASE_URL", True), ("base_url", True), ("api.version", True), ("x-y", True),
     ("A=B", False), ("", False), ("a b", False), ("-x", False), ("K\n", False), ("k" * 254, False), (None, False),
