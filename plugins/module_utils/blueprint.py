@@ -23,7 +23,8 @@ import tempfile
 from urllib.parse import urlsplit, urlunsplit
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import BLUEPRINT_SANDBOX_NAME_RE as _SANDBOX_NAME_RE
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import credential_key_problem, provider_name_problem, text_problem
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import (
+    credential_key_problem, endpoint_url_problem, model_problem, provider_name_problem)
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_versions as versions
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell_versions import parse_version
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import (
@@ -507,13 +508,17 @@ def validate_blueprint(data):
         _b_keys(prof, ppath, INFERENCE_PROFILE_KEYS)
         for field in ("provider_type", "provider_name", "model"):
             _b_str(prof.get(field), _j(ppath, field), allow_empty=False)
-        problem = provider_name_problem(prof["provider_name"]) or text_problem(prof["model"])
+        problem = provider_name_problem(prof["provider_name"]) or model_problem(prof["model"])
         if problem:
             field = "provider_name" if provider_name_problem(prof["provider_name"]) else "model"
             raise BlueprintError(_j(ppath, field), "%r %s" % (prof[field], problem))
         for field in ("endpoint", "credential_default"):
             if prof.get(field) is not None:
                 _b_str(prof[field], _j(ppath, field))
+        if prof.get("endpoint"):
+            problem = endpoint_url_problem(prof["endpoint"])
+            if problem:
+                raise BlueprintError(_j(ppath, "endpoint"), problem)
         if prof.get("credential_env") is not None:
             _b_str(prof["credential_env"], _j(ppath, "credential_env"))
             problem = credential_key_problem(prof["credential_env"])

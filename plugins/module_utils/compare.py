@@ -35,6 +35,7 @@ def policylib():
 LABEL_MANAGED = "agentfleet.nemoclaw/managed"
 LABEL_SPEC = "agentfleet.nemoclaw/spec"
 MANAGED_LABEL_PREFIX = "agentfleet.nemoclaw/"
+MANAGED_LABELS = (LABEL_MANAGED, LABEL_SPEC)  # what create adds to the user's labels
 
 _SECRETISH_KEY_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
 _SECRETISH_VALUE_RE = re.compile(r"^(sk-|nvapi-|ghp_|gho_|github_pat_|xox[abp]-|AKIA|eyJ)[A-Za-z0-9_\-.]{8,}")

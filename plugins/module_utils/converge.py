@@ -323,8 +323,8 @@ def sandbox_spec(ctx):
         for provider in providers:
             check_name("provider", "providers", provider)
         providers = sorted(set(providers))
-        if len(providers) > 32:
-            raise InputError("providers", "at most 32 providers per sandbox, got %d" % len(providers))
+    for field, reason in validate.sandbox_size_problems(env, labels, providers, len(compare.MANAGED_LABELS)):
+        raise InputError(field, reason)
     return {"name": p["name"], "image": p.get("image"), "providers": providers, "gpu": gpu or False,
             "cpu": str(p["cpu"]) if p.get("cpu") else None, "memory": str(p["memory"]) if p.get("memory") else None,
             "labels": labels, "env": env, "approval_mode": p.get("approval_mode"),
@@ -518,7 +518,7 @@ def converge_inference(ctx):
     if p.get("provider") is not None:
         check_name("provider", "provider", p["provider"])
     if p.get("model") is not None:
-        check_value("model", validate.text_problem(p["model"]))
+        check_value("model", validate.model_problem(p["model"]))
     if p.get("timeout_secs") is not None:
         check_value("timeout_secs", validate.timeout_problem(p["timeout_secs"]))
     client = ctx.client

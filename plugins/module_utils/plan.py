@@ -22,7 +22,7 @@ import re
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import agentconfig
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import blueprint as bplib
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, validate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import (
     AGENT_HOME,
     DEFAULT_BACKUP_EXCLUDE,
@@ -163,6 +163,8 @@ def _agent_plan(entry, bp, secrets, host_facts):
         "providers": sorted(names),
         "approval_mode": entry["approval_mode"],
     }
+    for field, reason in validate.sandbox_size_problems(sandbox["env"], labels, names, len(compare.MANAGED_LABELS)):
+        raise DesiredStateError("%s.%s" % (entry["path"], field), reason)
     if entry.get("restart_policy"):
         # Only when set, so the plans (and digests) of agents without one stay as they were.
         sandbox["restart_policy"] = entry["restart_policy"]

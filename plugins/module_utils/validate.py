@@ -636,6 +636,109 @@ def host_problem(host, wildcard=False):
     return None
 
 
+MODEL_MAX = 256
+
+
+def model_problem(model):
+    """Why ``model`` cannot be an inference model id (``inference set --model``), or None.
+
+    Model ids take many forms (``nvidia/nemotron-3-super-120b-a12b``, ``qwen2.5:7b``,
+    ``us.anthropic.claude-3-5-sonnet-20241022-v2:0``); refused are only what can never be one and could be
+    read as something else: a leading '-' (an option to the CLI), whitespace and control characters, more than
+    MODEL_MAX characters.
+    """
+    if not isinstance(model, str):
+        return _not_string(model)
+    if not model:
+        return "must not be empty"
+    if len(model) > MODEL_MAX:
+        return "is %d characters long; at most %d are allowed" % (len(model), MODEL_MAX)
+    if model.startswith("-"):
+        return "%r starts with '-' (the CLI would read it as an option)" % model
+    if any(c.isspace() or not c.isprintable() for c in model):
+        return "must not contain whitespace or control characters"
+    return None
+
+
+URL_MAX = 2048
+
+
+def endpoint_url_problem(url):
+    """Why ``url`` cannot be an inference endpoint (a provider's base URL), or None.
+
+    ``http://`` or ``https://``, a valid host (a local or private one too: a local NIM, vLLM or Ollama is reached
+    by the gateway), an optional port, a path. Refused: user information, a query and a fragment (credentials there
+    would reach the CLI's argv and the host's records: the key goes in ``nemoclaw_secrets``), whitespace, and the
+    cloud metadata addresses.
+    """
+    if not isinstance(url, str):
+        return _not_string(url)
+    if len(url) > URL_MAX:
+        return "is %d characters long; at most %d are allowed" % (len(url), URL_MAX)
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "must not contain whitespace or control characters"
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return "expected an http:// or https:// URL, got %r" % url
+    authority, _slash, _path = rest.partition("/")
+    if "?" in url or "#" in url:
+        return "must not have a query or a fragment (a credential belongs in nemoclaw_secrets, not in the URL)"
+    if "@" in authority:
+        return "must not carry user information (a credential belongs in nemoclaw_secrets, not in the URL)"
+    host, port = authority, None
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end < 0:
+            return "has an unterminated IPv6 address"
+        host, tail = authority[:end + 1], authority[end + 1:]
+        if tail:
+            if not tail.startswith(":"):
+                return "has %r after the host" % tail
+            port = tail[1:]
+    elif ":" in authority:
+        host, port = authority.rsplit(":", 1)
+    problem = host_problem(host)
+    if problem:
+        return "host %s" % problem
+    if port is not None and (not port.isdigit() or port_problem(int(port))):
+        return "port must be 1 to 65535, got %r" % port
+    if host_class(host) == "metadata":
+        return "host %s is a cloud metadata address" % host
+    return None
+
+
+# What OpenShell's server accepts in one sandbox (crates/openshell-server/src/grpc/mod.rs, validation.rs): past
+# these it refuses the create, which for a replacement comes after the old sandbox's delete.
+SERVER_ENV_VALUE_MAX = 8192  # bytes of one value
+SERVER_MAP_ENTRIES_MAX = 128  # env entries, labels
+SERVER_PROVIDERS_MAX = 32  # providers attached to one sandbox
+SERVER_ENV_TOTAL_MAX = 256 * 1024  # bytes of all keys and values
+
+
+def sandbox_size_problems(env, labels, providers, managed_labels=0):
+    """``[(field, reason)]``: where a sandbox's ``env`` ({key: text}), ``labels`` ({key: text}, plus
+    ``managed_labels`` the collection adds) and ``providers`` (names) exceed what OpenShell's server accepts."""
+    out = []
+    env = env or {}
+    if len(env) > SERVER_MAP_ENTRIES_MAX:
+        out.append(("env", "has %d entries; OpenShell accepts at most %d" % (len(env), SERVER_MAP_ENTRIES_MAX)))
+    total = 0
+    for key in sorted(env):
+        size = len(str(env[key]).encode("utf-8"))
+        total += len(str(key).encode("utf-8")) + size
+        if size > SERVER_ENV_VALUE_MAX:
+            out.append(("env.%s" % key, "value is %d bytes; OpenShell accepts at most %d" % (size, SERVER_ENV_VALUE_MAX)))
+    if total > SERVER_ENV_TOTAL_MAX:
+        out.append(("env", "keys and values are %d bytes together; OpenShell accepts at most %d" % (total, SERVER_ENV_TOTAL_MAX)))
+    count = len(labels or {}) + managed_labels
+    if count > SERVER_MAP_ENTRIES_MAX:
+        out.append(("labels", "has %d entries (%d of them the collection's); OpenShell accepts at most %d"
+                    % (count, managed_labels, SERVER_MAP_ENTRIES_MAX)))
+    if len(providers or ()) > SERVER_PROVIDERS_MAX:
+        out.append(("providers", "attaches %d providers to the sandbox; OpenShell accepts at most %d"
+                    % (len(providers), SERVER_PROVIDERS_MAX)))
+    return out
+
 def normalize_host(host):
     """The spelling used to compare hosts: IP literals in canonical form, names lower-cased without trailing dot.
 

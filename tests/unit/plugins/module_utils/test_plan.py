@@ -167,6 +167,13 @@ def test_missing_secret_of_a_custom_provider():
     ({"resources": {"profile": "nope"}}, "resources.profile", "unknown resource profile 'nope'"),
     ({"presets": ["github:bogus"]}, "presets[0]", "access must be read or read-write"),
     ({"endpoint_url": "https://ncp.example.com/v1"}, "endpoint_url", "fixed endpoint"),
+    ({"presets": ["../../../../tmp/evil"]}, "presets[0]", "a preset name is letters"),
+    # What OpenShell's server would refuse at create (after a replacement's delete) is refused in the plan.
+    ({"env": dict(("K%d" % i, "v") for i in range(129))}, "env", "OpenShell accepts at most 128"),
+    ({"env": {"BIG": "x" * 8193}}, "env.BIG", "value is 8193 bytes"),
+    ({"labels": dict(("l%d" % i, "v") for i in range(127))}, "labels", "2 of them the collection's"),
+    ({"providers": [{"name": "p%d" % i, "type": "github", "credentials": ["NVIDIA_INFERENCE_API_KEY"]} for i in range(32)]},
+     "providers", "attaches 33 providers"),
 ])
 def test_blueprint_errors_map_to_the_entry(keys, path, fragment):
     exc = refused([agent(**keys)])

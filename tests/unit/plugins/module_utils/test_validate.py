@@ -539,3 +539,47 @@ def test_matcher_matches_fields():
     assert v.matcher_matches({"id": "c"}, chunk) and not v.matcher_matches({"id": "d"}, chunk)
     assert v.matcher_matches({"rule": "allow_api_*"}, chunk)
     assert not v.matcher_matches({"host": "api.github.com"}, {"id": "x", "endpoints": []})
+
+
+@pytest.mark.parametrize("model", ["nvidia/nemotron-3-super-120b-a12b", "qwen2.5:7b", "gpt-4o",
+                                   "us.anthropic.claude-3-5-sonnet-20241022-v2:0", "hf.co/unsloth/Qwen3-GGUF:Q4_K_M"])
+def test_real_model_ids_pass(model):
+    assert v.model_problem(model) is None
+
+
+@pytest.mark.parametrize("model", ["", "-x", "--model", "a b", "a\nb", "a\u2028b", "m" * 257, None, 7])
+def test_bad_model_ids(model):
+    assert v.model_problem(model)
+
+
+@pytest.mark.parametrize("url", ["https://integrate.api.nvidia.com/v1", "http://localhost:8000/v1",
+                                 "http://nim-service.local:8000/v1", "http://10.0.0.5:11434", "https://[fd00::5]:8443/v1",
+                                 "HTTPS://Example.com"])
+def test_inference_endpoints_pass(url):
+    assert v.endpoint_url_problem(url) is None
+
+
+@pytest.mark.parametrize("url,fragment", [
+    ("ncp.example.com/v1", "expected an http"), ("file:///etc/passwd", "expected an http"),
+    ("https://u:p@h.example.com", "user information"), ("https://h.example.com/v1?sig=x", "query"),
+    ("https://h.example.com/#x", "fragment"), ("https://h.example.com/a b", "whitespace"),
+    ("https://[fd00::5/v1", "unterminated"), ("https://h.example.com:0/", "port"), ("https://h_x.example.com/", "label"),
+    ("http://metadata.google.internal/", "metadata"), ("http://[::ffff:169.254.169.254]/", "metadata"),
+    ("https://" + "a" * 3000, "at most 2048"),
+])
+def test_bad_inference_endpoints(url, fragment):
+    assert fragment in v.endpoint_url_problem(url)
+
+
+def test_sandbox_size_problems_mirror_the_server():
+    assert v.sandbox_size_problems({"A": "x"}, {"team": "a"}, ["p"], 2) == []
+    many = dict(("K%d" % i, "v") for i in range(129))
+    assert v.sandbox_size_problems(many, {}, [], 0) == [("env", "has 129 entries; OpenShell accepts at most 128")]
+    assert v.sandbox_size_problems({"BIG": "\u00e9" * 4097}, {}, [], 0) == [
+        ("env.BIG", "value is 8194 bytes; OpenShell accepts at most 8192")]
+    total = dict(("K%d" % i, "v" * 8000) for i in range(40))
+    assert [f for f, _r in v.sandbox_size_problems(total, {}, [], 0)] == ["env"]
+    labels = dict(("l%d" % i, "v") for i in range(127))
+    assert [f for f, _r in v.sandbox_size_problems({}, labels, [], 2)] == ["labels"]
+    assert v.sandbox_size_problems({}, labels, [], 1) == []
+    assert [f for f, _r in v.sandbox_size_problems({}, {}, ["p%d" % i for i in range(33)], 0)] == ["providers"]
