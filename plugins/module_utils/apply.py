@@ -251,13 +251,20 @@ class HostRecords(object):
         for fname in sorted(os.listdir(directory)):
             if not fname.endswith(".json"):
                 continue
+            path = os.path.join(directory, fname)
+            # A journal the apply cannot read may be the only trace of a backup still to restore: the run stops
+            # and names it rather than going on as if no replacement had been under way.
             try:
-                with open(os.path.join(directory, fname)) as fh:
+                with open(path) as fh:
                     doc = json.load(fh)
-            except (IOError, OSError, ValueError):
-                continue
-            if isinstance(doc, dict) and doc.get("agent") and doc.get("step") in JOURNAL_STEPS:
-                out[doc["agent"]] = doc
+            except (IOError, OSError, ValueError) as exc:
+                raise ApplyError("the journal %s cannot be read (%s); it records a replacement under way: restore its "
+                                 "backup by hand, then remove the journal" % (path, exc))
+            if not (isinstance(doc, dict) and doc.get("agent") and doc.get("step") in JOURNAL_STEPS):
+                raise ApplyError("the journal %s is not one this collection wrote (no agent or an unknown step); it "
+                                 "records a replacement under way: restore its backup by hand, then remove the journal"
+                                 % path)
+            out[doc["agent"]] = doc
         return out
 
     def write_journal(self, doc):

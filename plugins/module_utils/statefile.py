@@ -101,18 +101,35 @@ def default_path(name):
 
 
 def write_atomic(path, text, mode=0o600, prefix=".tmp-"):
-    """Replace ``path`` with ``text`` (str) atomically: a temporary file in the same directory, ``mode``
-    set before the rename, ``os.replace``. A crash leaves the old file or the new one, never half of one."""
+    """Replace ``path`` with ``text`` (str) atomically and durably: a temporary file in the same directory, ``mode``
+    set before the rename, flushed to disk, ``os.replace``, then the directory flushed. A crash, or a power loss,
+    leaves the old file or the new one, never half of one (a journal step is on disk before the step it allows)."""
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=prefix, dir=directory)
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+        _fsync_dir(directory)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _fsync_dir(directory):
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass  # some file systems cannot flush a directory; the file itself is on disk
+    finally:
+        os.close(dfd)
 
 
 class StateFile(object):

@@ -540,14 +540,24 @@ def test_journal_files(tmp_path):
     assert directory == tmp_path / "journal" / "gw_1"
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert stat.S_IMODE((directory / "a.json").stat().st_mode) == 0o600
-    (directory / "broken.json").write_text("{not json")
-    (directory / "odd.json").write_text(json.dumps({"agent": "odd", "step": "exploded"}))
     (directory / "notes.txt").write_text("x")
     journals = records.journals()
     assert sorted(journals) == ["a", "b"] and journals["a"]["step"] == "deleting" and journals["a"]["updated_at"]
     records.close_journal("a")
     records.close_journal("never")
     assert sorted(records.journals()) == ["b"]
+
+
+@pytest.mark.parametrize("text", ["{not json", "", json.dumps({"agent": "odd", "step": "exploded"}), "[1]"])
+def test_a_journal_that_cannot_be_read_stops_the_apply(tmp_path, text):
+    # It may be the only trace of a backup still to restore: never read as "no replacement under way".
+    records = HostRecords(str(tmp_path), GATEWAY, readonly=False)
+    records.write_journal({"agent": "a", "step": "deleting", "backup": "/b", "old_id": "1"})
+    broken = Path(records.journal_dir()) / "broken.json"
+    broken.write_text(text)
+    with pytest.raises(ApplyError) as exc:
+        records.journals()
+    assert str(broken) in str(exc.value) and "restore its backup by hand" in str(exc.value)
 
 
 def test_backups_are_private_and_pruned(tmp_path):
