@@ -281,19 +281,18 @@ def parse_inference(text):
     """
     routes = {"user": None, "system": None}
     current = None
+    seen = False
     for raw in strip_ansi(text).splitlines():
         line = raw.strip()
         if not line:
             continue
-        head = line.rstrip(":")
-        if line.endswith(":") and head in ("Inference", "System inference"):
-            current = "system" if head == "System inference" else "user"
-            continue
-        if line.startswith("Inference:"):
-            current = "user"
-            continue
-        if line.startswith("System inference:"):
-            current = "system"
+        head, _sep, rest = line.partition(":")
+        head = head.strip().lower() if _sep else ""
+        # 0.0.111 prints "Inference:"; OpenShell's documentation shows "Gateway inference:" for the same route.
+        if head in ("inference", "gateway inference", "system inference"):
+            current, seen = ("system" if head == "system inference" else "user"), True
+            if rest.strip() == "Not configured":
+                routes[current] = None
             continue
         if current is None:
             continue
@@ -313,6 +312,10 @@ def parse_inference(text):
         elif key == "error":
             route["error"] = value
         routes[current] = route
+    if not seen:
+        # Never read an output of another shape as "no route": the apply would set the route on every run.
+        raise OpenShellError("`inference get` printed no route heading (Inference:, System inference:); this version "
+                             "of the CLI prints another format: %r" % strip_ansi(text)[:200])
     return routes
 
 

@@ -212,6 +212,18 @@ def test_parse_inference_both_routes():
     assert os_.parse_inference(INFERENCE_BOTH.replace("60s (default)", "120s"))["user"]["timeout"] == 120
 
 
+def test_parse_inference_gateway_heading_and_unknown_formats():
+    # OpenShell's documentation shows the user route under "Gateway inference:".
+    routes = os_.parse_inference(INFERENCE_BOTH.replace("Inference:", "Gateway inference:", 1))
+    assert routes["user"]["provider"] == "nvidia" and routes["system"] is None
+    assert os_.parse_inference("Inference:\n\n  Not configured\n") == {"user": None, "system": None}
+    # Output of another shape is an error, never "no route" (which would set the route on every run).
+    with pytest.raises(os_.OpenShellError, match="no route heading"):
+        os_.parse_inference("Route default:\n  Provider: nvidia\n")
+    with pytest.raises(os_.OpenShellError):
+        os_.parse_inference("")
+
+
 RULES = """Network Rules:  (version 4, 2 chunks)
 
   Chunk: c-1
