@@ -21,6 +21,10 @@ description:
   - Differences that need a new sandbox are handled by O(recreate). Providers are attached and detached in place; the
     C(proposal_approval_mode) setting is set in place; dynamic policy sections are left to
     M(agentfleet.nemoclaw.openshell_policy).
+  - Replacing a sandbox deletes everything inside it, an agent's memory, conversations and files included. This
+    module makes no backup, so by default it only reports a needed replacement (O(recreate=never)). For agents, use
+    M(agentfleet.nemoclaw.nemoclaw_apply), which backs the agent's home up, replaces the sandbox, restores and
+    verifies the backup, and finishes a replacement a crash interrupted.
 author:
   - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
@@ -98,12 +102,14 @@ options:
     default: running
   recreate:
     description:
-      - V(on_change) replaces the sandbox (delete, then create) when an immutable field differs.
-      - V(never) changes nothing and returns RV(needs_recreate=true) with RV(recreate_reasons).
-      - V(always) replaces it on every run.
+      - V(never) changes nothing when an immutable field differs and returns RV(needs_recreate=true) with
+        RV(recreate_reasons).
+      - V(on_change) replaces the sandbox (delete, then create) when an immutable field differs. The sandbox's
+        contents are lost; write it only for sandboxes that hold nothing to keep.
+      - V(always) replaces it on every run (its contents are lost each time).
     type: str
     choices: [on_change, never, always]
-    default: on_change
+    default: never
   wait:
     description:
       - Wait for a sandbox found provisioning or starting to become C(Ready). Creation and start always wait (the CLI does).
@@ -130,12 +136,17 @@ EXAMPLES = r"""
       team: research
     policy: "{{ lookup('ansible.builtin.file', 'policy.yaml') | from_yaml }}"
 
-- name: Report, but do not perform, a needed replacement
+- name: Report, but do not perform, a needed replacement (the default)
   agentfleet.nemoclaw.openshell_sandbox:
     name: openclaw
     image: ghcr.io/nvidia/openshell-community/sandboxes/openclaw:2.0
-    recreate: never
   register: sb
+
+- name: A scratch sandbox that holds nothing to keep, replaced when its image changes
+  agentfleet.nemoclaw.openshell_sandbox:
+    name: scratch
+    image: ghcr.io/nvidia/openshell-community/sandboxes/base:2.0
+    recreate: on_change
 
 - name: Stop it
   agentfleet.nemoclaw.openshell_sandbox:
@@ -192,7 +203,7 @@ def main():
             approval_mode=dict(type="str", choices=["manual", "auto"]),
             restart_policy=dict(type="str", choices=["never", "on-failure", "always"]),
             state=dict(type="str", choices=["present", "running", "stopped", "absent"], default="running"),
-            recreate=dict(type="str", choices=["on_change", "never", "always"], default="on_change"),
+            recreate=dict(type="str", choices=["on_change", "never", "always"], default="never"),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=300),
         ),

@@ -77,11 +77,14 @@ def test_immutable_change_recreates_or_reports(fleet):
     res = step.result("s")
     assert res["changed"] is False and res["needs_recreate"] is True
     assert any("image" in r for r in res["recreate_reasons"]) and step.mutating == []
-    step = fleet.run([sandbox_task(image=IMAGE2)], check=True)
-    assert step.result("s")["actions"] == ["delete", "create"] and step.mutating == []
+    # The default is never: a replacement loses the sandbox's contents and this module backs nothing up.
     step = fleet.run([sandbox_task(image=IMAGE2)])
+    assert step.result("s")["needs_recreate"] is True and step.mutating == []
+    step = fleet.run([sandbox_task(image=IMAGE2, recreate="on_change")], check=True)
+    assert step.result("s")["actions"] == ["delete", "create"] and step.mutating == []
+    step = fleet.run([sandbox_task(image=IMAGE2, recreate="on_change")])
     assert [c["argv"][:2] for c in step.mutating] == [["sandbox", "delete"], ["sandbox", "create"]]
-    assert fleet.run([sandbox_task(image=IMAGE2)]).result("s")["changed"] is False
+    assert fleet.run([sandbox_task(image=IMAGE2, recreate="on_change")]).result("s")["changed"] is False
     static_change = dict(POLICY, landlock={"compatibility": "hard_requirement"})
     step = fleet.run([sandbox_task(image=IMAGE2, policy=static_change, recreate="never")])
     assert any("landlock" in r for r in step.result("s")["recreate_reasons"])

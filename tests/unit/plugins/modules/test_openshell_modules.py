@@ -182,4 +182,6 @@ def test_sandbox_restart_policy_follows_the_openshell_version(run_module, sim, m
     assert create[0][create[0].index("--restart-policy") + 1] == "on-failure"
     assert not run_module(openshell_sandbox, sb)["changed"]
     res = run_module(openshell_sandbox, dict(sb, restart_policy="always"))
+    assert res["needs_recreate"] and not res["changed"] and "restart_policy" in " ".join(res["recreate_reasons"])
+    res = run_module(openshell_sandbox, dict(sb, restart_policy="always", recreate="on_change"))
     assert res["changed"] and "restart_policy" in " ".join(res["recreate_reasons"])
