@@ -99,6 +99,8 @@ _PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
 class BlueprintError(ValueError):
     """A blueprint error at a precise field path (like PolicyError)."""
 
+    origin = None  # as PolicyError's: where the policy layer of the error came from, when known
+
     def __init__(self, path, reason):
         self.path = path or "<blueprint>"
         self.reason = reason
@@ -986,7 +988,10 @@ def _custom_layers(custom_presets):
     for i, item in enumerate(custom_presets or ()):
         path = "custom_presets[%d]" % i
         if isinstance(item, str):
-            meta, fragment = _load_preset_file(item, item)
+            try:
+                meta, fragment = _load_preset_file(item, item)
+            except BlueprintError as exc:
+                raise BlueprintError(path, "preset file %s: %s" % (item, exc.reason if exc.path == item else exc))
             name = meta.get("name") or os.path.splitext(os.path.basename(item))[0]
             source = "custom:" + os.path.basename(item)
         elif isinstance(item, dict):
@@ -997,7 +1002,7 @@ def _custom_layers(custom_presets):
             source = item.get("source") or "custom:%s" % name
         else:
             raise BlueprintError(path, "expected a preset file path or a mapping")
-        layers.append({"name": "custom:%s" % name, "source": source, "level": "custom", "policy": fragment})
+        layers.append({"name": "custom:%s" % name, "source": source, "level": "custom", "policy": fragment, "origin": path})
     return layers
 
 
@@ -1019,6 +1024,7 @@ def _override_layers(overrides):
         layers.append({
             "name": name, "source": item.get("source") or "inventory", "level": "inventory",
             "policy": policy, "exclude": list(item.get("exclude") or []), "override": item.get("override", False),
+            "origin": path,
         })
     return layers
 
@@ -1119,7 +1125,9 @@ def plan(blueprint, profile=None, tier=None, presets=(), custom_presets=(), over
     try:
         composed = compose_policy(layers, trusted_private_hosts=trusted_private_hosts, agent_required_keys=required)
     except PolicyError as exc:
-        raise BlueprintError("policy.%s" % exc.path, exc.reason)
+        error = BlueprintError("policy.%s" % exc.path, exc.reason)
+        error.origin = exc.origin  # the layer's origin: which of the caller's overrides or custom presets
+        raise error
     image = sb["image"]
     m = _IMAGE_DIGEST_RE.search(image)
     result = {

@@ -106,6 +106,10 @@ def _agent_plan(entry, bp, secrets, host_facts):
             endpoint_url=entry["endpoint_url"],
         )
     except (bplib.BlueprintError, PolicyError) as exc:
+        origin = getattr(exc, "origin", None)
+        if origin and (exc.path or "").startswith("policy."):
+            # An error in a layer the entry gave (a policy overlay, a custom preset, an MCP server's rule).
+            exc.path = origin + exc.path[len("policy"):]
         raise _entry_error(_shifted(entry, exc), exc, bp.source)
 
     inference = dict(bplan["inference"])

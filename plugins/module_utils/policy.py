@@ -109,9 +109,11 @@ IMAGE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 class PolicyError(ValueError):
     """A policy (or composition) error at a precise field path."""
 
-    def __init__(self, path, reason):
+    def __init__(self, path, reason, origin=None):
         self.path = path or "<policy>"
         self.reason = reason
+        # Where the layer the error is in came from, when its caller said (a layer's ``origin``).
+        self.origin = origin
         super(PolicyError, self).__init__("%s: %s" % (self.path, reason))
 
     def __str__(self):
@@ -1191,7 +1193,7 @@ def _prepare_layers(layers):
     for i, layer in enumerate(layers or ()):
         path = "layers[%d]" % i
         _need_map(layer, path)
-        _check_keys(layer, path, ("name", "source", "level", "policy", "override", "exclude", "trusted"))
+        _check_keys(layer, path, ("name", "source", "level", "policy", "override", "exclude", "trusted", "origin"))
         name = _need_str(layer.get("name"), _join(path, "name"), allow_empty=False)
         if name in names:
             raise PolicyError(_join(path, "name"), "duplicate layer name %r" % name)
@@ -1212,7 +1214,7 @@ def _prepare_layers(layers):
         prepared.append({
             "name": name, "source": str(layer.get("source") or name), "level": level, "level_name": level_name,
             "policy": policy, "override_all": override_all, "override_keys": override_keys,
-            "exclude": sorted(set(exclude)), "trusted": trusted,
+            "exclude": sorted(set(exclude)), "trusted": trusted, "origin": layer.get("origin"),
         })
     prepared.sort(key=lambda item: (item["level"], item["name"]))
     return prepared
@@ -1228,7 +1230,7 @@ def _who(layer):
 
 def _in_layer(layer, exc):
     """Re-raise a PolicyError with the layer named (the field path stays exact)."""
-    return PolicyError(exc.path, "%s [layer %s]" % (exc.reason, _who(layer)))
+    return PolicyError(exc.path, "%s [layer %s]" % (exc.reason, _who(layer)), origin=layer.get("origin"))
 
 
 def _origin(section, layer, norm):

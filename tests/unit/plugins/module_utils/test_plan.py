@@ -332,3 +332,31 @@ def test_a_change_changes_the_digests():
     assert changed["agents"][1]["plan_digest"] != base["agents"][1]["plan_digest"]
     # a secret's value is not part of the plan
     assert plan([agent("a"), agent("b")], {"NVIDIA_INFERENCE_API_KEY": "other"})["plan_digest"] == base["plan_digest"]
+
+
+LOCAL_RULE = {"x": {"name": "x", "endpoints": [{"host": "localhost", "port": 443}], "binaries": [{"path": "/usr/bin/curl"}]}}
+
+
+@pytest.mark.parametrize("keys, path", [
+    ({"policy_overlays": [{"name": "o", "network_policies": LOCAL_RULE}]},
+     "policy_overlays[0].network_policies.x.endpoints[0].host"),
+    ({"policy_overlays": [{"name": "a"}, {"name": "o", "network_policies": LOCAL_RULE}]},
+     "policy_overlays[1].network_policies.x.endpoints[0].host"),
+    ({"custom_presets": [{"name": "c", "network_policies": LOCAL_RULE}]},
+     "custom_presets[0].network_policies.x.endpoints[0].host"),
+    ({"mcp_servers": [{"name": "m", "url": "https://mcp.example.com/x"}],
+      "policy_overlays": [{"name": "o", "network_policies": LOCAL_RULE}]},
+     "policy_overlays[0].network_policies.x.endpoints[0].host"),
+])
+def test_errors_in_the_entrys_policy_layers_name_the_layer(keys, path):
+    exc = refused([agent(**keys)])
+    assert exc.path == "nemoclaw_agents[assistant].%s" % path
+    assert "private or loopback destination" in exc.reason
+
+
+def test_a_broken_custom_preset_file_names_its_list_item(tmp_path):
+    broken = tmp_path / "nas.yaml"
+    broken.write_text("network_policies: [unclosed\n")
+    exc = refused([agent(custom_presets=[str(broken)])])
+    assert exc.path == "nemoclaw_agents[assistant].custom_presets[0]"
+    assert str(broken) in exc.reason and "invalid YAML" in exc.reason
