@@ -77,10 +77,6 @@ MAX_MCP_SERVERS = 32
 MAX_DENY_TOOLS = 256
 MCP_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 TOOL_NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-_SECRET_VALUE_RE = re.compile(r"^(sk-|nvapi-|ghp_|gho_|github_pat_|xox[abprs]-|xapp-|AKIA|eyJ)[A-Za-z0-9_\-.]{8,}")
-_SECRET_KEY_RE = re.compile(r"(token|secret|password|passwd|apikey|api_key|credential)", re.I)
-# A bot token: digits, ':' and a long tail (Telegram), or a long unbroken run of base64-ish text.
-_TOKENISH_RE = re.compile(r"^(\d{6,}:[A-Za-z0-9_-]{20,}|[A-Za-z0-9_\-.+/=]{32,})$")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHANNELS_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "policies", "channels"))
@@ -190,11 +186,14 @@ def channel_providers(agent_name, manifest):
 # --------------------------------------------------------------------------
 
 def _secretish_string(key, value):
+    """A credential-shaped value anywhere, or any text under a credential-named key (``password``, ``botToken``,
+    ``Authorization``) but a placeholder or an absolute path (a file the agent reads it from)."""
     if is_placeholder(value):
         return False
-    if _SECRET_VALUE_RE.match(value):
+    if validate.secret_value(value):
         return True
-    return bool(_SECRET_KEY_RE.search(key)) and bool(_TOKENISH_RE.match(value))
+    text = value.strip()
+    return validate.secret_name(key) and bool(text) and not text.startswith("/")
 
 
 def check_overlay(overlay):
@@ -270,6 +269,12 @@ def mcp_endpoint(url):
         if not port.isdigit() or not 1 <= int(port) <= 65535:
             raise ConfigError("url", "port must be 1 to 65535 in %r" % url)
         port = int(port)
+    query = tail.partition("?")[2]
+    for field in query.split("&") if query else ():
+        name, _eq, value = field.partition("=")
+        if validate.looks_secret(name, value):
+            raise ConfigError("url", "carries a credential in its query (%s); the URL is written to the agent's "
+                                     "configuration and shown in diffs: give the credential to a provider" % name)
     return host, port, "/" + tail.split("?", 1)[0]
 
 
@@ -389,7 +394,7 @@ def shown(path, value):
     if value is None:
         return None
     if isinstance(value, str) and not is_placeholder(value) and \
-            (_SECRET_VALUE_RE.match(value) or _SECRET_KEY_RE.search(str(path[-1]) if path else "")):
+            (validate.secret_value(value) or validate.secret_name(path[-1] if path else "")):
         return "<hidden>"
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True)

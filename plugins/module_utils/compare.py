@@ -37,8 +37,6 @@ LABEL_SPEC = "agentfleet.nemoclaw/spec"
 MANAGED_LABEL_PREFIX = "agentfleet.nemoclaw/"
 MANAGED_LABELS = (LABEL_MANAGED, LABEL_SPEC)  # what create adds to the user's labels
 
-_SECRETISH_KEY_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
-_SECRETISH_VALUE_RE = re.compile(r"^(sk-|nvapi-|ghp_|gho_|github_pat_|xox[abp]-|AKIA|eyJ)[A-Za-z0-9_\-.]{8,}")
 
 
 def canonical_json(value):
@@ -54,7 +52,8 @@ def short_hash(value, length=16):
 # --------------------------------------------------------------------------
 
 def looks_secret(key, value):
-    return bool(_SECRETISH_KEY_RE.search(key or "")) or bool(_SECRETISH_VALUE_RE.match(str(value or "")))
+    """``validate.looks_secret``: a credential by its name or its value."""
+    return validate.looks_secret(key, value)
 
 
 # --------------------------------------------------------------------------

@@ -168,6 +168,9 @@ def converge_provider(ctx):
         for key, value in config.items():
             check_value("config", validate.config_key_problem(key))
             check_value("config", validate.text_problem(value), "value of %s " % key)
+            if validate.looks_secret(key, value):
+                raise InputError("config", "%s looks like a credential; config is passed on the command line: give it in "
+                                 "credentials" % key)
     credentials = dict((k, str(v)) for k, v in credentials.items())
     config = dict((k, str(v)) for k, v in config.items())
 

@@ -295,6 +295,10 @@ def _check_providers(items, path):
         config = _check_string_map(_typed(item.get("config") or {}, "dict", ipath + ".config"), ipath + ".config",
                                    validate.config_key_problem,
                                    "config")
+        for key, value in config.items():
+            if validate.looks_secret(key, value):
+                raise DesiredStateError("%s.config.%s" % (ipath, key), "looks like a credential; provider config is "
+                                        "passed on the command line and kept in records: list it in credentials")
         out.append({"name": name, "type": ptype, "credentials": sorted(names), "config": config})
     seen = {}
     for i, prov in enumerate(out):
@@ -358,7 +362,8 @@ def normalize_entry(entry, index, variable=VARIABLE):
                                     "and on the command line: use a provider (providers) instead")
     out["labels"] = _check_string_map(out["labels"], path + ".labels", _label_key_problem, "label")
     for key, value in out["labels"].items():
-        problem = validate.label_problem(key, value)
+        problem = validate.label_problem(key, value) or (
+            validate.secret_value(value) and "value looks like a credential; labels are shown to anyone who lists sandboxes")
         if problem:
             raise DesiredStateError("%s.labels.%s" % (path, key), problem)
     out["providers"] = _check_providers(out["providers"], path + ".providers")

@@ -60,9 +60,8 @@ _UID_RE = re.compile(r"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{
 _ENV_REF_RE = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 # A string that only points at a credential: an env name, ${NAME}/$NAME, an OpenShell placeholder.
 _REFERENCE_RE = re.compile(r"(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|[A-Z_][A-Z0-9_]*|openshell:resolve:env:[A-Za-z_][A-Za-z0-9_]*)")
-# Credential shapes compare.looks_secret does not know: Telegram bot tokens, Slack app tokens, PEM keys.
-_TOKEN_VALUE_RE = re.compile(r"^([0-9]{6,12}:[A-Za-z0-9_-]{30,}|xapp-[A-Za-z0-9-]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----)")
 _SECRET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Broader than validate.secret_name on purpose: an imported document with any such key holding text is refused.
 _SECRET_KEY_RE = re.compile(r"(key|token|secret|password|passwd|credential|auth)", re.I)
 
 # Allowed fields per object of the v1alpha1 schema (the published JSON schema's property names).
@@ -353,7 +352,7 @@ def _scan_secrets(value, path, fleet=False):
         for index, sub in enumerate(value):
             _scan_secrets(sub, _i(path, index), fleet)
     elif isinstance(value, str):
-        if compare.looks_secret("", value) or _TOKEN_VALUE_RE.match(value):
+        if validate.secret_value(value):
             raise ConfigError(path or "document", "looks like a credential value; a NemoClawConfig carries only "
                                                   "references (credential: {env: NAME}): refusing the document")
 

@@ -739,6 +739,45 @@ def sandbox_size_problems(env, labels, providers, managed_labels=0):
                     % (len(providers), SERVER_PROVIDERS_MAX)))
     return out
 
+
+# --------------------------------------------------------------------------
+# Credential-looking names and values (the one rule; compare, agentconfig, nemoclawconfig and desired use it)
+# --------------------------------------------------------------------------
+
+# Words of a name that say it holds a credential, matched as whole words of the name (split at '_', '-', '.' and
+# camelCase): OpenShell's own list (crates/openshell-cli/src/commands/common.rs, credential_env_matches) and a few
+# more. MAX_TOKENS, TOKENIZERS_PARALLELISM, GIT_AUTHOR_NAME or SSH_AUTH_SOCK are no credentials.
+SECRET_NAME_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "CREDENTIALS", "ACCESS_KEY",
+                     "SECRET_KEY", "API_KEY", "APIKEY", "PRIVATE_KEY", "AUTHORIZATION")
+# Values shaped like a known credential: provider key prefixes (OpenAI, NVIDIA, GitHub, GitLab, Slack, Hugging Face,
+# AWS, Google), a JWT, an HTTP Authorization value, a Telegram bot token, a PEM private key.
+_SECRET_VALUE_RE = re.compile(
+    r"(?:(?:sk-|nvapi-|gh[pousr]_|github_pat_|glpat-|xox[abeprs]-|xapp-|hf_|AKIA|ASIA|AIza|eyJ)[A-Za-z0-9_\-.]{8,}"
+    r"|(?:Bearer|Basic|Token)\s+[A-Za-z0-9_\-.+/=~]{12,}"
+    r"|[0-9]{6,12}:[A-Za-z0-9_-]{30,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----)", re.I)
+_NAME_WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def secret_name(name):
+    """Whether ``name`` (an environment variable, a configuration key) says it holds a credential."""
+    words = [w.upper() for w in _NAME_WORD_RE.findall(str(name or ""))]
+    for keyword in SECRET_NAME_WORDS:
+        parts = keyword.split("_")
+        if any(words[i:i + len(parts)] == parts for i in range(len(words) - len(parts) + 1)):
+            return True
+    return False
+
+
+def secret_value(value):
+    """Whether ``value`` is shaped like a known credential."""
+    return isinstance(value, str) and bool(_SECRET_VALUE_RE.match(value.strip()))
+
+
+def looks_secret(name, value):
+    """Whether a ``name: value`` pair looks like a credential: by its name or by its value."""
+    return secret_name(name) or secret_value(value if isinstance(value, str) else str(value or ""))
+
 def normalize_host(host):
     """The spelling used to compare hosts: IP literals in canonical form, names lower-cased without trailing dot.
 

@@ -87,6 +87,11 @@ def test_channel_providers_one_per_credential_key():
     ({"gateway": {"token": "sk-abcdefghijklmnop"}}, "gateway.token", "credential"),
     ({"channels": {"telegram": {"botToken": TOKEN}}}, "channels.telegram.botToken", "credential"),
     ({"x": [{"y": "ghp_abcdefghijklmnopqrstuvwxyz"}]}, "x[0].y", "credential"),
+    # An HTTP Authorization value anywhere; any text under a credential-named key, a passphrase too.
+    ({"mcp": {"headers": {"Authorization": "Bearer abcdefghijklmnopqrstuvwxyz0123"}}}, "mcp.headers.Authorization",
+     "credential"),
+    ({"x": {"h": "Bearer abcdefghijklmnopqrstuvwxyz0123"}}, "x.h", "credential"),
+    ({"gateway": {"auth": {"password": "correct horse battery staple"}}}, "gateway.auth.password", "credential"),
 ])
 def test_overlay_problems_name_the_path(overlay, path, words):
     with pytest.raises(ac.ConfigError) as exc:
@@ -105,7 +110,8 @@ def test_overlay_limits_depth_and_size_and_allows_placeholders():
     with pytest.raises(ac.ConfigError, match="bytes as JSON"):
         ac.check_overlay({"k": "x" * ac.MAX_OVERLAY_BYTES})
     ok = {"channels": {"telegram": {"botToken": "openshell:resolve:env:TELEGRAM_BOT_TOKEN", "dmPolicy": "pairing"}},
-          "agents": {"defaults": {"maxTokens": 4096}}, "t": (1, None, True, 1.5)}
+          "agents": {"defaults": {"maxTokens": 4096}}, "t": (1, None, True, 1.5),
+          "gateway": {"auth": {"mode": "token", "passwordFile": "/run/secrets/gw"}}}
     assert ac.check_overlay(ok)["t"] == [1, None, True, 1.5]
     with pytest.raises(ac.ConfigError):
         ac.check_overlay([])
@@ -125,6 +131,14 @@ def test_mcp_endpoint(url, expected):
 def test_mcp_endpoint_refuses(url):
     with pytest.raises(ac.ConfigError):
         ac.mcp_endpoint(url)
+
+
+@pytest.mark.parametrize("url", ["https://mcp.example.com/x?token=abc123", "https://mcp.example.com/x?a=1&api_key=abc",
+                                 "https://mcp.example.com/x?k=ghp_0123456789abcdefghij"])
+def test_mcp_endpoint_refuses_a_credential_in_the_query(url):
+    with pytest.raises(ac.ConfigError) as exc:
+        ac.mcp_endpoint(url)
+    assert "credential in its query" in exc.value.reason and "abc" not in exc.value.reason
 
 
 # --------------------------------------------------------------------------

@@ -238,6 +238,8 @@ def test_good_resources():
     ({"A": None}, "env.A", "expected a string value, got null"),
     ({"API_TOKEN": "abc"}, "env.API_TOKEN", "looks like a credential"),
     ({"MODE": "nvapi-abcdefghijklmnop"}, "env.MODE", "use a provider (providers) instead"),
+    ({"SLACK": "xapp-1-A0123-0123456789"}, "env.SLACK", "use a provider (providers) instead"),
+    ({"HF": "hf_abcdefghijklmnopqrstu"}, "env.HF", "use a provider (providers) instead"),
 ])
 def test_env_rules(env, path, fragment):
     exc = entry_error(env=env)
@@ -284,6 +286,8 @@ GH = {"name": "github", "type": "github", "credentials": ["GITHUB_TOKEN"]}
     ([dict(GH, credentials=["OPENSHELL_GATEWAY_ENDPOINT"])], "providers[0].credentials[0]", "the openshell CLI"),
     ([dict(GH, credentials=["GITHUB_TOKEN", "LD_PRELOAD"])], "providers[0].credentials[1]", "the openshell CLI"),
     ([dict(GH, credentials=["https_proxy"])], "providers[0].credentials[0]", "the openshell CLI"),
+    ([dict(GH, config={"API_KEY": "x"})], "providers[0].config.API_KEY", "list it in credentials"),
+    ([dict(GH, config={"BASE": "sk-abcdefghijklmnop12345"})], "providers[0].config.BASE", "list it in credentials"),
     ([dict(GH, config={"bad key": "x"})], "providers[0].config.bad key", "must be letters, digits"),
     ([dict(GH, config={"url": ["x"]})], "providers[0].config.url", "expected a string value"),
     ([dict(GH, config=["x"])], "providers[0].config", "expected a mapping"),
@@ -404,3 +408,14 @@ def test_schema_rows():
     assert all(r[4] and "\n" not in r[4] for r in rows)
     top = [k for k in keys if "." not in k]
     assert top == list(desired.SCHEMA)
+
+
+def test_env_names_that_only_resemble_credentials_pass():
+    env = {"TOKENIZERS_PARALLELISM": "false", "MAX_TOKENS": "4096", "GIT_AUTHOR_NAME": "agent", "KEYBOARD_LAYOUT": "us"}
+    assert one(env=env)["env"] == env
+
+
+def test_a_credential_shaped_label_value_is_refused():
+    exc = entry_error(labels={"owner": "ghp_0123456789abcdefghij"})
+    assert exc.path == "nemoclaw_agents[assistant].labels.owner" and "looks like a credential" in exc.reason
+    assert "ghp_" not in exc.reason

@@ -13,8 +13,11 @@ import os
 
 import pytest
 
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import DesiredStateError
+
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import desired
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import nemoclawconfig as ncc
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import DesiredStateError
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "nemoclawconfig")
 VALID = sorted(os.path.basename(p) for p in glob.glob(os.path.join(FIXTURES, "*.yaml")))
@@ -483,9 +486,11 @@ def test_more_refusals_of_references_and_routes():
 def test_export_never_writes_a_credential_value():
     token = "7000000001:AAH-agentfleet-CANARY-telegram-token-0001"
     agents = [{"name": "a", "agent": "openclaw", "env": {"BOT": token}}]
-    with pytest.raises(ncc.ConfigError) as info:
-        ncc.from_agents(agents, PROFILES, extensions=True)
-    assert info.value.path == "nemoclaw_agents[a].env.BOT" and token not in str(info.value)
-    doc, warnings = ncc.from_agents(agents, PROFILES)  # without extensions env is not written, only named
-    assert token not in json.dumps(doc) + "".join(warnings)
+    # The desired state itself refuses a credential-shaped env value (a Telegram bot token), with or without
+    # extensions, naming the path and never the value.
+    for extensions in (True, False):
+        with pytest.raises((ncc.ConfigError, DesiredStateError)) as info:
+            ncc.from_agents(agents, PROFILES, extensions=extensions)
+        assert info.value.path == "nemoclaw_agents[a].env.BOT" and token not in str(info.value)
+    doc, warnings = ncc.from_agents([{"name": "a", "agent": "openclaw", "env": {"MODE": "x"}}], PROFILES)
     assert "nemoclaw_agents[a].env: not exported" in "\n".join(warnings)

@@ -583,3 +583,29 @@ def test_sandbox_size_problems_mirror_the_server():
     assert [f for f, _r in v.sandbox_size_problems({}, labels, [], 2)] == ["labels"]
     assert v.sandbox_size_problems({}, labels, [], 1) == []
     assert [f for f, _r in v.sandbox_size_problems({}, {}, ["p%d" % i for i in range(33)], 0)] == ["providers"]
+
+
+@pytest.mark.parametrize("name", ["GITHUB_TOKEN", "api_key", "apiKey", "botToken", "DB_PASSWORD", "AWS_SECRET_ACCESS_KEY",
+                                  "Authorization", "client-secret", "SSH_PRIVATE_KEY", "credentials", "passphrase"])
+def test_secret_names(name):
+    assert v.secret_name(name)
+
+
+@pytest.mark.parametrize("name", ["TOKENIZERS_PARALLELISM", "MAX_TOKENS", "maxTokens", "GIT_AUTHOR_NAME", "SSH_AUTH_SOCK",
+                                  "KEYBOARD_LAYOUT", "SECRETARY_EMAIL", "PASSWORDLESS_LOGIN", "LOG_LEVEL", "key", ""])
+def test_names_that_hold_no_credential(name):
+    assert not v.secret_name(name)
+
+
+@pytest.mark.parametrize("value", ["sk-abcdefghijklmnop12345", "nvapi-0123456789abcdef", "ghp_0123456789abcdefghij",
+                                   "github_pat_11ABCDEFG0123456789", "xapp-1-A0123-0123456789", "xoxb-0123456789-abcdefgh",
+                                   "hf_abcdefghijklmnopqrstu", "AKIAIOSFODNN7EXAMPLE", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIx",
+                                   "Bearer abcdefghijklmnop0123", "7000000001:AAH-agentfleet-CANARY-telegram-token",
+                                   "-----BEGIN OPENSSH PRIVATE KEY-----"])
+def test_secret_values(value):
+    assert v.secret_value(value) and v.looks_secret("MODE", value)
+
+
+@pytest.mark.parametrize("value", ["info", "https://api.example.com/v1", "sk-short", "Bearer", "/run/secrets/token", 42])
+def test_values_that_are_no_credential(value):
+    assert not v.secret_value(value) and not v.looks_secret("MODE", value)
