@@ -387,6 +387,11 @@ class Applier(object):
                 "%s.on_replace is refuse and sandbox %s must be replaced: %s" % (
                     d["agent"]["path"], d["agent"]["name"], ", ".join(x["field"] for x in d["differences"]))
                 for d in refused))
+        blocked = [d for d in decisions if d["blocked"]]
+        if blocked:
+            # What the gateway manages globally cannot be changed per sandbox: refused before any change.
+            raise RefusedError("; ".join("%s (sandbox %s): %s" % (d["agent"]["path"], d["agent"]["name"], reason)
+                                         for d in blocked for reason in d["blocked"]))
         for d in decisions:
             self._decide_config(d, records.get(d["agent"]["name"]))
         provider_steps = self._decide_providers()
@@ -442,7 +447,7 @@ class Applier(object):
     # -- decisions ----------------------------------------------------------
     def _decide(self, agent, current, record):
         d = {"agent": agent, "current": current, "actions": [], "differences": [], "replace": False,
-             "refused": False, "policy": None}
+             "refused": False, "policy": None, "blocked": []}
         name = agent["name"]
         if agent["state"] == "absent":
             if current is not None:
@@ -478,10 +483,19 @@ class Applier(object):
             d["differences"].append({"field": "phase", "before": current.get("phase"),
                                      "after": "Ready" if step == "start" else "Stopped"})
         mode = agent["sandbox"].get("approval_mode")
-        if mode and compare.approval_mode_differs(self.client.settings_get(name), mode):
+        settings = self.client.settings_get(name) if mode else None
+        if mode and compare.approval_mode_differs(settings, mode):
             d["actions"].append("approval_mode")
             d["differences"].append({"field": "approval_mode", "before": None, "after": mode})
+            if compare.setting_scope(settings, "proposal_approval_mode") == "global":
+                d["blocked"].append("approval_mode: the gateway sets proposal_approval_mode globally, and OpenShell "
+                                    "refuses it per sandbox then (remove the global setting with `openshell settings "
+                                    "delete --global --key proposal_approval_mode --yes`, or drop approval_mode)")
         policy = compare.sandbox_policy_plan(current.get("policy"), desired_policy)
+        if policy["changed"] and current.get("policy_source") == "global":
+            d["blocked"].append("policy: the gateway's global policy is in force for every sandbox, and OpenShell "
+                                "refuses a sandbox policy then (remove it with `openshell policy delete --global --yes`, "
+                                "or make it this agent's policy)")
         # A latest revision that failed to load is not in effect: apply it again (issue 19).
         latest, loaded = current.get("revision"), current.get("current_policy_version")
         failure = self.client.policy_load_failure(name, latest, loaded) \

@@ -307,6 +307,11 @@ def gateway_registration_differences(current, endpoint, local, active=True):
     return diffs
 
 
+def setting_scope(settings, key):
+    """The scope ``settings get --json`` shows for ``key`` (``sandbox``, ``global``), None when unset."""
+    return (((settings or {}).get("settings") or {}).get(key) or {}).get("scope")
+
+
 def approval_mode_differs(settings, desired_mode):
     """True when ``settings get --json`` shows another ``proposal_approval_mode`` than wanted.
 

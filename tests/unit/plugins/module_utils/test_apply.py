@@ -165,7 +165,8 @@ class FakeClient(object):
     def settings_get(self, name):
         self._call("settings_get", name)
         mode = self.settings.get(name)
-        return {"settings": {"proposal_approval_mode": {"value": mode if mode else "<unset>"}}}
+        return {"settings": {"proposal_approval_mode": {"value": mode if mode else "<unset>",
+                                                        "scope": self.settings.get("<scope>", "sandbox")}}}
 
     def provider_list(self):
         self._call("provider_list")
@@ -678,6 +679,35 @@ def test_lifecycle_attachments_approval_mode_and_policy_in_place(run):
                          "policy_set", "sandbox_exec"]
     assert c.attached["assistant"] == ["nvidia-inference"] and c.settings["assistant"] == "auto"
     assert run.apply(make_plan(agent(approval_mode="auto")))["changed"] is False
+
+
+def test_what_the_gateway_manages_globally_is_refused_before_any_write(run):
+    plan = make_plan(agent(), agent("other"))
+    converged(run, plan)
+    c = run.client
+    # A global policy in force, and the agent's policy differs: OpenShell refuses a sandbox policy then.
+    c.sandboxes["assistant"]["policy_source"] = "global"
+    desired = copy.deepcopy(c.sandboxes["assistant"]["policy"])
+    del c.sandboxes["assistant"]["policy"]["network_policies"]["managed_inference"]
+    c.sandboxes["other"]["phase"] = "Stopped"
+    with pytest.raises(RefusedError) as exc:
+        run.applier(plan).run()
+    assert str(exc.value).startswith("nemoclaw_agents[assistant] (sandbox assistant): policy: the gateway's global "
+                                     "policy is in force")
+    assert c.mutating == []
+    # A global policy that is the agent's desired one is no difference: the run goes on.
+    c.sandboxes["assistant"]["policy"] = desired
+    result = run.apply(plan)
+    assert result["agents"]["assistant"]["changed"] is False and c.names() == ["sandbox_start", "sandbox_exec"]
+
+
+def test_a_global_approval_mode_is_refused_before_any_write(run):
+    converged(run, make_plan(agent()))
+    run.client.settings["<scope>"] = "global"
+    with pytest.raises(RefusedError) as exc:
+        run.applier(make_plan(agent(approval_mode="auto"))).run()
+    assert "approval_mode: the gateway sets proposal_approval_mode globally" in str(exc.value)
+    assert run.client.mutating == []
 
 
 def test_stop_a_running_agent_and_create_a_stopped_one(run):
