@@ -182,8 +182,9 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=to_native(exc), error_path=exc.path)
             return result
         except KeyError as exc:
-            result.update(failed=True, msg="nemoclaw_secrets.%s: is not set (the given plan needs it)" % to_native(exc),
-                          error_path="nemoclaw_secrets.%s" % to_native(exc))
+            name = to_native(exc.args[0] if exc.args else exc)  # str(KeyError) would quote the name
+            result.update(failed=True, msg="nemoclaw_secrets.%s: is not set (the given plan needs it)" % name,
+                          error_path="nemoclaw_secrets.%s" % name)
             return result
         module_args = dict((k, args[k]) for k in MODULE_ARGS if args.get(k) is not None)
         module_args.update(plan=plan, secrets=secrets)

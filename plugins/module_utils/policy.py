@@ -1074,6 +1074,9 @@ def parse_trusted_private_hosts(items):
             _need_str(item, path, allow_empty=False)
             host, _sep, rest = item.partition("=")
             ips = [x.strip() for x in rest.split(",") if x.strip()]
+        problem = host_problem(host.strip() if isinstance(host, str) else host)
+        if problem:
+            raise PolicyError(_join(path, "host") if isinstance(item, dict) else path, "host %s" % problem)
         host = normalize_host(host)
         if not ips and _is_ip_literal(host):
             ips = [host]

@@ -308,6 +308,16 @@ def test_parse_trusted_private_hosts():
     assert "trusted_private_hosts[0].allowed_ips[0]" in str(info.value)
     with pytest.raises(PolicyError):
         parse_trusted_private_hosts([5])
+    assert parse_trusted_private_hosts(["nas.lan = 192.168.1.10"]) == {"nas.lan": ["192.168.1.10"]}
+
+
+@pytest.mark.parametrize("item,path", [("--x", "trusted_private_hosts[0]"), ("not a host", "trusted_private_hosts[0]"),
+                                       ("*", "trusted_private_hosts[0]"), ("n\u0430s.lan=10.0.0.1", "trusted_private_hosts[0]"),
+                                       ({"host": "a..b", "allowed_ips": []}, "trusted_private_hosts[0].host")])
+def test_trusted_private_hosts_are_hosts(item, path):
+    with pytest.raises(PolicyError) as info:
+        parse_trusted_private_hosts([item])
+    assert info.value.path == path and info.value.reason.startswith("host ")
 
 
 # --------------------------------------------------------------------- composition
