@@ -165,6 +165,8 @@ def converge_provider(ctx):
             if value is None or not str(value).strip():
                 raise InputError("credentials", "value of %s is empty" % key)
             check_value("credentials", validate.text_problem(value), "value of %s " % key)
+        for field, reason in validate.provider_size_problems(credentials, config):
+            raise InputError(field, reason)
         for key, value in config.items():
             check_value("config", validate.config_key_problem(key))
             check_value("config", validate.text_problem(value), "value of %s " % key)

@@ -295,6 +295,8 @@ def _check_providers(items, path):
         config = _check_string_map(_typed(item.get("config") or {}, "dict", ipath + ".config"), ipath + ".config",
                                    validate.config_key_problem,
                                    "config")
+        for field, reason in validate.provider_size_problems(names, config):
+            raise DesiredStateError("%s.%s" % (ipath, field), reason)
         for key, value in config.items():
             if validate.looks_secret(key, value):
                 raise DesiredStateError("%s.config.%s" % (ipath, key), "looks like a credential; provider config is "

@@ -102,7 +102,7 @@ LABEL_KEY_PREFIX_RE = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?\Z")
 CPU_RE = re.compile(r"(?:\d+(?:\.\d+)?|\d+m)\Z")
 MEMORY_RE = re.compile(r"\d+(?:Ki|Mi|Gi|Ti|Pi|Ei|K|M|G|T|P|E)?\Z")
 # Provider names: what the collection accepts (letters, digits, '-', '_', '.'; a letter or '_' first).
-PROVIDER_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+PROVIDER_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")  # 1password too; never a leading - or .
 # Gateway names: the CLI stores a registration under gateways/<name>/, so one path component.
 GATEWAY_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 # A DNS label (RFC 1123 host name syntax); hyphen rules are checked separately.
@@ -171,7 +171,7 @@ def provider_name_problem(name):
     if len(name) > NAME_MAX:
         return "is %d characters long; at most %d are allowed" % (len(name), NAME_MAX)
     if not full_match(PROVIDER_NAME_RE, name):
-        return "must be letters, digits, '-', '_' or '.', starting with a letter or '_'"
+        return "must be letters, digits, '-', '_' or '.', starting with a letter, a digit or '_'"
     return None
 
 
@@ -713,6 +713,19 @@ SERVER_ENV_VALUE_MAX = 8192  # bytes of one value
 SERVER_MAP_ENTRIES_MAX = 128  # env entries, labels
 SERVER_PROVIDERS_MAX = 32  # providers attached to one sandbox
 SERVER_ENV_TOTAL_MAX = 256 * 1024  # bytes of all keys and values
+SERVER_PROVIDER_CREDENTIALS_MAX = 32  # credentials of one provider
+SERVER_PROVIDER_CONFIG_MAX = 64  # config entries of one provider
+
+
+def provider_size_problems(credentials, config):
+    """``[(field, reason)]``: where a provider's credentials (keys) and config exceed what OpenShell's server accepts."""
+    out = []
+    if len(credentials or ()) > SERVER_PROVIDER_CREDENTIALS_MAX:
+        out.append(("credentials", "has %d credentials; OpenShell accepts at most %d"
+                    % (len(credentials), SERVER_PROVIDER_CREDENTIALS_MAX)))
+    if len(config or ()) > SERVER_PROVIDER_CONFIG_MAX:
+        out.append(("config", "has %d entries; OpenShell accepts at most %d" % (len(config), SERVER_PROVIDER_CONFIG_MAX)))
+    return out
 
 
 def sandbox_size_problems(env, labels, providers, managed_labels=0):
