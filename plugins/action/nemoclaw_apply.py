@@ -481,7 +481,8 @@ class ActionModule(ActionBase):
         for i, item in enumerate(entry["custom_presets"]):
             if isinstance(item, str):
                 found = self._inventory_path(item)
-                if not os.path.isfile(found):
+                # Next to the inventory or absolute: never the controller's working directory.
+                if not os.path.isabs(found) or not os.path.isfile(found):
                     raise DesiredStateError("%s.custom_presets[%d]" % (entry["path"], i),
                                             "preset file %s not found next to the inventory (%s)"
                                             % (item, self._task_vars.get("inventory_dir")))
