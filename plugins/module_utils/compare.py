@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import validate
 
@@ -36,7 +35,6 @@ LABEL_MANAGED = "agentfleet.nemoclaw/managed"
 LABEL_SPEC = "agentfleet.nemoclaw/spec"
 MANAGED_LABEL_PREFIX = "agentfleet.nemoclaw/"
 MANAGED_LABELS = (LABEL_MANAGED, LABEL_SPEC)  # what create adds to the user's labels
-
 
 
 def canonical_json(value):

@@ -57,8 +57,11 @@ SCHEMA = {
                          "given. Required for a blueprint that is not shipped with the collection."),
     "allow_unpinned_blueprint": ("bool", False, None, "Use a blueprint that is not shipped and not pinned (a warning)."),
     "profile": ("str", None, None, "Inference profile of the blueprint. Default: the blueprint's default profile."),
-    "model": ("str", None, None, "Model served through inference.local. Default: the profile's model. No leading '-', whitespace or control characters; at most 256 characters."),
-    "endpoint_url": ("str", None, None, "Endpoint of a profile with a dynamic endpoint (e.g. ncp): http(s)://host[:port]/path, no user information, query or fragment (the key goes in nemoclaw_secrets), not a cloud metadata address."),
+    "model": ("str", None, None, "Model served through inference.local. Default: the profile's model. No leading '-', "
+                                 "whitespace or control characters; at most 256 characters."),
+    "endpoint_url": ("str", None, None, "Endpoint of a profile with a dynamic endpoint (e.g. ncp): http(s)://host[:port]/path, "
+                                        "no user information, query or fragment (the key goes in nemoclaw_secrets), not a "
+                                        "cloud metadata address."),
     "tier": ("str", None, None, "Policy tier (restricted, balanced, open). Default: the blueprint's default tier."),
     "presets": ("list", [], None, "Policy presets added to the tier's: 'name', 'name:read' or {name: access}."),
     "custom_presets": ("list", [], None, "Preset files (paths next to the inventory) or preset mappings of your own."),
@@ -72,7 +75,8 @@ SCHEMA = {
         "gpu": ("raw", False, None, "true for all GPUs, or a GPU count; false for none."),
         "profile": ("str", None, None, "A resource profile of the blueprint (percentages of the host); cpu and memory win over it."),
     }, "Sandbox resources. Changing any of them replaces the sandbox (see on_replace)."),
-    "env": ("dict", {}, None, "Environment of the sandbox (no credentials: use providers). At most 128 entries, 8192 bytes a value, 256 KiB in all (OpenShell's limits)."),
+    "env": ("dict", {}, None, "Environment of the sandbox (no credentials: use providers). At most 128 entries, 8192 "
+                              "bytes a value, 256 KiB in all (OpenShell's limits)."),
     "labels": ("dict", {}, None, "Labels of the sandbox. At most 126 (OpenShell takes 128; the collection adds 2)."),
     "providers": ("list", [], None,
                   "Further OpenShell providers attached to the sandbox: {name, type, credentials: [SECRET_NAME, ...], "

@@ -791,6 +791,7 @@ def looks_secret(name, value):
     """Whether a ``name: value`` pair looks like a credential: by its name or by its value."""
     return secret_name(name) or secret_value(value if isinstance(value, str) else str(value or ""))
 
+
 def normalize_host(host):
     """The spelling used to compare hosts: IP literals in canonical form, names lower-cased without trailing dot.
 
