@@ -345,24 +345,65 @@ def parse_endpoints(text):
     return out
 
 
+# The lines of a chunk in `rule get`, in the order the CLI prints them (run.rs 6816-6922); Chunk, Status, Rule,
+# Confidence and Rationale are always printed, the others when they have a value.
+RULE_KEYS = ("Chunk", "Status", "Rule", "Binary", "Confidence", "Rationale", "Security", "Prover", "Application",
+             "Candidate", "Endpoints", "Binaries", "Hits")
+_RULE_REQUIRED = ("Status", "Rule", "Confidence", "Rationale")
+_RULES_HEADER_RE = re.compile(r"Network Rules:\s*\(version \d+, (\d+) chunks?\)\Z")
+
+
+class RulesLayoutError(OpenShellError):
+    """`rule get` printed lines out of the CLI's layout: text the agent proposed (a rationale) may hold line breaks."""
+
+    kind = "rules_layout"
+
+
+def _rules_layout_error(detail):
+    return RulesLayoutError(
+        "`rule get` printed text out of the CLI's layout (%s): a rationale or rule name the agent proposed may hold "
+        "line breaks that read as lines of their own; no chunk of this output is judged" % detail)
+
+
 def parse_rules(text):
-    """Parse ``rule get`` into a list of chunk dicts (empty when none)."""
+    """Parse ``rule get`` into a list of chunk dicts (empty when none).
+
+    The agent in the sandbox writes a proposal's rationale, which the CLI prints as it is: a line break in it would
+    read as a line of its own (``Endpoints: <harmless host>``, or a new ``Chunk:`` that takes the real lines). So the
+    layout is checked strictly: every line a known key, in the CLI's order, each once per chunk, and as many chunks
+    as the heading says; anything else raises RulesLayoutError rather than being read.
+    """
     chunks = []
     chunk = None
+    expected = None
+    last = 0
     for raw in strip_ansi(text).splitlines():
         line = raw.strip()
-        if not line or line.startswith("Network Rules:") or line.startswith("No network rules"):
+        if not line:
             continue
-        key, _sep, value = line.partition(":")
+        if line.startswith("No network rules") and expected is None and chunk is None:
+            continue
+        heading = _RULES_HEADER_RE.match(line)
+        if heading and expected is None and chunk is None:
+            expected = int(heading.group(1))
+            continue
+        key, sep, value = line.partition(":")
         key, value = key.strip(), value.strip()
+        if not sep or key not in RULE_KEYS:
+            raise _rules_layout_error("a line that is no chunk field: %r" % line[:80])
+        index = RULE_KEYS.index(key)
         if key == "Chunk":
+            _check_chunk_complete(chunk)
             chunk = {"id": value, "status": "", "rule": "", "binary": "", "confidence": None,
                      "rationale": "", "security": "", "prover": "", "application": "", "candidate": "",
-                     "endpoints": [], "binaries": [], "hits": 1, "first_seen": None, "last_seen": None}
+                     "endpoints": [], "binaries": [], "hits": 1, "first_seen": None, "last_seen": None, "_keys": set()}
             chunks.append(chunk)
+            last = index
             continue
-        if chunk is None:
-            continue
+        if chunk is None or index <= last or (key == "Binaries" and "Endpoints" not in chunk["_keys"]):
+            raise _rules_layout_error("%s: out of order in chunk %s" % (key, chunk["id"] if chunk else "(none)"))
+        last = index
+        chunk["_keys"].add(key)
         if key == "Status":
             chunk["status"] = value
         elif key == "Rule":
@@ -396,7 +437,19 @@ def parse_rules(text):
                 chunk["hits"] = int(hits.group(1))
                 chunk["first_seen"] = hits.group(2).strip()
                 chunk["last_seen"] = hits.group(3).strip()
+    _check_chunk_complete(chunk)
+    if chunks and expected != len(chunks):
+        raise _rules_layout_error("%d chunks read, the heading says %s" % (len(chunks), expected))
+    for item in chunks:
+        del item["_keys"]
     return chunks
+
+
+def _check_chunk_complete(chunk):
+    if chunk is not None:
+        missing = [k for k in _RULE_REQUIRED if k not in chunk["_keys"]]
+        if missing:
+            raise _rules_layout_error("chunk %s has no %s line" % (chunk["id"], ", ".join(missing)))
 
 
 def parse_sandbox_providers(text):
