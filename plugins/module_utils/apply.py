@@ -82,11 +82,16 @@ def spec_of(sandbox):
 
 
 def _show(value):
+    """A value as one line of a diff. Values read from the sandbox (the agent's own configuration) are the agent's
+    to write: control characters are shown escaped, so none can move the operator's terminal or start a line."""
     if value is None or value is False:
         return "none" if value is None else "false"
     if value is True:
         return "true"
-    return str(value)
+    text = str(value)
+    if any(not c.isprintable() for c in text):
+        text = "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
+    return text
 
 
 def spec_differences(before, after):

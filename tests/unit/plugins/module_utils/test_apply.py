@@ -515,6 +515,15 @@ def test_render_diff_names_every_field():
     assert applylib.render_diff({}) == []
 
 
+def test_render_diff_escapes_what_the_agent_wrote():
+    # The agent writes its own configuration, read back for the diff: no escape sequence or line of its own.
+    result = {"agents": {"a": {"changed": True, "replace": False, "actions": ["config"], "differences": [
+        {"field": "config.agents.defaults.model", "before": "\x1b[2J\x1b[Hok\nfake: line", "after": "nvidia/nemotron"}]}}}
+    diff = applylib.render_diff(result)[0]
+    assert diff["before"] == "config.agents.defaults.model: \\u001b[2J\\u001b[Hok\\nfake: line\n"
+    assert "\x1b" not in diff["before"] and diff["before"].count("\n") == 1
+
+
 def test_summary_lines():
     assert applylib.summary(RESULT) == [
         "provider nv: update (credential values changed: NVIDIA_API_KEY)",
