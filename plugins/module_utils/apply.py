@@ -61,6 +61,7 @@ CONFIG_READ_SCRIPT = 'if [ -f "$1" ]; then cat -- "$1"; fi'
 CONFIG_WRITE_SCRIPT = ('umask 077 && mkdir -p -- "$(dirname -- "$1")" && cat > "$1.agentfleet-new" '
                        '&& mv -f -- "$1.agentfleet-new" "$1"')
 CONFIG_MAX_BYTES = 1024 * 1024
+HEALTH_STATUS_MAX_BYTES = 64 * 1024
 
 
 class ApplyError(OpenShellError):
@@ -883,9 +884,12 @@ class Applier(object):
                 output = (err or out or "")
                 report = {"rc": health_rc, "command": agent["health_command"]}
                 try:
+                    # The agent answers; a status is shown as it parsed only while it is small.
+                    if len(out or "") > HEALTH_STATUS_MAX_BYTES:
+                        raise ValueError("too large")
                     report["status"] = json.loads(out)
                 except ValueError:
-                    report["output"] = (out or "").strip()[-300:]
+                    report["output"] = _show((out or "").strip()[-300:])
                 self.result["agents"][agent["name"]]["health"] = report
             policy_info = None
             if self.gate:
