@@ -23,7 +23,13 @@ _ENDPOINT_RE = re.compile(r"https?://")
 
 # The variables ``problems`` reads (without the ``openshell_`` prefix), as the role's defaults name them.
 FIELDS = ("version", "install_method", "package_src", "package_sha256", "gateway_port", "gateway_endpoint",
-          "gateway_local_tls", "gateway_supervisor", "gateway_env", "gateway_config")
+          "gateway_local_tls", "gateway_supervisor", "gateway_env", "gateway_config", "archive_extra_opts")
+
+# The tar options openshell_archive_extra_opts may pass: how the archive's tree is laid out and owned, never what
+# tar runs or where else it writes (--to-command, --checkpoint-action, -C, --use-compress-program run commands or
+# move the extraction).
+_ARCHIVE_OPT_RE = re.compile(r"--strip-components=\d{1,2}\Z|--exclude=[A-Za-z0-9_.*?/-]{1,256}\Z|"
+                             r"--(?:no-same-owner|no-same-permissions|no-overwrite-dir|keep-directory-symlink)\Z")
 
 
 def _text(value):
@@ -58,6 +64,11 @@ def problems(values, host, service_mgr=None):
                    "or external when something else runs it." % (host, service_mgr or "unknown"))
     out.extend(p + "." for p in validate.env_problems(v["gateway_env"] if v["gateway_env"] is not None else {},
                                                       "openshell_gateway_env"))
+    for i, opt in enumerate(v["archive_extra_opts"] or []):
+        if not isinstance(opt, str) or not _ARCHIVE_OPT_RE.match(opt):
+            out.append("openshell_archive_extra_opts[%d] must be --strip-components=N, --exclude=PATTERN, --no-same-owner, "
+                       "--no-same-permissions, --no-overwrite-dir or --keep-directory-symlink (got %s)."
+                       % (i, json.dumps(opt) if isinstance(opt, str) else type(opt).__name__))
     if v["gateway_config"] is not None:
         # What gateway.toml would be made of (the gateway_* variables): a value TOML cannot hold.
         out.extend(gateway_config.problems(v["gateway_config"]))

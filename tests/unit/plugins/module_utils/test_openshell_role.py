@@ -204,3 +204,15 @@ def test_installed_problem():
 def test_install_state_filter_refuses_a_non_mapping():
     with pytest.raises(AnsibleFilterError, match="expects a mapping"):
         RoleFilters().filters()["openshell_install_state"]("0.0.116")
+
+
+@pytest.mark.parametrize("opts", [["--strip-components=1"], ["--exclude=share/doc/*", "--no-same-owner"], []])
+def test_archive_options_of_the_tree_pass(opts):
+    assert problems(_with(archive_extra_opts=opts), "h", "systemd") == []
+
+
+@pytest.mark.parametrize("opt", ["--to-command=sh -c id", "--checkpoint-action=exec=id", "--checkpoint=1", "-C", "/etc",
+                                 "--use-compress-program=sh", "--strip-components=1; id", "--exclude=$(id)", 7])
+def test_archive_options_that_run_commands_or_move_the_extraction_are_refused(opt):
+    got = problems(_with(archive_extra_opts=["--strip-components=1", opt]), "h", "systemd")
+    assert len(got) == 1 and got[0].startswith("openshell_archive_extra_opts[1] must be --strip-components=N")
