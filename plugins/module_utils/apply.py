@@ -54,6 +54,10 @@ BACKUP_SCRIPT = (
 )
 RESTORE_APPEND = 'cat >> "$1"'
 RESTORE_SCRIPT = 'base64 -d < "$1" | tar -xzf - && rm -f "$1"'
+# Once a restore has run, the agent owns its files: a file of the backup that is missing is extracted again, one that
+# exists is never replaced (-k: GNU and BusyBox tar keep existing files; GNU reports them, so its status is not
+# judged here: the check that follows counts what is still missing).
+RESTORE_MISSING_SCRIPT = 'base64 -d < "$1" | tar -xzkf - 2>/dev/null; rm -f "$1"'
 RESTORE_TMP = "./.agentfleet-restore.b64"
 # The agent's configuration file (path relative to the agent home as "$1"): read (nothing when it
 # does not exist), and written whole from standard input through a rename (never a half-written file).
@@ -445,9 +449,11 @@ class Applier(object):
             self._create(agent)
             self.records.write_journal(dict(journal, step="created"))
         self._wait_ready(name)
-        self._restore(agent, journal["backup"])
-        self.records.write_journal(dict(journal, step="restored"))
-        self._verify(agent, journal["backup"])
+        if step != "restored":
+            self._restore(agent, journal["backup"])
+            self.records.write_journal(dict(journal, step="restored"))
+        # At "restored" the restore has run and the agent may have written since: nothing is extracted over it.
+        entry["restored"] = self._settle_restore(agent, journal["backup"])
         self.records.close_journal(name)
 
     # -- decisions ----------------------------------------------------------
@@ -776,7 +782,7 @@ class Applier(object):
             self._wait_ready(name)
             self._restore(agent, archive)
             self.records.write_journal(dict(journal, step="restored"))
-            out["restored"] = self._verify(agent, archive)
+            out["restored"] = self._settle_restore(agent, archive)
             self.records.close_journal(name)
             self.records.prune_backups(name, agent["backup"]["keep"])
         d["actions"] = [a for a in d["actions"] if a != "stop"] + (["stop"] if agent["state"] == "stopped" else [])
@@ -817,26 +823,42 @@ class Applier(object):
             raise ApplyError("agent %s: the backup is not a readable archive (%s); nothing was deleted" % (name, exc))
         return self.records.save_backup(name, archive, manifest, reason)
 
-    def _restore(self, agent, archive_path):
-        name = agent["name"]
+    def _restore(self, agent, archive_path, keep_existing=False):
         with open(archive_path, "rb") as fh:
             encoded = base64.b64encode(fh.read()).decode("ascii")
         self._exec_ok(agent, ["sh", "-c", 'rm -f "$1"', "sh", RESTORE_TMP], "restore")
         for start in range(0, max(len(encoded), 1), RESTORE_CHUNK):
             self._exec_ok(agent, ["sh", "-c", RESTORE_APPEND, "sh", RESTORE_TMP], "restore",
                           data=encoded[start:start + RESTORE_CHUNK])
-        self._exec_ok(agent, ["sh", "-c", RESTORE_SCRIPT, "sh", RESTORE_TMP], "restore")
+        script = RESTORE_MISSING_SCRIPT if keep_existing else RESTORE_SCRIPT
+        self._exec_ok(agent, ["sh", "-c", script, "sh", RESTORE_TMP], "restore")
 
-    def _verify(self, agent, archive_path):
+    def _compare_restore(self, agent, archive_path):
         expected = load_manifest(archive_path)
-        actual = manifest_of(self._archive(agent))
-        missing, differ = manifest_problems(expected, actual)
-        if missing or differ:
-            raise ApplyError("agent %s: the restore of %s did not verify: %d files missing (%s), %d differ (%s); the "
-                             "backup is kept and the next run restores it again"
-                             % (agent["name"], archive_path, len(missing), ", ".join(missing[:5]), len(differ),
-                                ", ".join(differ[:5])))
-        return {"files": len(expected), "verified": True}
+        missing, differ = manifest_problems(expected, manifest_of(self._archive(agent)))
+        return expected, missing, differ
+
+    def _settle_restore(self, agent, archive_path):
+        """Check a restore against the backup's manifest.
+
+        A file that is missing is extracted again, never over a file that exists; still missing, the run fails and
+        keeps the backup and the journal (the next run does the same). A file that differs was written since the
+        restore (the agent runs from the moment its sandbox is Ready): it is kept as it is and named in a warning,
+        and the backup keeps the restored version. Never is the backup extracted again over the agent's files.
+        """
+        name = agent["name"]
+        expected, missing, differ = self._compare_restore(agent, archive_path)
+        if missing:
+            self._restore(agent, archive_path, keep_existing=True)
+            expected, missing, differ = self._compare_restore(agent, archive_path)
+        if missing:
+            raise ApplyError("agent %s: the restore of %s did not verify: %d files missing (%s); the backup and the "
+                             "journal are kept, and the next run restores the missing files again (never over a file "
+                             "that exists)" % (name, archive_path, len(missing), ", ".join(missing[:5])))
+        if differ:
+            self.warn("agent %s: %d files changed since the restore from %s (%s): kept as the agent wrote them; the "
+                      "backup has the restored version" % (name, len(differ), archive_path, ", ".join(differ[:5])))
+        return {"files": len(expected), "verified": True, "changed_since_restore": differ[:20]}
 
     def _exec_ok(self, agent, command, what, data=None):
         rc, _out, err = self.client.sandbox_exec(agent["name"], command, workdir=AGENT_HOME, timeout=self.exec_timeout,

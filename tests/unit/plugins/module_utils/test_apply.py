@@ -259,6 +259,10 @@ class FakeClient(object):
         if command[:3] == ["sh", "-c", applylib.RESTORE_SCRIPT]:
             home.update(untar(base64.b64decode(self.restore_buffers.pop(name))))
             return 0, "", ""
+        if command[:3] == ["sh", "-c", applylib.RESTORE_MISSING_SCRIPT]:
+            for path, content in untar(base64.b64decode(self.restore_buffers.pop(name))).items():
+                home.setdefault(path, content)
+            return 0, "", ""
         return 0, json.dumps({"ok": True}), ""  # the health command
 
 
@@ -747,7 +751,7 @@ def test_preserve_replacement_backs_up_restores_and_verifies(run):
     old_id = run.client.sandboxes["assistant"]["id"]
     result = run.apply(make_plan(agent(resources={"memory": "16Gi"})))
     a = result["agents"]["assistant"]
-    assert a["replace"] is True and a["restored"] == {"files": len(KEPT), "verified": True}
+    assert a["replace"] is True and a["restored"] == {"files": len(KEPT), "verified": True, "changed_since_restore": []}
     names = run.client.names()
     assert names.index("sandbox_delete") > names.index("sandbox_exec")  # the backup comes first
     assert names[names.index("sandbox_delete") + 1] == "sandbox_create"
@@ -891,13 +895,16 @@ def test_resume_after_the_delete_restores_first(run, step, sandbox, creates):
     new_plan, archive, old_id = _interrupted(run, step, sandbox)
     result = run.apply(new_plan)
     assert result["changed"] is True
-    assert result["resumed"] == [{"agent": "assistant", "backup": archive, "step": step, "action": "restore"}]
+    restored = {"files": len(KEPT), "verified": True, "changed_since_restore": []}
+    assert result["resumed"] == [{"agent": "assistant", "backup": archive, "step": step, "action": "restore",
+                                  "restored": restored}]
     names = run.client.names()
     assert ("sandbox_create" in names) is creates
     assert "sandbox_delete" not in names
     assert names[0] == ("sandbox_create" if creates else "sandbox_exec")  # before anything else
     restore = [c[2][2] for c in run.client.calls if c[0] == "sandbox_exec"]
-    assert applylib.RESTORE_SCRIPT in restore
+    # After "restored" the restore has run: it is checked, never extracted again over the agent's files.
+    assert (applylib.RESTORE_SCRIPT in restore) is (step != "restored")
     home = run.client.homes["assistant"]
     assert sorted(home) == KEPT and all(home[p] == HOME[p] for p in KEPT)
     assert run.client.sandboxes["assistant"]["id"] != old_id
@@ -926,25 +933,50 @@ def test_resume_of_an_agent_no_longer_planned_keeps_the_backup(run):
     assert "assistant" not in run.client.sandboxes
 
 
-def test_failed_restore_verification_keeps_the_journal(run):
-    new_plan, archive, _old = _interrupted(run, "created", "new-empty")
-    c = run.client
-    real_exec = c.sandbox_exec
+def _lossy(client, scripts, path="work/report.txt"):
+    """The restore scripts ``scripts`` lose ``path`` of the agent home."""
+    real_exec = client.sandbox_exec
 
     def lossy_exec(name, command, **kwargs):
         rc, out, err = real_exec(name, command, **kwargs)
-        if command[:3] == ["sh", "-c", applylib.RESTORE_SCRIPT]:
-            c.homes[name].pop("work/report.txt")
+        if command[2] in scripts:
+            client.homes[name].pop(path, None)
         return rc, out, err
 
-    c.sandbox_exec = lossy_exec
+    client.sandbox_exec = lossy_exec
+    return real_exec
+
+
+def test_a_file_the_restore_lost_is_restored_again_never_over_the_agents_files(run):
+    new_plan, _archive, _old = _interrupted(run, "created", "new-empty")
+    c = run.client
+    _lossy(c, (applylib.RESTORE_SCRIPT,))
+    result = run.applier(new_plan).run()
+    assert sorted(c.homes["assistant"]) == KEPT and run.records.journals() == {}
+    assert result["resumed"][0]["restored"]["verified"] is True
+    missing_pass = [cmd for cmd in c.calls if cmd[0] == "sandbox_exec" and cmd[2][2] == applylib.RESTORE_MISSING_SCRIPT]
+    assert len(missing_pass) == 1
+
+
+def test_a_restore_that_stays_incomplete_keeps_the_journal_and_the_agents_later_work(run):
+    new_plan, archive, _old = _interrupted(run, "created", "new-empty")
+    c = run.client
+    real_exec = _lossy(c, (applylib.RESTORE_SCRIPT, applylib.RESTORE_MISSING_SCRIPT))
     with pytest.raises(ApplyError) as exc:
         run.applier(new_plan).run()
     assert "did not verify: 1 files missing (work/report.txt)" in str(exc.value)
-    assert run.records.journals()["assistant"]["step"] == "restored"
+    assert run.records.journals()["assistant"]["step"] == "restored" and os.path.exists(archive)
+    # The agent runs on and writes; the next run restores what is missing and overwrites nothing.
     c.sandbox_exec = real_exec
-    assert run.apply(new_plan)["resumed"][0]["step"] == "restored"
-    assert sorted(c.homes["assistant"]) == KEPT and run.records.journals() == {}
+    c.homes["assistant"][".openclaw/memory/notes.md"] = b"a week of work\n"
+    result = run.apply(new_plan)
+    assert result["resumed"][0]["step"] == "restored"
+    assert c.homes["assistant"][".openclaw/memory/notes.md"] == b"a week of work\n"
+    assert c.homes["assistant"]["work/report.txt"] == HOME["work/report.txt"]
+    assert run.records.journals() == {}
+    assert result["resumed"][0]["restored"]["changed_since_restore"] == [".openclaw/memory/notes.md"]
+    assert any("1 files changed since the restore" in w and ".openclaw/memory/notes.md" in w for w in run.warnings)
+    assert applylib.RESTORE_SCRIPT not in [cmd[2][2] for cmd in c.calls if cmd[0] == "sandbox_exec"]
 
 
 def test_provider_credentials_change_is_written_once(run):
