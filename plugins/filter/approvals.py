@@ -19,6 +19,7 @@ try:
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import validate
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import PolicyError, validate_policy
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import approval_matcher_problems, normalise_matcher, normalize_host
 
@@ -276,10 +277,17 @@ def _approved_for(reports, path):
             yield from review.get("approved") or []
 
 
-def approvals_overlay_paths(reports):
-    """Sorted overlay files (``overlay_file`` of the host reports) that receive at least one approved chunk."""
+def approvals_overlay_paths(reports, var_name=OVERLAY_VAR):
+    """Sorted overlay files (``overlay_file`` of the host reports) that receive at least one approved chunk.
+
+    A file that exists must not be vault-encrypted: the playbook reads it decrypted and would write it back in clear.
+    ``var_name`` must be a variable name.
+    """
     if not isinstance(reports, (list, tuple)):
         raise AnsibleFilterError("approvals_overlay_paths expects a list of host reports")
+    if not isinstance(var_name, str) or not re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", var_name):
+        raise AnsibleFilterError("approvals_overlay_var: must be a variable name (letters, digits, '_'), got %r"
+                                 % (var_name,))
     paths = set()
     for report in reports:
         path = report.get("overlay_file") if isinstance(report, dict) else None
@@ -291,7 +299,22 @@ def approvals_overlay_paths(reports):
                                      "got %r for host %s" % (path, report.get("host")))
         if any(True for _chunk in _approved_for([report], path)):
             paths.add(path)
+    for path in paths:
+        _check_overlay_file(path)
     return sorted(paths)
+
+
+def _check_overlay_file(path):
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        return
+    except (IOError, OSError) as exc:
+        raise AnsibleFilterError("approvals_overlay_file %s: cannot be read: %s" % (path, exc))
+    if raw.lstrip().startswith(b"$ANSIBLE_VAULT"):
+        raise AnsibleFilterError("approvals_overlay_file %s is vault-encrypted: the playbook would write it back in "
+                                 "clear; give the overlay a file of its own" % path)
 
 
 def approvals_overlay(existing, reports, path, var_name=OVERLAY_VAR):
@@ -328,6 +351,10 @@ def approvals_overlay(existing, reports, path, var_name=OVERLAY_VAR):
             continue  # a network policy entry needs a binary; OpenShell drafts always name one
         policies[name] = _merge_entry(policies.get(name), name, endpoints, binaries)
     layer["network_policies"] = dict(sorted(policies.items()))
+    if validate.template_markers(layer):
+        # The file is an inventory vars file: its strings are templates to Ansible.
+        raise AnsibleFilterError("%s: %s holds template delimiters ({{, {%% or {#); not written (a proposed rule's "
+                                 "text must never run as code on the controller)" % (path, var_name))
     try:
         validate_policy({"version": 1, "network_policies": layer["network_policies"]})
     except PolicyError as exc:

@@ -407,8 +407,14 @@ def approval_decisions(chunks, approve=(), reject=(), approve_all=False, include
         if chunk.get("status") and chunk["status"] != "pending":
             continue
         flagged = bool(chunk.get("security"))
+        # What the agent proposed is written into the inventory once approved: never text Ansible would run.
+        marked = validate.template_markers(dict((k, chunk.get(k)) for k in ("rule", "binary", "binaries", "endpoints")))
         if any(matcher_matches(m, chunk) for m in reject):
             decisions["reject"].append((chunk, "matched a reject rule"))
+        elif marked:
+            decisions["reject" if reject_unmatched else "leave"].append(
+                (chunk, "holds template delimiters ({{, {% or {#) in its rule, binary or endpoints, which Ansible "
+                        "would run where the approval is written; never approved: review it by hand"))
         elif any(matcher_matches(m, chunk) for m in approve) or approve_all:
             if flagged and not include_security_flagged:
                 if reject_unmatched:

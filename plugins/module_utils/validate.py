@@ -792,6 +792,22 @@ def looks_secret(name, value):
     return secret_name(name) or secret_value(value if isinstance(value, str) else str(value or ""))
 
 
+
+# Jinja's delimiters. Text a sandboxed agent wrote (a proposed rule's name, binary or endpoint) must never hold them
+# where Ansible reads it back as a template: a vars file in the inventory is templated when its variables are used.
+TEMPLATE_MARKERS = ("{{", "{%", "{#")
+
+
+def template_markers(value):
+    """Whether ``value`` (any nesting of mappings, lists and strings; keys too) holds a Jinja delimiter."""
+    if isinstance(value, str):
+        return any(marker in value for marker in TEMPLATE_MARKERS)
+    if isinstance(value, dict):
+        return any(template_markers(k) or template_markers(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(template_markers(v) for v in value)
+    return False
+
 def normalize_host(host):
     """The spelling used to compare hosts: IP literals in canonical form, names lower-cased without trailing dot.
 

@@ -124,6 +124,37 @@ def test_overlay_paths():
     assert "approvals_overlay_file: must be an absolute path" in str(exc.value)
 
 
+def test_overlay_paths_refuse_files_the_playbook_must_not_rewrite(tmp_path):
+    path = tmp_path / "approved.yml"
+    reports = [dict(REPORTS[1], overlay_file=str(path))]  # host1 has an approved chunk
+    assert f.approvals_overlay_paths(reports, "nemoclaw_approved_endpoints") == [str(path)]  # new file
+    path.write_text("nemoclaw_approved_endpoints: {}\n%s: {}\n" % f.OVERLAY_VAR)
+    assert f.approvals_overlay_paths(reports, "nemoclaw_approved_endpoints") == [str(path)]
+    path.write_text("$ANSIBLE_VAULT;1.1;AES256\n6162\n")
+    with pytest.raises(AnsibleFilterError, match="vault-encrypted"):
+        f.approvals_overlay_paths(reports, "nemoclaw_approved_endpoints")
+    with pytest.raises(AnsibleFilterError, match="approvals_overlay_var: must be a variable name"):
+        f.approvals_overlay_paths(reports, "x\ninjected: '{{ lookup(\"pipe\", \"id\") }}'")
+
+
+def test_overlay_never_writes_template_delimiters():
+    # A binary the agent proposed would run as code where Ansible reads the vars file back.
+    evil = chunk("c-evil", "api.github.com")
+    evil["binary"] = "/usr/bin/{{ lookup('pipe', 'touch /tmp/PWNED') }}"
+    reports = [{"host": "h", "overlay_file": "/inv/o.yml", "reviews": [{"sandbox": "s", "pending": [evil],
+                                                                          "approved": [evil]}]}]
+    with pytest.raises(AnsibleFilterError, match="template delimiters"):
+        f.approvals_overlay(None, reports, "/inv/o.yml")
+    # Nor is such a chunk ever approved, whatever the rules say.
+    for marked in (dict(evil), dict(chunk("c-2", "api.github.com"), rule="r{% raw %}"),
+                   dict(chunk("c-3", "api.github.com"), endpoints=[{"host": "api.github.com", "port": 443,
+                                                                     "allow": ["GET /{#x#}"]}])):
+        d = compare.approval_decisions([marked], approve=[{"host": "api.github.com"}], approve_all=True)
+        assert d["approve"] == [] and "template delimiters" in d["leave"][0][1]
+        d = compare.approval_decisions([marked], approve=[{"host": "api.github.com"}], reject_unmatched=True)
+        assert d["approve"] == [] and "template delimiters" in d["reject"][0][1]
+
+
 def test_overlay_merges_and_is_deterministic():
     path = "/inv/group_vars/all/approved.yml"
     existing = yaml.safe_dump({"other": 1, f.OVERLAY_VAR: {"name": "mine", "network_policies": {
