@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_role, validate
 
 
@@ -20,6 +22,19 @@ def openshell_problems(values, host, service_mgr=None):
     return openshell_role.problems(values, host, service_mgr)
 
 
+def checked_environment(env, name="nemoclaw_environment"):
+    """``env`` when every key is a variable name and every value one line of text; else fails naming the key.
+
+    For a play's ``environment``: Ansible writes the keys unquoted into the host's shell command line, so a key
+    like ``X=1;touch /tmp/x;Y`` would run there.
+    """
+    problems = validate.env_problems(env, name)
+    if problems:
+        raise AnsibleFilterError("%s (nothing was run with it)" % "; ".join(problems))
+    return env if env is not None else {}
+
+
 class FilterModule(object):
     def filters(self):
-        return {"env_problems": env_problems, "openshell_problems": openshell_problems}
+        return {"env_problems": env_problems, "openshell_problems": openshell_problems,
+                "checked_environment": checked_environment}

@@ -105,3 +105,15 @@ def test_typed_failures(fleet):
         assert "Start the gateway" in res["msg"]
     sim.set_faults({})
     assert fleet.run([sandbox(recreate="never")]).rc == 0
+
+
+def test_an_environment_key_that_is_a_shell_command_runs_nothing(fleet, tmp_path):
+    # Ansible writes environment keys unquoted into the host's shell command line: the playbooks check them first.
+    marker = tmp_path / "PWNED"
+    name, sim = next(iter(fleet.hosts.items()))
+    env = dict((k, v) for k, v in sim.env.items() if k.startswith(("XDG_", "OPENSHELL_")) or k in ("HOME", "PATH"))
+    env["X=1;touch %s;Y" % marker] = "v"
+    step = fleet.run_site(playbook="playbooks/status.yml", host_vars={name: {"nemoclaw_environment": env}})
+    assert step.rc != 0 and not marker.exists()
+    assert "nemoclaw_environment: key 'X=1;touch" in step.stdout and "nothing was run with it" in step.stdout
+    assert step.calls == []

@@ -216,3 +216,15 @@ def test_archive_options_of_the_tree_pass(opts):
 def test_archive_options_that_run_commands_or_move_the_extraction_are_refused(opt):
     got = problems(_with(archive_extra_opts=["--strip-components=1", opt]), "h", "systemd")
     assert len(got) == 1 and got[0].startswith("openshell_archive_extra_opts[1] must be --strip-components=N")
+
+
+def test_checked_environment_filter():
+    check = FilterModule().filters()["checked_environment"]
+    env = {"HOME": "/home/a", "PATH": "/usr/bin", "N": 3, "B": True}
+    assert check(env) is env and check(None) == {}
+    for bad, fragment in (({"X=1;touch /tmp/x;Y": "v"}, "nemoclaw_environment: key 'X=1;touch"),
+                          ({"OK": "a\nINJECTED=1"}, "nemoclaw_environment.OK: value"),
+                          ({"OK": None}, "nemoclaw_environment.OK: value"), (["A=1"], "must be a mapping")):
+        with pytest.raises(AnsibleFilterError) as exc:
+            check(bad)
+        assert fragment in str(exc.value) and "INJECTED" not in str(exc.value)
