@@ -270,12 +270,20 @@ class HostRecords(object):
             except (IOError, OSError, ValueError) as exc:
                 raise ApplyError("the journal %s cannot be read (%s); it records a replacement under way: restore its "
                                  "backup by hand, then remove the journal" % (path, exc))
-            if not (isinstance(doc, dict) and doc.get("agent") and doc.get("step") in JOURNAL_STEPS):
-                raise ApplyError("the journal %s is not one this collection wrote (no agent or an unknown step); it "
-                                 "records a replacement under way: restore its backup by hand, then remove the journal"
-                                 % path)
+            if not (isinstance(doc, dict) and isinstance(doc.get("agent"), str) and doc.get("step") in JOURNAL_STEPS
+                    and fname == _slug(doc["agent"]) + ".json" and self._own_backup(doc["agent"], doc.get("backup"))):
+                raise ApplyError("the journal %s is not one this collection wrote (its agent, step, file name or backup "
+                                 "is not one of its own); it records a replacement under way: restore its backup by "
+                                 "hand, then remove the journal" % path)
             out[doc["agent"]] = doc
         return out
+
+    def _own_backup(self, agent, backup):
+        """Whether ``backup`` is a backup file of ``agent`` in this state_dir (a journal names nothing else)."""
+        if not isinstance(backup, str) or not backup.endswith(".tar.gz"):
+            return False
+        directory = os.path.realpath(self.backup_dir(agent))
+        return os.path.dirname(os.path.realpath(backup)) == directory
 
     def write_journal(self, doc):
         directory = self.journal_dir()
@@ -294,7 +302,8 @@ class HostRecords(object):
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o700)
         os.chmod(directory, 0o700)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-%06d" % (int(time.time() * 1e6) % 1000000)
+        now = time.time()  # one reading: the name sorts as the backups were made
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + "-%06d" % (int(now * 1e6) % 1000000)
         base = os.path.join(directory, "%s-%s" % (stamp, _slug(reason)))
         fd = os.open(base + ".tar.gz", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -305,10 +314,12 @@ class HostRecords(object):
         return base + ".tar.gz"
 
     def prune_backups(self, agent, keep, protect=()):
+        """Remove all but the ``keep`` newest backups made for a replacement. The backup of a removal (``-remove``)
+        is the only copy of an agent that is gone, and is never pruned here."""
         directory = self.backup_dir(agent)
         if not os.path.isdir(directory):
             return []
-        archives = sorted(f for f in os.listdir(directory) if f.endswith(".tar.gz"))
+        archives = sorted(f for f in os.listdir(directory) if f.endswith("-replace.tar.gz"))
         removed = []
         for fname in archives[:-keep] if keep > 0 else archives:
             full = os.path.join(directory, fname)
@@ -425,8 +436,8 @@ class Applier(object):
         name = journal["agent"]
         current = self.client.sandbox_get(name)
         step = journal["step"]
-        if step == "backed_up" or (step == "deleting" and current is not None and current.get("id") == journal.get("old_id")
-                                   and current.get("phase") != "Deleting"):
+        old = current is not None and current.get("id") == journal.get("old_id")
+        if step == "backed_up" or (step == "deleting" and old and current.get("phase") in ("Ready", "Stopped", "Completed")):
             # Nothing was deleted: the sandbox still holds the agent's state.
             if not self.check_mode:
                 self.records.close_journal(name)
@@ -443,7 +454,8 @@ class Applier(object):
         entry["action"] = "restore"
         if self.check_mode:
             return
-        if current is not None and current.get("phase") == "Deleting":
+        if old or (current is not None and current.get("phase") == "Deleting"):
+            # The old sandbox in another phase (Deleting, Stopping, Unknown) after its delete was sent: it is going.
             current = self._wait_gone(name)
         if current is None:
             self._create(agent)

@@ -95,7 +95,7 @@ SCHEMA = {
         "paths": ("list", None, None, "Paths under /sandbox to keep across a replacement. Default: the whole agent home."),
         "exclude": ("list", None, None, "Patterns left out of a backup. Default: SSH keys, .git-credentials, .env*, "
                                         "credential files (see DEFAULT_BACKUP_EXCLUDE)."),
-        "keep": ("int", 3, None, "How many backups of this agent are kept on the host."),
+        "keep": ("int", 3, None, "How many backups of this agent's replacements are kept on the host (a removal's backup is never pruned)."),
     }, "The backup made before a replacement or removal."),
     "health_check": ("bool", True, None, "Run the blueprint's health command after a change."),
     "config": ("dict", {}, None,

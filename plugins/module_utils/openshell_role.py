@@ -23,7 +23,11 @@ _ENDPOINT_RE = re.compile(r"https?://")
 
 # The variables ``problems`` reads (without the ``openshell_`` prefix), as the role's defaults name them.
 FIELDS = ("version", "install_method", "package_src", "package_sha256", "gateway_port", "gateway_endpoint",
-          "gateway_local_tls", "gateway_supervisor", "gateway_env", "gateway_config", "archive_extra_opts")
+          "gateway_local_tls", "gateway_supervisor", "gateway_env", "gateway_config", "archive_extra_opts",
+          "path", "gateway_path", "config_dir", "state_dir", "install_prefix", "deb_install_root", "systemd_unit_dir")
+# Paths the role writes into the gateway's systemd unit, its drop-in and the supervisor's command line.
+PATH_FIELDS = ("path", "gateway_path", "config_dir", "state_dir", "install_prefix", "deb_install_root",
+               "systemd_unit_dir")
 
 # The tar options openshell_archive_extra_opts may pass: how the archive's tree is laid out and owned, never what
 # tar runs or where else it writes (--to-command, --checkpoint-action, -C, --use-compress-program run commands or
@@ -64,6 +68,11 @@ def problems(values, host, service_mgr=None):
                    "or external when something else runs it." % (host, service_mgr or "unknown"))
     out.extend(p + "." for p in validate.env_problems(v["gateway_env"] if v["gateway_env"] is not None else {},
                                                       "openshell_gateway_env"))
+    for field in PATH_FIELDS:
+        if v[field] is not None:
+            problem = validate.plain_path_problem(v[field])
+            if problem:
+                out.append("openshell_%s: %s." % (field, problem))
     for i, opt in enumerate(v["archive_extra_opts"] or []):
         if not isinstance(opt, str) or not _ARCHIVE_OPT_RE.match(opt):
             out.append("openshell_archive_extra_opts[%d] must be --strip-components=N, --exclude=PATTERN, --no-same-owner, "

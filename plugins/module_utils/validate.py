@@ -68,6 +68,7 @@ Inventory
 from __future__ import annotations
 
 import difflib
+import json
 import ipaddress
 import posixpath
 import re
@@ -807,6 +808,27 @@ def template_markers(value):
     if isinstance(value, (list, tuple)):
         return any(template_markers(v) for v in value)
     return False
+
+
+# Characters a path that systemd units, the gateway's env file or a shell line hold must not have: whitespace
+# splits a unit's ExecStart=, '%' and '$' are expanded by systemd, quotes and '\\' end or escape its quoting, ';' and
+# '`' are a shell's, a line break starts a unit line of its own.
+_UNSAFE_PATH_CHARS = frozenset("\"'\\$%;`")
+
+
+def plain_path_problem(path):
+    """Why ``path`` cannot be written into a systemd unit or a shell line as it is, or None."""
+    if not isinstance(path, str):
+        return _not_string(path)
+    if not path:
+        return "must not be empty"
+    if any(c.isspace() or not c.isprintable() for c in path):
+        return "%s holds whitespace or a control character" % json.dumps(path)
+    bad = sorted(set(path) & _UNSAFE_PATH_CHARS)
+    if bad:
+        return "%s holds %s (a path here is written into systemd units and command lines as it is)" \
+            % (json.dumps(path), " ".join(bad))
+    return None
 
 def normalize_host(host):
     """The spelling used to compare hosts: IP literals in canonical form, names lower-cased without trailing dot.

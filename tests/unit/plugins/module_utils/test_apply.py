@@ -545,11 +545,16 @@ def test_summary_lines():
 # Host records
 # --------------------------------------------------------------------------
 
+def _in_backups(records, agent):
+    """A backup path where the records keep the agent's backups (a journal names no other)."""
+    return os.path.join(records.backup_dir(agent), "20260101T000000-000000-replace.tar.gz")
+
+
 def test_journal_files(tmp_path):
     records = HostRecords(str(tmp_path), "gw/1", readonly=False)
     assert records.journals() == {}
-    records.write_journal({"agent": "a", "step": "deleting", "backup": "/b", "old_id": "1"})
-    records.write_journal({"agent": "b", "step": "restored", "backup": "/c"})
+    records.write_journal({"agent": "a", "step": "deleting", "backup": _in_backups(records, "a"), "old_id": "1"})
+    records.write_journal({"agent": "b", "step": "restored", "backup": _in_backups(records, "b")})
     directory = Path(records.journal_dir())
     assert directory == tmp_path / "journal" / "gw_1"
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
@@ -562,11 +567,25 @@ def test_journal_files(tmp_path):
     assert sorted(records.journals()) == ["b"]
 
 
+def test_a_journal_naming_another_file_or_agent_stops_the_apply(tmp_path):
+    records = HostRecords(str(tmp_path), GATEWAY, readonly=False)
+    directory = Path(records.journal_dir())
+    directory.mkdir(parents=True)
+    for name, doc in (("assistant.json", {"agent": "assistant", "step": "deleted", "backup": "/etc/shadow"}),
+                      ("assistant.json", {"agent": "assistant", "step": "deleted",
+                                          "backup": _in_backups(records, "other")}),
+                      ("zzz.json", {"agent": "assistant", "step": "deleted", "backup": _in_backups(records, "assistant")})):
+        (directory / name).write_text(json.dumps(doc))
+        with pytest.raises(ApplyError, match="is not one this collection wrote"):
+            records.journals()
+        (directory / name).unlink()
+
+
 @pytest.mark.parametrize("text", ["{not json", "", json.dumps({"agent": "odd", "step": "exploded"}), "[1]"])
 def test_a_journal_that_cannot_be_read_stops_the_apply(tmp_path, text):
     # It may be the only trace of a backup still to restore: never read as "no replacement under way".
     records = HostRecords(str(tmp_path), GATEWAY, readonly=False)
-    records.write_journal({"agent": "a", "step": "deleting", "backup": "/b", "old_id": "1"})
+    records.write_journal({"agent": "a", "step": "deleting", "backup": _in_backups(records, "a"), "old_id": "1"})
     broken = Path(records.journal_dir()) / "broken.json"
     broken.write_text(text)
     with pytest.raises(ApplyError) as exc:
@@ -588,6 +607,11 @@ def test_backups_are_private_and_pruned(tmp_path):
     assert sorted(str(p) for p in directory.glob("*.tar.gz")) == sorted([paths[0], paths[2], paths[3]])
     assert not os.path.exists(paths[1][:-len(".tar.gz")] + ".manifest.json")
     assert records.prune_backups("nobody", 1) == []
+    # The backup of a removal is the only copy of an agent that is gone: never pruned.
+    removal = records.save_backup("a", targz({"f": b"r"}), {"f": "x"}, "remove")
+    later = [records.save_backup("a", targz({"f": b"n%d" % i}), {"f": "x"}, "replace") for i in range(2)]
+    records.prune_backups("a", 1)
+    assert sorted(str(p) for p in directory.glob("*.tar.gz")) == sorted([removal, later[1]])
 
 
 def test_record_applied_keeps_the_previous_plan(tmp_path):
@@ -662,7 +686,7 @@ def test_refuse_fails_before_any_write_naming_the_fields(run):
 
 def test_version_outside_the_blueprint_range_is_refused_before_anything(run):
     run.client._version = "0.1.6"
-    run.records.write_journal({"agent": "assistant", "step": "deleted", "backup": "/nowhere.tar.gz"})
+    run.records.write_journal({"agent": "assistant", "step": "deleted", "backup": _in_backups(run.records, "assistant")})
     with pytest.raises(RefusedError) as exc:
         run.applier(make_plan(agent())).run()
     assert "supports OpenShell 0.0.106 to 0.1.5; this host has 0.1.6" in str(exc.value)
@@ -869,6 +893,28 @@ def _interrupted(run, step, sandbox):
     elif sandbox in ("new-empty", "new-restored"):
         c.add_sandbox(new_agent["sandbox"], new_agent["policy"], home=kept if sandbox == "new-restored" else {})
     return new_plan, archive, old_id
+
+
+@pytest.mark.parametrize("phase", ["Stopping", "Unknown", "Error"])
+def test_resume_after_the_delete_was_sent_waits_for_the_old_sandbox_then_restores(run, phase):
+    # Killed after the delete was accepted, the old sandbox still listed in a phase other than Deleting.
+    new_plan, archive, old_id = _interrupted(run, "deleting", "old")
+    c = run.client
+    c.sandboxes["assistant"]["phase"] = "Deleting"  # the fake deletes a Deleting sandbox when polled
+    c.deleting_polls = 1
+    real_get = c.sandbox_get
+
+    def get(name):
+        obj = real_get(name)
+        if obj is not None and obj["id"] == old_id and c.deleting_polls > 0:
+            obj["phase"] = phase  # as listed right after the kill
+        return obj
+
+    c.sandbox_get = get
+    result = run.apply(new_plan)
+    assert result["resumed"][0]["action"] == "restore" and result["resumed"][0]["restored"]["verified"] is True
+    assert c.sandboxes["assistant"]["id"] != old_id and sorted(c.homes["assistant"]) == KEPT
+    assert run.records.journals() == {} and os.path.exists(archive)
 
 
 @pytest.mark.parametrize("step, sandbox", [("backed_up", "old"), ("deleting", "old")])

@@ -228,3 +228,21 @@ def test_checked_environment_filter():
         with pytest.raises(AnsibleFilterError) as exc:
             check(bad)
         assert fragment in str(exc.value) and "INJECTED" not in str(exc.value)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("gateway_path", "/opt/openshell/bin/openshell-gateway\nExecStartPost=/bin/sh -c 'touch /tmp/x'"),
+    ("config_dir", "/home/a/.config/openshell\"\nExecStartPre=/bin/sh -c id\n#"),
+    ("state_dir", "/home/a/state dir"), ("install_prefix", "/opt/%h"), ("path", "/usr/bin/openshell;id"),
+    ("systemd_unit_dir", "/home/a/$(id)"), ("deb_install_root", "/x`id`"),
+])
+def test_paths_written_into_units_and_command_lines_are_plain(field, value):
+    got = problems(_with(**{field: value}), "h", "systemd")
+    assert len(got) == 1 and got[0].startswith("openshell_%s: " % field), got
+
+
+def test_plain_paths_pass():
+    values = _with(path="openshell", gateway_path="/usr/local/bin/openshell-gateway", config_dir="~/.config/openshell",
+                   state_dir="/home/a/.local/state/openshell", install_prefix="/usr/local", deb_install_root="/",
+                   systemd_unit_dir="/home/a/.config/systemd/user")
+    assert problems(values, "h", "systemd") == []
