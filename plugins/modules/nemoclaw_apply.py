@@ -200,7 +200,7 @@ agents:
       actions: [backup, delete, create, restore]
       differences: [{field: memory, before: 8Gi, after: 16Gi}]
       backup: /home/u/.local/state/agentfleet-nemoclaw/backups/openshell/assistant/20261205T100000-000001-replace.tar.gz
-      restored: {files: 12, verified: true}
+      restored: {files: 12, verified: true, changed_since_restore: []}
       config: {path: /sandbox/.openclaw/openclaw.json, written: true}
       channels: {telegram: enabled}
 providers:
@@ -212,7 +212,10 @@ inference:
   returned: success
   type: dict
 resumed:
-  description: Replacements a killed run had left unfinished and this run finished (agent, journal step, backup).
+  description:
+    - Replacements a killed run had left unfinished and this run finished (agent, journal step, backup, action, and
+      C(restored) when it restored).
+    - C(restored.changed_since_restore) names files the agent wrote after the restore; they are kept as they are.
   returned: success
   type: list
   elements: dict

@@ -78,7 +78,7 @@ def test_env_change_replaces_the_sandbox_and_keeps_the_agent_home(fleet):
     assert step.rc == 0, step.stdout[-3000:]
     res = step.result(TASK)["agents"]["openclaw"]
     assert res["actions"] == ["backup", "delete", "create", "restore"], res
-    assert res["restored"] == {"files": 1, "verified": True}
+    assert res["restored"] == {"files": 1, "verified": True, "changed_since_restore": []}
     assert ("sandbox", "delete") in words(step) and ("sandbox", "create") in words(step)
     creates = [c["argv"] for c in step.mutating if command_words(c["argv"])[:2] == ("sandbox", "create")]
     assert "LOG_LEVEL=debug" in creates[0]
