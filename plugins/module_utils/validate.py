@@ -793,7 +793,6 @@ def looks_secret(name, value):
     return secret_name(name) or secret_value(value if isinstance(value, str) else str(value or ""))
 
 
-
 # Jinja's delimiters. Text a sandboxed agent wrote (a proposed rule's name, binary or endpoint) must never hold them
 # where Ansible reads it back as a template: a vars file in the inventory is templated when its variables are used.
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
@@ -829,6 +828,7 @@ def plain_path_problem(path):
         return "%s holds %s (a path here is written into systemd units and command lines as it is)" \
             % (json.dumps(path), " ".join(bad))
     return None
+
 
 def normalize_host(host):
     """The spelling used to compare hosts: IP literals in canonical form, names lower-cased without trailing dot.

@@ -141,14 +141,14 @@ def test_overlay_never_writes_template_delimiters():
     # A binary the agent proposed would run as code where Ansible reads the vars file back.
     evil = chunk("c-evil", "api.github.com")
     evil["binary"] = "/usr/bin/{{ lookup('pipe', 'touch /tmp/PWNED') }}"
-    reports = [{"host": "h", "overlay_file": "/inv/o.yml", "reviews": [{"sandbox": "s", "pending": [evil],
-                                                                          "approved": [evil]}]}]
+    review = {"sandbox": "s", "pending": [evil], "approved": [evil]}
+    reports = [{"host": "h", "overlay_file": "/inv/o.yml", "reviews": [review]}]
     with pytest.raises(AnsibleFilterError, match="template delimiters"):
         f.approvals_overlay(None, reports, "/inv/o.yml")
     # Nor is such a chunk ever approved, whatever the rules say.
+    l7 = [{"host": "api.github.com", "port": 443, "allow": ["GET /{#x#}"]}]
     for marked in (dict(evil), dict(chunk("c-2", "api.github.com"), rule="r{% raw %}"),
-                   dict(chunk("c-3", "api.github.com"), endpoints=[{"host": "api.github.com", "port": 443,
-                                                                     "allow": ["GET /{#x#}"]}])):
+                   dict(chunk("c-3", "api.github.com"), endpoints=l7)):
         d = compare.approval_decisions([marked], approve=[{"host": "api.github.com"}], approve_all=True)
         assert d["approve"] == [] and "template delimiters" in d["leave"][0][1]
         d = compare.approval_decisions([marked], approve=[{"host": "api.github.com"}], reject_unmatched=True)
