@@ -35,6 +35,7 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.plan import (
     channel_token_uses,
     check_channel_tokens,
+    check_rollback_secrets,
     plan_host,
     secrets_for,
 )
@@ -173,10 +174,12 @@ class ActionModule(ActionBase):
                 self._check_fleet_tokens(plan, args["secrets"], host, task_vars)
             notes = []
             if args["rollback"]:
+                target = plan
                 plan, notes = self._previous(plan, args, task_vars)
                 if plan is None:
                     return notes
                 args.update(health_required=False, gate=False)
+                check_rollback_secrets(target, plan)
             secrets = secrets_for(plan, args["secrets"])
         except DesiredStateError as exc:
             result.update(failed=True, msg=to_native(exc), error_path=exc.path)

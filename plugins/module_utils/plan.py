@@ -339,6 +339,22 @@ def check_channel_tokens(uses, only_host=None):
                                       "agent needs a bot of its own)" % other)
 
 
+def secret_names(plan):
+    """The ``nemoclaw_secrets`` names the providers of ``plan`` read."""
+    return sorted(set(cred["env"] for prov in plan.get("providers") or () for cred in prov.get("credentials") or ()
+                      if cred.get("source") == "given"))
+
+
+def check_rollback_secrets(target, previous):
+    """A rollback's plan (``previous``) is read from the host's records: it may use no ``nemoclaw_secrets`` entry that
+    the host's own plan (``target``, from its document) does not, or the host could ask for another's secrets."""
+    foreign = sorted(set(secret_names(previous)) - set(secret_names(target)))
+    if foreign:
+        raise DesiredStateError("%s.%s" % (SECRETS_VARIABLE, foreign[0]),
+                                "the plan recorded on the host needs it, but this host's nemoclaw_agents does not use "
+                                "it: not sent for the rollback (roll back by applying the earlier document instead)")
+
+
 def secrets_for(plan, secrets):
     """The values the apply needs, by ``nemoclaw_secrets`` name; nothing else leaves the controller."""
     out = {}

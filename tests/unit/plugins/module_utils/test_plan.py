@@ -360,3 +360,20 @@ def test_a_broken_custom_preset_file_names_its_list_item(tmp_path):
     exc = refused([agent(custom_presets=[str(broken)])])
     assert exc.path == "nemoclaw_agents[assistant].custom_presets[0]"
     assert str(broken) in exc.reason and "invalid YAML" in exc.reason
+
+
+def test_secret_names_are_those_the_providers_read():
+    got = plan([agent(providers=[{"name": "gh", "type": "github", "credentials": ["GITHUB_TOKEN"]}])],
+               secrets=dict(SECRETS, GITHUB_TOKEN="ghp_x"))
+    assert planlib.secret_names(got) == ["GITHUB_TOKEN", "NVIDIA_INFERENCE_API_KEY"]
+    assert set(planlib.secrets_for(got, dict(SECRETS, GITHUB_TOKEN="t", OTHER="o"))) == set(planlib.secret_names(got))
+
+
+def test_a_rollback_plan_gets_no_secret_the_hosts_own_plan_does_not_use():
+    target = plan([agent()])
+    planlib.check_rollback_secrets(target, target)
+    recorded = copy.deepcopy(target)
+    recorded["providers"][0]["credentials"][0]["env"] = "TELEGRAM_TOKEN_OF_DGX9"  # the record edited on the host
+    with pytest.raises(DesiredStateError) as exc:
+        planlib.check_rollback_secrets(target, recorded)
+    assert exc.value.path == "nemoclaw_secrets.TELEGRAM_TOKEN_OF_DGX9" and "not sent for the rollback" in exc.value.reason
