@@ -110,7 +110,7 @@ def _first_worker(path):
     file cannot be made (each worker then makes the value itself)."""
     guard = None
     try:
-        guard = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        guard = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
         fcntl.flock(guard, fcntl.LOCK_EX)
     except (IOError, OSError):
         pass

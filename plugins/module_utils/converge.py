@@ -63,6 +63,8 @@ def converge_gateway(ctx):
         raise InputError("endpoint", "is required when state=present")
     if p.get("endpoint") and compare.normalize_endpoint(p["endpoint"]).split("://")[0] not in ("http", "https"):
         raise InputError("endpoint", "must be an http:// or https:// URL, got %r" % p["endpoint"])
+    if p.get("endpoint"):
+        check_value("endpoint", validate.endpoint_url_problem(compare.normalize_endpoint(p["endpoint"])))
     if p.get("endpoint") and compare.normalize_endpoint(p["endpoint"]).startswith("https://") and not p["local"]:
         raise InputError("local", "an https:// endpoint needs local=true (package mTLS); other auth modes need a browser login")
     client = ctx.client

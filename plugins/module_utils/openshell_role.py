@@ -60,6 +60,8 @@ def problems(values, host, service_mgr=None):
     endpoint = _text(v["gateway_endpoint"])
     if not _ENDPOINT_RE.match(endpoint):
         out.append("openshell_gateway_endpoint must start with http:// or https:// (got %s)." % endpoint)
+    elif validate.endpoint_url_problem(endpoint):
+        out.append("openshell_gateway_endpoint: %s." % validate.endpoint_url_problem(endpoint))
     elif endpoint.startswith("https://") and not boolean(v["gateway_local_tls"], strict=False):
         out.append("openshell_gateway_endpoint is https:// (%s), which needs openshell_gateway_local_tls=true." % endpoint)
     if v["gateway_supervisor"] == "systemd_user" and service_mgr != "systemd":

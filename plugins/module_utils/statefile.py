@@ -21,6 +21,8 @@ import os
 import tempfile
 import time
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
 DEFAULT_DIR = "~/.local/state/agentfleet-nemoclaw"
 
 
@@ -58,7 +60,8 @@ class Working(object):
         directory = os.path.dirname(self.path) or "."
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o700)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # Never through a link: this file is truncated and written (a link planted there would be the victim).
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
         started = self._now()
         self.waited = 0.0
         while True:
@@ -145,7 +148,7 @@ class StateFile(object):
         directory = os.path.dirname(self.path) or "."
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o700)
-        self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         return self
 

@@ -246,3 +246,10 @@ def test_plain_paths_pass():
                    state_dir="/home/a/.local/state/openshell", install_prefix="/usr/local", deb_install_root="/",
                    systemd_unit_dir="/home/a/.config/systemd/user")
     assert problems(values, "h", "systemd") == []
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:17670\nX", "http://u:p@gw:17670", "http://gw:17670/?t=1",
+                                      "http://169.254.169.254:80", "http://gw:99999"])
+def test_gateway_endpoint_is_a_plain_url(endpoint):
+    got = problems(_with(gateway_endpoint=endpoint), "h", "systemd")
+    assert len(got) == 1 and got[0].startswith("openshell_gateway_endpoint: "), got

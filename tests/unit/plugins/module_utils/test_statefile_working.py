@@ -98,3 +98,15 @@ def test_the_module_fails_clearly_when_it_cannot_take_the_guard(tmp_path):
     module.check_mode = True
     with nemoclaw_apply.working(module, str(blocked), 1):
         pass  # check mode only reads: no guard, so nothing to fail
+
+
+def test_a_link_in_place_of_the_guard_is_never_followed(tmp_path):
+    victim = tmp_path / "victim.conf"
+    victim.write_text("keep me\n")
+    busy = tmp_path / "state" / "apply.busy"
+    busy.parent.mkdir()
+    busy.symlink_to(victim)
+    with pytest.raises(OSError):
+        with Working(str(busy), timeout=0):
+            pass
+    assert victim.read_text() == "keep me\n"
