@@ -34,7 +34,12 @@ def checked_environment(env, name="nemoclaw_environment"):
     return env if env is not None else {}
 
 
+def display_url(url):
+    """``url`` without user information, query and fragment (``validate.display_url``)."""
+    return validate.display_url(url)
+
+
 class FilterModule(object):
     def filters(self):
         return {"env_problems": env_problems, "openshell_problems": openshell_problems,
-                "checked_environment": checked_environment}
+                "checked_environment": checked_environment, "display_url": display_url}

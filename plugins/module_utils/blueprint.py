@@ -20,11 +20,10 @@ import stat
 import tarfile
 import tempfile
 
-from urllib.parse import urlsplit, urlunsplit
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import BLUEPRINT_SANDBOX_NAME_RE as _SANDBOX_NAME_RE
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.validate import (
-    credential_key_problem, endpoint_url_problem, model_problem, provider_name_problem)
+    credential_key_problem, display_url, endpoint_url_problem, model_problem, provider_name_problem)
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import openshell_versions as versions
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.openshell_versions import parse_version
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import (
@@ -644,20 +643,8 @@ def load_blueprint_archive(path, workdir=None, library_dirs=None, pinned_digest=
 
 
 def display_source(src):
-    """``src`` as output and records show it: a URL without its user information, query and fragment (where
-    credentials and signatures of a private download live); anything else as it is."""
-    if not isinstance(src, str) or "://" not in src:
-        return src
-    try:
-        parts = urlsplit(src)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return src.split("://", 1)[0] + "://(unparsable URL)"
-    if ":" in host:
-        host = "[%s]" % host
-    netloc = host + (":%d" % port if port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    """``src`` as output and records show it (``validate.display_url``)."""
+    return display_url(src)
 
 
 def check_pin(source, digest, pinned_digest):

@@ -52,6 +52,10 @@ def problems(values, host, service_mgr=None):
     installs = _text(v["install_method"]) != "none"
     if installs and not _text(v["package_src"]):
         out.append("openshell_package_src is required unless openshell_install_method is none.")
+    if "@" in _text(v["package_src"]).partition("://")[2].partition("/")[0]:
+        out.append("openshell_package_src carries user information (%s): credentials in the URL would be shown in "
+                   "task output; give them in the host's ~/.netrc, or use a pre-signed URL"
+                   % validate.display_url(_text(v["package_src"])))
     if installs and not _SHA256_HEX_RE.match(_text(v["package_sha256"])):
         out.append("openshell_package_sha256 must be 64 hex digits unless openshell_install_method is none (got %s)."
                    % json.dumps(v["package_sha256"]))
@@ -157,7 +161,8 @@ def installed_problem(probe, version, path, package_src):
         return ""
     shown = ((probe or {}).get("stdout") or "").strip() if isinstance(probe, dict) and probe.get("rc") == 0 else ""
     return ('After installing %s, %s reports %s instead of "openshell %s".'
-            % (_text(package_src), _text(path), json.dumps(shown or _probe_failure(probe)), _text(version)))
+            % (validate.display_url(_text(package_src)), _text(path), json.dumps(shown or _probe_failure(probe)),
+               _text(version)))
 
 
 def _probe_failure(probe):

@@ -73,6 +73,8 @@ import ipaddress
 import posixpath
 import re
 
+from urllib.parse import urlsplit, urlunsplit
+
 # --------------------------------------------------------------------------
 # Patterns (applied with fullmatch; each also ends in \Z, see the module doc)
 # --------------------------------------------------------------------------
@@ -828,6 +830,22 @@ def plain_path_problem(path):
         return "%s holds %s (a path here is written into systemd units and command lines as it is)" \
             % (json.dumps(path), " ".join(bad))
     return None
+
+
+def display_url(url):
+    """``url`` as output and records show it: without its user information, query and fragment (where credentials
+    and signatures of a private download live); anything that is no URL as it is."""
+    if not isinstance(url, str) or "://" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return url.split("://", 1)[0] + "://(unparsable URL)"
+    if ":" in host:
+        host = "[%s]" % host
+    return urlunsplit((parts.scheme, host + (":%d" % port if port else ""), parts.path, "", ""))
 
 
 def normalize_host(host):

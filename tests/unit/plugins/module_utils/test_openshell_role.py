@@ -253,3 +253,14 @@ def test_plain_paths_pass():
 def test_gateway_endpoint_is_a_plain_url(endpoint):
     got = problems(_with(gateway_endpoint=endpoint), "h", "systemd")
     assert len(got) == 1 and got[0].startswith("openshell_gateway_endpoint: "), got
+
+
+def test_package_src_credentials_are_refused_and_never_shown():
+    got = problems(_with(package_src="https://deploy:tok3n@repo.example.com/openshell.deb"), "h", "systemd")
+    assert len(got) == 1 and "user information (https://repo.example.com/openshell.deb)" in got[0]
+    assert "tok3n" not in got[0]
+    signed = "https://bucket.example.com/openshell.deb?X-Amz-Signature=s1gn"
+    assert problems(_with(package_src=signed), "h", "systemd") == []
+    message = openshell_role.installed_problem(_read("0.0.111"), "0.0.116", CLI, signed)
+    assert "s1gn" not in message and "https://bucket.example.com/openshell.deb" in message
+    assert FilterModule().filters()["display_url"](signed) == "https://bucket.example.com/openshell.deb"
