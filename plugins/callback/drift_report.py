@@ -122,7 +122,7 @@ def render_markdown(report):
             what = "<br>".join(_md(d) for d in f["differences"])
             if f.get("error"):
                 what += "<br>**would fail:** %s" % _md(f["error"])
-            rows.append("| %s | %s | %s | %s |" % (_md(host), f["resource"], _md(f["name"]), what))
+            rows.append("| %s | %s | %s | %s |" % (_md(host), _md(f["resource"]), _md(f["name"]), what))
             for key, origin in sorted((f.get("provenance") or {}).items()):
                 prov_rows.append("| %s | %s | %s | %s | %s | %s |" % (
                     _md(host), _md(f["name"]), _md(key), origin.get("change", ""),
@@ -145,7 +145,10 @@ def render_markdown(report):
 
 
 def _md(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """One table cell: no line break or control character, pipes escaped, HTML shown as text (a value may come from
+    the agent's own files)."""
+    text = "".join(c if c.isprintable() else " " for c in str(text))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")
 
 
 class CallbackModule(CallbackBase):

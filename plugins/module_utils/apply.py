@@ -188,7 +188,11 @@ def manifest_of(archive_bytes):
                 continue
             name = member.name[2:] if member.name.startswith("./") else member.name
             fh = tar.extractfile(member)
-            out[name] = hashlib.sha256(fh.read()).hexdigest()
+            digest = hashlib.sha256()
+            # In pieces: the agent writes these files, and a file of zeros packs small and unpacks large.
+            for piece in iter(lambda: fh.read(1 << 20), b""):  # pylint: disable=cell-var-from-loop
+                digest.update(piece)
+            out[name] = digest.hexdigest()
     return out
 
 
@@ -672,9 +676,12 @@ class Applier(object):
                 self._record(agent, d.get("config_state"))
         except OpenShellError as exc:
             out["failed"] = True
-            self.result["failures"].append("agent %s: %s" % (name, exc.message))
-            # The task's message names the agent; the CLI's own text stays in stderr.
-            exc.message = "agent %s: %s" % (name, exc.message)
+            # The task's message names the agent (once: the apply's own errors already start with it); the CLI's own
+            # text stays in stderr.
+            prefix = "agent %s: " % name
+            if not exc.message.startswith(prefix):
+                exc.message = prefix + exc.message
+            self.result["failures"].append(exc.message)
             raise
 
     def _recorded(self, name, agent):

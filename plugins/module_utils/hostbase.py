@@ -67,8 +67,10 @@ ARGUMENT_SPEC = dict(
 # openshell_state_dir (roles/openshell/vars/main.yml __openshell_ctl_args, tasks/service_process.yml).
 PROCESS_PIDFILE = "gateway.pid"
 PROCESS_TLS_CA = "tls/ca.crt"
-# The command lines files/openshell-gatewayctl recognises as a gateway (its is_gateway).
-GATEWAY_COMMANDS = ("openshell-gateway", "openshell_sim.gateway")
+# What files/openshell-gatewayctl recognises as a gateway (its is_gateway): the program openshell-gateway, or the
+# simulator's interpreter running this code.
+GATEWAY_PROGRAM = "openshell-gateway"
+SIM_GATEWAY_CODE = "from openshell_sim.gateway import main"
 
 
 class _Differs(Exception):
@@ -172,7 +174,7 @@ def _process(osh, probe):
 
 def gateway_pid(pidfile):
     """The pid ``pidfile`` names when it is a live OpenShell gateway, else None: files/openshell-gatewayctl's
-    ``current_pid`` (the digits of the first line, the process alive, its command line a gateway's)."""
+    ``current_pid`` (the digits of the first line, the process alive, its program a gateway)."""
     try:
         with open(pidfile) as fh:
             digits = "".join(c for c in fh.readline() if c.isdigit())
@@ -181,10 +183,12 @@ def gateway_pid(pidfile):
             return None
         os.kill(pid, 0)
         with open("/proc/%d/cmdline" % pid, "rb") as fh:
-            cmdline = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            words = fh.read().decode("utf-8", "replace").split("\0")
     except (IOError, OSError, ValueError):
         return None
-    return pid if any(name in cmdline for name in GATEWAY_COMMANDS) else None
+    if words[0].rsplit("/", 1)[-1] == GATEWAY_PROGRAM or any(SIM_GATEWAY_CODE in w for w in words):
+        return pid
+    return None
 
 
 def _gateway(client, osh):

@@ -209,15 +209,19 @@ def test_the_systemd_user_supervisor_sends_the_host_to_the_roles(spec):
 
 @pytest.fixture
 def process_host(spec, tmp_path):
-    """``spec`` with the process supervisor, its gateway executable found, and a live process whose command
-    line names openshell-gateway (``_gateway``) whose pid nothing has written yet."""
+    """``spec`` with the process supervisor, its gateway executable found, a live process whose program is
+    openshell-gateway (``_gateway``) whose pid nothing has written yet, and one that only names it (``_other``)."""
     state = tmp_path / "gwstate"
     state.mkdir()
     spec["openshell"].update(supervisor="process", state_dir=str(state))
     spec["_state"]["measured"] = {"openshell": dict(spec["_state"]["measured"]["openshell"],
                                                     gateway={"path": "/usr/bin/openshell-gateway", "executable": True})}
-    gateway = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "openshell-gateway", "--config", "x"])
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    program = tmp_path / "bin" / "openshell-gateway"
+    program.parent.mkdir()
+    program.symlink_to(sys.executable)
+    gateway = subprocess.Popen([str(program), "-c", "import time; time.sleep(60)", "--config", "x"])
+    # A reused pid whose command line merely mentions the gateway (less openshell-gateway.log) is none.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "openshell-gateway.log"])
     spec["_gateway"], spec["_other"], spec["_pidfile"] = gateway, other, state / "gateway.pid"
     yield spec
     for proc in (gateway, other):
@@ -266,7 +270,9 @@ def test_the_process_checks_follow_the_role_and_its_gatewayctl():
     assert tls["ansible.builtin.command"]["creates"] == "{{ openshell_state_dir }}/%s" % hostbase.PROCESS_TLS_CA
     with open(os.path.join(ROOT, "roles/openshell/files/openshell-gatewayctl")) as fh:
         ctl = fh.read()
-    assert "*%s*|*%s*) return 0 ;;" % hostbase.GATEWAY_COMMANDS in ctl
+    assert "    %s) return 0 ;;" % hostbase.GATEWAY_PROGRAM in ctl and "grep -q '%s'" % hostbase.SIM_GATEWAY_CODE in ctl
+    with open(os.path.join(ROOT, "tests/simulator/bin/openshell-gateway")) as fh:
+        assert hostbase.SIM_GATEWAY_CODE in fh.read()
 
 
 def test_role_variable_problems_send_the_host_to_the_roles(spec):
