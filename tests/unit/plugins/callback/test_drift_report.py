@@ -239,7 +239,6 @@ def test_error_findings_and_pipes_are_escaped():
 
 
 def test_a_markdown_cell_holds_no_line_break_pipe_or_tag():
-    from ansible_collections.agentfleet.nemoclaw.plugins.callback import drift_report  # pylint: disable=import-outside-toplevel
     cell = drift_report._md("model: a -> b\r\n| injected | row |<img src=x onerror=alert(1)>\x1b[2J")  # pylint: disable=protected-access
     assert "\n" not in cell and "\r" not in cell and "\x1b" not in cell and "<img" not in cell
     assert cell.startswith("model: a -> b") and "\\| injected \\| row \\|" in cell
