@@ -357,13 +357,16 @@ class Applier(object):
     def __init__(self, client, plan, secrets, check_mode=False, state_dir="~/.local/state/agentfleet-nemoclaw",
                  provider_state_file=None, write_temp_json=None, warn=None, update_credentials="on_change",
                  wait_timeout=300, policy_wait_timeout=60, health_timeout=60, exec_timeout=600, gate=False,
-                 health_required=True, sleep=time.sleep):
+                 health_required=True, sleep=time.sleep, records=None, provider_state=None):
         self.client = client
         self.plan = plan
         self.secrets = secrets or {}
         self.check_mode = check_mode
-        self.records = records_for(client, state_dir, readonly=check_mode)
+        # records / provider_state: what the host's files hold when they were read elsewhere (check mode on the
+        # controller, plugin_utils/readback.py); by default the files themselves.
+        self.records = records or records_for(client, state_dir, readonly=check_mode)
         self.provider_state_file = provider_state_file or os.path.join(os.path.expanduser(state_dir), "providers.json")
+        self._provider_state = provider_state
         self.write_temp_json = write_temp_json
         self.warn = warn or (lambda msg: None)
         self.update_credentials = update_credentials
@@ -543,8 +546,11 @@ class Applier(object):
         if not providers:
             return steps
         current = dict((p.get("name"), p) for p in self.client.provider_list())
-        with StateFile(self.provider_state_file, readonly=True) as sf:
-            data = sf.read()
+        if self._provider_state is not None:
+            data = self._provider_state()
+        else:
+            with StateFile(self.provider_state_file, readonly=True) as sf:
+                data = sf.read()
         for prov in providers:
             credentials = self._credential_values(prov)
             desired = {"name": prov["name"], "type": prov["type"], "credential_keys": sorted(credentials),
@@ -1037,6 +1043,31 @@ def render_diff(result):
                 if agent["replace"] else ""
             add("agent %s" % name, agent["differences"], note)
     return diffs
+
+
+def outcome(applier, client):
+    """Run ``applier``: ``(result, None)``, or ``(None, failure)``: what the task reports when the apply failed
+    (the error, the calls made, and what was decided and done up to the failure)."""
+    try:
+        return applier.run(), None
+    except (OpenShellError, RefusedError) as exc:
+        partial = applier.result
+        failure = exc.to_result() if isinstance(exc, OpenShellError) else {"error_kind": "refused"}
+        failure.pop("cmd", None)
+        failure.update(dict((k, partial[k]) for k in ("agents", "providers", "inference", "resumed", "openshell_version")
+                            if k in partial))
+        failure.update(msg=str(exc), changed=bool(client.mutating_calls), commands=client.call_log())
+        return None, failure
+
+
+def finish(result, client, plan, diff):
+    """Complete an apply's ``result``: its summary, the calls made, the diff (``diff``: diff mode) and message."""
+    result["summary"] = summary(result)
+    result["commands"] = client.call_log()
+    if diff:
+        result["diff"] = render_diff(result)
+    result["msg"] = "; ".join(result["summary"]) or "%d agents in their desired state" % len(plan.get("agents") or [])
+    return result
 
 
 def summary(result):

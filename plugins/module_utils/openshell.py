@@ -572,6 +572,11 @@ class OpenShellClient(object):
             "OPENSHELL_LIFECYCLE_TIMEOUT": timeout,
         }
 
+    def command(self, args, with_globals=True):
+        """``(argv, environment)`` of the call ``args`` (secrets aside: they are added by ``run``)."""
+        # Global flags go first: after `--` (sandbox exec) they would be the command's.
+        return [self.openshell_path] + (self.global_args() if with_globals else []) + list(args), self.base_env()
+
     def run(self, args, secret_env=None, data=None, allow_rc=(0,), with_globals=True):
         """Run one CLI call; return ``(rc, stdout, stderr)`` or raise a typed error.
 
@@ -579,9 +584,7 @@ class OpenShellClient(object):
         ``Unavailable`` failures are retried ``retries`` times with
         exponential backoff.
         """
-        # Global flags go first: after `--` (sandbox exec) they would be the command's.
-        argv = [self.openshell_path] + (self.global_args() if with_globals else []) + list(args)
-        env = self.base_env()
+        argv, env = self.command(args, with_globals)
         if secret_env:
             env.update(secret_env)
         attempt = 0

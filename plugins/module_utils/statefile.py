@@ -135,6 +135,20 @@ def _fsync_dir(directory):
         os.close(dfd)
 
 
+def parse(text):
+    """A state file's data from its ``text`` (None: no readable file); what cannot be read is an empty state."""
+    try:
+        data = json.loads(text) if text is not None else {}
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    data.setdefault("version", 1)
+    if not data.get("salt"):
+        data["salt"] = binascii.hexlify(os.urandom(16)).decode("ascii")
+    return data
+
+
 class StateFile(object):
     def __init__(self, path, readonly=False):
         self.path = os.path.expanduser(path)
@@ -162,15 +176,10 @@ class StateFile(object):
     def read(self):
         try:
             with open(self.path) as fh:
-                data = json.load(fh)
+                text = fh.read()
         except (IOError, OSError, ValueError):
-            data = {}
-        if not isinstance(data, dict):
-            data = {}
-        data.setdefault("version", 1)
-        if not data.get("salt"):
-            data["salt"] = binascii.hexlify(os.urandom(16)).decode("ascii")
-        return data
+            text = None
+        return parse(text)
 
     def write(self, data):
         if self.readonly:

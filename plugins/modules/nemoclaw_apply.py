@@ -33,6 +33,11 @@ description:
     run would do, per agent and per resource; with C(--diff) every differing field is named (C(memory 8Gi -> 16Gi),
     C(config.channels.telegram.enabled - -> true)), and a replacement says so. This is the drift check of
     C(playbooks/drift.yml) and C(site.yml --check --diff).
+  - "In check mode without O(host_base) (the drift scan) the action does not send the module: one small read-only
+    process of the host's Python (standard library only, no secret sent) makes the OpenShell reads and returns them with
+    the host's records, and the same apply code decides on the controller, so the result is the module's. The module
+    runs instead whenever that cannot vouch for the result: an unfinished replacement on the host, an agent
+    configuration file to read, a gateway that must be retried, a delegated task (C(-vvv) says why)."
 author:
   - agentfleet.nemoclaw contributors (@agentfleet)
 extends_documentation_fragment:
@@ -340,15 +345,9 @@ def main():
                 wait_timeout=p["wait_timeout"], policy_wait_timeout=p["policy_wait_timeout"],
                 health_timeout=p["health_timeout"], gate=p["gate"],
                 health_required=p["health_required"])
-            try:
-                result = applier.run()
-            except (OpenShellError, applylib.RefusedError) as exc:
-                partial = applier.result
-                extra = exc.to_result() if isinstance(exc, OpenShellError) else {"error_kind": "refused"}
-                extra.pop("cmd", None)
-                extra.update(dict((k, partial[k]) for k in ("agents", "providers", "inference", "resumed", "openshell_version")
-                                  if k in partial))
-                module.fail_json(msg=str(exc), changed=bool(client.mutating_calls), commands=client.call_log(), **extra)
+            result, failure = applylib.outcome(applier, client)
+            if failure is not None:
+                module.fail_json(**failure)
     except InputError as exc:
         module.fail_json(msg=str(exc), error_kind="invalid_input", field=exc.field, commands=[])
     except OpenShellError as exc:
@@ -363,12 +362,7 @@ def main():
         if held is not None:
             release(module, held)
             result["host_lock"] = held[2]
-    result["summary"] = applylib.summary(result)
-    result["commands"] = client.call_log()
-    if module._diff:
-        result["diff"] = applylib.render_diff(result)
-    result["msg"] = "; ".join(result["summary"]) or "%d agents in their desired state" % len(p["plan"].get("agents") or [])
-    module.exit_json(**result)
+    module.exit_json(**applylib.finish(result, client, p["plan"], module._diff))
 
 
 def quick_path(module, options, client):
