@@ -15,13 +15,16 @@ import contextlib
 import fcntl
 import hashlib
 import hmac
+import functools
 import json
 import os
+import shlex
 import tempfile
 
 from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
@@ -30,6 +33,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.agentfleet.nemoclaw.plugins.action.nemoclaw_blueprint import ActionModule as NemoclawBlueprintAction
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare, drift, lock, quickpath, validate
+from ansible_collections.agentfleet.nemoclaw.plugins.plugin_utils import hostreader, readback
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import BlueprintError
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import DesiredStateError, normalize
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.plan import (
@@ -73,6 +77,10 @@ ARGUMENT_SPEC = dict(
     retries=dict(type="int", default=3),
     host_base=dict(type="raw"),
 )
+
+# The host half of a drift scan compared on the controller (plugin_utils/readback.py): its source, sent to the host's Python.
+with open(hostreader.__file__) as _fh:
+    HOST_READER = _fh.read()
 
 # The collection's root: the roles' tasks (site.yml's quick path reads their options) and templates.
 COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -148,6 +156,7 @@ class ActionModule(ActionBase):
     # What planning loaded and warned about (see _plan).
     _sources = ()
     _notes = ()
+    _discovered = None  # an interpreter discovered for the host reader (_interpreter)
 
     def run(self, tmp=None, task_vars=None):
         super(ActionModule, self).run(tmp, task_vars)
@@ -193,7 +202,11 @@ class ActionModule(ActionBase):
         module_args.update(plan=plan, secrets=secrets)
         if args["host_base"] is not None:
             module_args["host_base"] = self._host_base(args["host_base"], task_vars)
-        res = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
+        res = None
+        if self._task.check_mode and args["host_base"] is None and not args["rollback"]:
+            res = self._check_on_controller(plan, secrets, module_args, task_vars)
+        if res is None:
+            res = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
         res.pop("invocation", None)
         if res.get("host_base_needed"):
             # Nothing was compared or changed: the roles run, then this task's second run reports.
@@ -210,6 +223,58 @@ class ActionModule(ActionBase):
             res["msg"] = "drift on %s: %s" % (host, "; ".join(
                 "%s %s: %s" % (f["resource"], f["name"], ", ".join(f["differences"])) for f in findings))
         return res
+
+    def _check_on_controller(self, plan, secrets, module_args, task_vars):
+        """A drift scan's result from the host read by ``hostreader.py`` and compared here (``readback.py``), or None:
+        the module is to read the host (the reason at -vvv)."""
+        try:
+            interpreter = self._interpreter(task_vars)
+            if not interpreter or any(c.isspace() for c in interpreter) or self._connection._shell.SHELL_FAMILY != "sh":
+                raise readback.Fallback("no POSIX shell or Python interpreter to run the host reader with")
+            res = readback.check(plan, secrets, module_args, functools.partial(self._read_host, interpreter),
+                                 display.warning, diff=self._task.diff)
+        except readback.Fallback as exc:
+            display.vvv("nemoclaw_apply: %s: the module reads the host" % exc, host=task_vars.get("inventory_hostname"))
+            return None
+        if self._discovered:
+            res["ansible_facts"] = dict(self._discovered)
+        # As the module does: no secret value in the result, wherever it might have come from.
+        return remove_values(res, set(str(v) for v in secrets.values()))
+
+    def _read_host(self, interpreter, request):
+        """The host reader's answer to ``request`` (one process on the host, run as a module would be: the task's
+        environment, become)."""
+        environment = self._compute_environment_string().strip()
+        cmd = " ".join(([environment] if environment else []) + [
+            shlex.quote(interpreter), "-I", "-c", shlex.quote(HOST_READER), shlex.quote(json.dumps(request))])
+        out = self._low_level_execute_command(cmd, sudoable=True)
+        if out.get("rc") != 0:
+            raise readback.Fallback("the host reader exited %s: %s" % (out.get("rc"), (out.get("stderr") or "").strip()[-200:]))
+        try:
+            return json.loads(out.get("stdout") or "")
+        except ValueError:
+            raise readback.Fallback("the host reader's output is not its answer")
+
+    def _interpreter(self, task_vars):
+        """The host's Python, as a module of this task would be run with (discovered when the inventory says so)."""
+        if self._task.delegate_to:
+            raise readback.Fallback("the task is delegated")
+        # pylint: disable=import-outside-toplevel
+        from ansible.executor import module_common
+        from ansible.executor.interpreter_discovery import InterpreterDiscoveryRequiredError, discover_interpreter
+        use_vars = dict(task_vars, ansible_facts=dict(task_vars.get("ansible_facts") or {}))
+        for _attempt in (1, 2):
+            try:
+                return module_common._get_shebang("/usr/bin/python", use_vars, self._templar,  # pylint: disable=protected-access
+                                                  remote_is_local=bool(getattr(self._connection, "_remote_is_local", False)))[1]
+            except InterpreterDiscoveryRequiredError as idre:
+                key = "discovered_interpreter_%s" % idre.interpreter_name
+                use_vars["ansible_facts"][key] = discover_interpreter(
+                    action=self, interpreter_name=idre.interpreter_name, discovery_mode=idre.discovery_mode, task_vars=use_vars)
+                self._discovered = {key: use_vars["ansible_facts"][key]}  # a fact for the host's later tasks, as a module's
+            except (AnsibleError, TypeError, AttributeError, KeyError) as exc:
+                raise readback.Fallback("the host's Python is not known here (%s)" % exc)
+        raise readback.Fallback("the host's Python is not known here")
 
     def _arguments(self, task_vars):
         """The task's options, validated; with ``host_base: true`` (site.yml's quick path) those of the roles' tasks

@@ -97,3 +97,66 @@ def test_without_channels_nothing_is_read(action):
                 "dgx-2": {"nemoclaw_agents": _doc("beta"), "nemoclaw_secrets": {"TG": TOKEN}}}
     _check(action, "dgx-1", hostvars)
     assert action._templar.seen == 0  # pylint: disable=protected-access
+
+
+class _Shell(object):
+    SHELL_FAMILY = "sh"
+
+
+class _Connection(object):
+    _shell = _Shell()
+
+
+def _reading(action, interpreter="/usr/bin/python3", delegate_to=None):
+    action._task.delegate_to = delegate_to  # pylint: disable=protected-access
+    action._task.diff = True  # pylint: disable=protected-access
+    action._connection = _Connection()  # pylint: disable=protected-access
+    action._interpreter = lambda task_vars: interpreter  # pylint: disable=protected-access
+    return action
+
+
+@pytest.mark.parametrize("interpreter", [None, "/usr/bin/env python3"])
+def test_without_a_plain_interpreter_the_module_reads_the_host(action, monkeypatch, interpreter):
+    def never(*args, **kwargs):
+        raise AssertionError("the host reader was run")
+    monkeypatch.setattr(plugin.readback, "check", never)
+    assert _reading(action, interpreter)._check_on_controller({}, {}, {}, {}) is None  # pylint: disable=protected-access
+
+
+def test_a_fallback_of_the_read_back_leaves_the_host_to_the_module(action, monkeypatch):
+    def fallback(*args, **kwargs):
+        raise plugin.readback.Fallback("an unfinished replacement is recorded on the host")
+    monkeypatch.setattr(plugin.readback, "check", fallback)
+    assert _reading(action)._check_on_controller({}, {}, {}, {}) is None  # pylint: disable=protected-access
+
+
+def test_the_read_back_result_carries_no_secret_value(action, monkeypatch):
+    monkeypatch.setattr(plugin.readback, "check", lambda *a, **k: {"changed": True, "msg": "value %s leaked" % TOKEN})
+    res = _reading(action)._check_on_controller({}, {"TG": TOKEN}, {}, {})  # pylint: disable=protected-access
+    assert TOKEN not in repr(res) and res["changed"] is True
+
+
+def test_a_delegated_scan_is_left_to_the_module(action):
+    action._task.delegate_to = "elsewhere"  # pylint: disable=protected-access
+    with pytest.raises(plugin.readback.Fallback, match="delegated"):
+        action._interpreter({})  # pylint: disable=protected-access
+
+
+def test_the_host_reader_command_quotes_every_value(action, tmp_path):
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    ran = []
+
+    def execute(cmd, sudoable=False):
+        ran.append(cmd)
+        proc = subprocess.run(["/bin/sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, check=False)
+        return {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+    action._low_level_execute_command = execute  # pylint: disable=protected-access
+    action._compute_environment_string = lambda: "X='1'"  # pylint: disable=protected-access
+    hostile = str(tmp_path / "it's $(touch pwned) `touch pwned2`")
+    answer = action._read_host(sys.executable, {  # pylint: disable=protected-access
+        "state_dir": hostile, "gateway": "gw", "calls": [{"argv": ["/bin/echo", "a'b", "$(touch pwned3)"], "env": {}}]})
+    assert answer["calls"][0]["out"] == "a'b $(touch pwned3)\n"
+    assert not list(tmp_path.glob("pwned*")) and not os.path.exists("pwned")
+    assert ran[0].startswith("X='1' ")
