@@ -77,10 +77,10 @@ lint: setup  ## ansible-lint, production profile
 
 # --dist loadfile: the tests of a module chain steps on one fleet (the suites' conftest refuses other modes).
 test-integration: setup  ## module and playbook integration tests against the simulator
-	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/integration
+	$(PYTEST) -q $(XDIST) -p no:cacheprovider --durations=15 tests/integration
 
 test-reliability: setup  ## faults, host lock, bad-input corpus and secret audit against the simulator (docs/reliability.md)
-	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/reliability
+	$(PYTEST) -q $(XDIST) -p no:cacheprovider --durations=10 tests/reliability
 
 test-molecule: setup system-deps  ## EE build context, then Molecule scenarios over real SSH hosts (molecule/README.md)
 	$(PYTEST) -q -p no:cacheprovider tests/ee
