@@ -491,7 +491,8 @@ class Applier(object):
             return d
         pol = compare.policylib()
         desired_policy = pol.normalize_policy(agent["policy"])
-        static_problems = pol.static_violations(current.get("policy") or {}, desired_policy)
+        current_policy = pol.normalize_policy(current.get("policy") or {"version": 1})
+        static_problems = pol.static_violations(current_policy, desired_policy, canonical=True)
         reasons = replacement_reasons(current, agent, record, static_problems)
         if reasons:
             d["differences"] = reasons
@@ -522,7 +523,7 @@ class Applier(object):
                 d["blocked"].append("approval_mode: the gateway sets proposal_approval_mode globally, and OpenShell "
                                     "refuses it per sandbox then (remove the global setting with `openshell settings "
                                     "delete --global --key proposal_approval_mode --yes`, or drop approval_mode)")
-        policy = compare.sandbox_policy_plan(current.get("policy"), desired_policy)
+        policy = compare.sandbox_policy_plan(current_policy, desired_policy, canonical=True)
         if policy["changed"] and current.get("policy_source") == "global":
             d["blocked"].append("policy: the gateway's global policy is in force for every sandbox, and OpenShell "
                                 "refuses a sandbox policy then (remove it with `openshell policy delete --global --yes`, "

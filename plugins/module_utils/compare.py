@@ -358,23 +358,26 @@ def sandbox_actions(current, spec, state, recreate, static_problems=(), current_
     return {"actions": actions, "recreate_reasons": reasons, "needs_recreate": needs_recreate}
 
 
-def sandbox_policy_plan(current, desired):
+def sandbox_policy_plan(current, desired, canonical=False):
     """What ``openshell_policy`` decides for a live sandbox's policy.
 
     Static sections left out of ``desired`` are kept as they are (``policy set``
     replaces the whole document). Returns ``{"merged", "static_problems",
     "changed", "policy_diff"}``; static problems make the module refuse.
+    ``canonical=True``: both documents are already ``normalize_policy``'s output.
     """
     pol = policylib()
-    current = pol.normalize_policy(current or {"version": 1})
+    if not canonical:
+        current = pol.normalize_policy(current or {"version": 1})
     merged = dict(desired)
     for section in pol.STATIC_SECTIONS:
         if section not in merged and section in current:
             merged[section] = current[section]
-    merged = pol.normalize_policy(merged)
-    return {"merged": merged, "static_problems": pol.static_violations(current, merged),
-            "changed": not pol.dynamic_equal(current, merged),
-            "policy_diff": pol.policy_diff(current, merged)}
+    if not canonical:
+        merged = pol.normalize_policy(merged)
+    return {"merged": merged, "static_problems": pol.static_violations(current, merged, canonical=True),
+            "changed": not pol.dynamic_equal(current, merged, canonical=True),
+            "policy_diff": pol.policy_diff(current, merged, canonical=True)}
 
 
 # --------------------------------------------------------------------------

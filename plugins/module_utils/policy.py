@@ -899,15 +899,21 @@ def normalize_policy(doc):
 # comparison
 # ---------------------------------------------------------------------------
 
-def static_violations(current, desired):
+def _canonical_pair(current, desired, canonical):
+    """Both documents in canonical form; ``canonical=True`` says the caller already normalised them."""
+    if canonical:
+        return current, desired
+    return normalize_policy(current), normalize_policy(desired)
+
+
+def static_violations(current, desired, canonical=False):
     """Reasons a live sandbox created with `current` would reject `desired`.
 
     Mirrors OpenShell's validate_static_fields_unchanged: filesystem may only grow (no
     removed path, no include_workdir change, section not removable); landlock and process
     must be identical. Every message starts with the section name.
     """
-    cur = normalize_policy(current)
-    des = normalize_policy(desired)
+    cur, des = _canonical_pair(current, desired, canonical)
     reasons = []
     cfs, dfs = cur.get("filesystem_policy"), des.get("filesystem_policy")
     if cfs is not None and dfs is None:
@@ -928,10 +934,9 @@ def static_violations(current, desired):
     return reasons
 
 
-def dynamic_equal(current, desired):
+def dynamic_equal(current, desired, canonical=False):
     """True when the dynamic sections (network_policies, network_middlewares) are equal."""
-    cur = normalize_policy(current)
-    des = normalize_policy(desired)
+    cur, des = _canonical_pair(current, desired, canonical)
     return all(cur.get(s) == des.get(s) for s in DYNAMIC_SECTIONS)
 
 
@@ -945,14 +950,13 @@ def _keyed_diff(before, after):
     }
 
 
-def policy_diff(before, after):
+def policy_diff(before, after, canonical=False):
     """Structured difference of two policies (normalised first).
 
     Returns {"network_policies": {"added", "removed", "changed"}, "network_middlewares":
     {...same...}, "static_changed": [sections], "changed": bool}.
     """
-    b = normalize_policy(before)
-    a = normalize_policy(after)
+    b, a = _canonical_pair(before, after, canonical)
     out = {}
     for section in DYNAMIC_SECTIONS:
         out[section] = _keyed_diff(b.get(section), a.get(section))

@@ -179,3 +179,20 @@ def test_approval_decisions():
     assert ids(d["approve"]) == ["c3"] and ids(d["reject"]) == ["c1", "c2"]
     d = c.approval_decisions(CHUNKS, approve=[{"binary": "/usr/bin/ssh"}], reject_unmatched=True)
     assert ids(d["reject"]) == ["c1", "c2", "c3"]
+
+
+@pytest.mark.parametrize("current_doc, desired_doc", [
+    (None, {"network_policies": {"a": {"endpoints": [{"host": "api.example.com", "port": 443}]}}}),
+    ({"version": 1, "filesystem_policy": {"read_only": ["/usr/", "/usr"]}, "landlock": {},
+      "network_policies": {"a": {"endpoints": [{"host": "x.example", "ports": [443]}], "binaries": [{"path": "/b", "x": 1}]}}},
+     {"filesystem_policy": {"read_only": ["/usr"], "include_workdir": True},
+      "network_policies": {"b": {"endpoints": [{"host": "y.example", "port": 80}]}}}),
+    ({"version": 1, "process": {"run_as_user": "sandbox"}}, {"process": {"run_as_user": "root"}}),
+])
+def test_sandbox_policy_plan_of_canonical_documents_is_the_same(current_doc, desired_doc):
+    """The apply passes documents it has normalised already: the plan must not differ from the raw documents' plan."""
+    pol = c.policylib()
+    raw = c.sandbox_policy_plan(current_doc, desired_doc)
+    canon = c.sandbox_policy_plan(pol.normalize_policy(current_doc or {"version": 1}), pol.normalize_policy(desired_doc),
+                                  canonical=True)
+    assert canon == raw
