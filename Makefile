@@ -51,12 +51,17 @@ demo-clean:  ## stop the demo's simulated gateway and remove its files
 	  if [ -n "$$pid" ]; then kill $$pid 2>/dev/null || true; fi
 	rm -rf $(DEMO_ROOT)
 
-test: setup test-unit test-sim test-sanity lint test-integration test-reliability test-molecule  ## run every test suite
+# ansible-test sanity keeps one CPU busy for most of its run: ansible-lint runs beside it.
+test: setup  ## run every test suite
+	@$(MAKE) --no-print-directory test-unit test-sim
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sanity lint
+	@$(MAKE) --no-print-directory test-integration test-reliability test-molecule
 	@echo "make test: all suites passed"
 
+# The xdist workers (and any Python the tests start) measure themselves through coverage's .pth hook.
 test-unit: setup  ## unit tests of plugins (pure logic) with line coverage of module_utils
 	rm -f .coverage .coverage.*
-	PYTHONPATH=$(COLL) $(PY) -m coverage run -m pytest -q -p no:cacheprovider tests/unit
+	COVERAGE_PROCESS_START=$(ROOT)/.coveragerc PYTHONPATH=$(COLL) $(PY) -m coverage run -m pytest -q -p no:cacheprovider $(XDIST) tests/unit
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report
 
