@@ -91,7 +91,8 @@ def main(argv=None):
             sys.exit("bench_costs: site.yml failed:\n" + fresh.get("output_tail", ""))
         n = float(args.hosts)
         print("%d hosts, forks %d; CPU s per host (total | in the module processes | controller)" % (args.hosts, args.forks))
-        for label, what in plays():
+
+        def measure(label, what):
             before = host_cpu(fleet)
             if isinstance(what, str):
                 res = bench_fleet.run_play(fleet, label.replace(" ", "-"), args.forks, playbook=what)
@@ -102,6 +103,14 @@ def main(argv=None):
             total = res["cpu_seconds"] / n
             print("%-34s wall %6.1f s  %5.2f | %5.2f | %5.2f   module executions/host %.0f  rc %d" % (
                 label, res["wall"], total, on_host, total - on_host, res["module_executions_per_host"], res["rc"]))
+            return res
+
+        for label, what in plays():
+            measure(label, what)
+        # What two more agents per host add to the no-op (bench_fleet's extra-agent figure, split).
+        fleet.set_vars("group_vars", "nemoclaw", {"nemoclaw_agents": bench_fleet.THREE_AGENTS})
+        if bench_fleet.run_play(fleet, "fresh-3agents", args.forks, playbook="site.yml")["rc"] == 0:
+            measure("site.yml no-op, 3 agents", "site.yml")
     finally:
         bench_fleet.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
