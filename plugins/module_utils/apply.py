@@ -45,6 +45,8 @@ JOURNAL_STEPS = ("backed_up", "deleting", "deleted", "created", "restored")
 # Restores go through `sandbox exec` standard input, which the CLI caps at 4 MiB: base64 in chunks below it.
 RESTORE_CHUNK = 3 * 1024 * 1024
 _TAR_RC = "agentfleet-tar-rc="
+# Archives of a running agent made before one reads every file unchanged (tar's status 0).
+BACKUP_ATTEMPTS = 3
 # Archive the existing paths among "$@" (relative to the agent home), patterns to leave out on
 # standard input; tar's exit status goes to stderr (POSIX sh has no pipefail).
 BACKUP_SCRIPT = (
@@ -814,21 +816,32 @@ class Applier(object):
         d["actions"] = [a for a in d["actions"] if a != "stop"] + (["stop"] if agent["state"] == "stopped" else [])
 
     # -- backup / restore ---------------------------------------------------
-    def _archive(self, agent):
-        """Archive the agent's backup paths inside the sandbox; returns the tar.gz bytes."""
+    def _archive(self, agent, attempts=1):
+        """Archive the agent's backup paths inside the sandbox; returns the tar.gz bytes.
+
+        The agent keeps running while it is archived: tar's status 1 says a file changed as it was read, so the
+        archive may hold that file mid-write. Up to ``attempts`` archives are made until one reads every file
+        unchanged; when none does, the last is kept and a warning says so."""
         bk = agent["backup"]
-        rc, out, err = self.client.sandbox_exec(
-            agent["name"], ["sh", "-c", BACKUP_SCRIPT, "sh"] + relative_paths(bk["paths"]), workdir=AGENT_HOME,
-            timeout=self.exec_timeout, data="".join(p + "\n" for p in bk["exclude"]))
-        tar_rc = None
-        for line in (err or "").splitlines():
-            if line.startswith(_TAR_RC):
-                tar_rc = line[len(_TAR_RC):].strip()
-        if rc != 0 or tar_rc not in ("0", "1"):
-            detail = [ln for ln in (err or "").splitlines() if not ln.startswith(_TAR_RC)]
-            raise ApplyError("agent %s: backup of %s failed inside the sandbox (exit %s, tar %s)%s; nothing was deleted"
-                             % (agent["name"], ", ".join(bk["paths"]), rc, tar_rc,
-                                ": " + detail[-1][:300] if detail else ""))
+        for attempt in range(1, attempts + 1):
+            rc, out, err = self.client.sandbox_exec(
+                agent["name"], ["sh", "-c", BACKUP_SCRIPT, "sh"] + relative_paths(bk["paths"]), workdir=AGENT_HOME,
+                timeout=self.exec_timeout, data="".join(p + "\n" for p in bk["exclude"]))
+            tar_rc = None
+            for line in (err or "").splitlines():
+                if line.startswith(_TAR_RC):
+                    tar_rc = line[len(_TAR_RC):].strip()
+            if rc != 0 or tar_rc not in ("0", "1"):
+                detail = [ln for ln in (err or "").splitlines() if not ln.startswith(_TAR_RC)]
+                raise ApplyError("agent %s: backup of %s failed inside the sandbox (exit %s, tar %s)%s; nothing was "
+                                 "deleted" % (agent["name"], ", ".join(bk["paths"]), rc, tar_rc,
+                                              ": " + detail[-1][:300] if detail else ""))
+            if tar_rc == "0":
+                break
+            if attempt == attempts and attempts > 1:
+                self.warn("agent %s: files of %s changed while they were archived, in each of %d attempts; the backup "
+                          "keeps the last attempt, where such a file may be caught mid-write" % (
+                              agent["name"], ", ".join(bk["paths"]), attempts))
         try:
             return base64.b64decode("".join(out.split()), validate=True)
         except (ValueError, TypeError):
@@ -842,7 +855,7 @@ class Applier(object):
         elif current.get("phase") != "Ready":
             raise ApplyError("agent %s: cannot back up a sandbox in phase %s, so it was not replaced; set on_replace: "
                              "discard in %s to replace it without a backup" % (name, current.get("phase"), agent["path"]))
-        archive = self._archive(agent)
+        archive = self._archive(agent, attempts=BACKUP_ATTEMPTS)
         try:
             manifest = manifest_of(archive)
         except (tarfile.TarError, OSError, EOFError) as exc:

@@ -114,6 +114,7 @@ class FakeClient(object):
         self.calls = []
         self.next_id = 1
         self.backup_rc = 0
+        self.changing = 0  # backups that report tar's status 1 (a file changed as it was read) before a clean one
         self.deleting_polls = 0
         self.restore_buffers = {}
 
@@ -249,7 +250,11 @@ class FakeClient(object):
             roots = [p[2:] if p.startswith("./") else "" for p in command[4:]]
             files = dict((p, v) for p, v in home.items()
                          if any(r == "" or p == r or p.startswith(r + "/") for r in roots) and not excluded(p, patterns))
-            return 0, base64.encodebytes(targz(files)).decode("ascii"), "%s0\n" % applylib._TAR_RC
+            tar_rc = 0
+            if self.changing:
+                self.changing -= 1
+                tar_rc = 1
+            return 0, base64.encodebytes(targz(files)).decode("ascii"), "%s%d\n" % (applylib._TAR_RC, tar_rc)
         if command[:3] == ["sh", "-c", 'rm -f "$1"']:
             self.restore_buffers[name] = ""
             return 0, "", ""
@@ -825,6 +830,31 @@ def test_failed_backup_deletes_nothing(run):
     assert run.client.homes["assistant"] == HOME
     assert run.records.journals() == {}
     assert not Path(run.state_dir, "backups").exists() or not list(Path(run.state_dir, "backups").rglob("*.tar.gz"))
+
+
+def backups_made(run):
+    """The archives made before the sandbox was deleted (the restore's check archives the new home again)."""
+    calls = run.client.calls[:[c[0] for c in run.client.calls].index("sandbox_delete")]
+    return [c for c in calls if c[0] == "sandbox_exec" and c[2][:3] == ["sh", "-c", applylib.BACKUP_SCRIPT]]
+
+
+def test_a_file_changing_while_archived_is_archived_again(run):
+    converged(run, make_plan(agent(resources={"memory": "8Gi"})))
+    run.client.changing = 1
+    result = run.apply(make_plan(agent(resources={"memory": "16Gi"})))
+    assert len(backups_made(run)) == 2 and run.warnings == []
+    assert result["agents"]["assistant"]["restored"]["files"] == len(KEPT)
+    assert sorted(run.client.homes["assistant"]) == KEPT
+
+
+def test_a_backup_that_never_reads_still_files_is_kept_and_named(run):
+    """An agent that writes all the time: the last archive is kept (the replacement goes on), with a warning."""
+    converged(run, make_plan(agent(resources={"memory": "8Gi"})))
+    run.client.changing = 99
+    result = run.apply(make_plan(agent(resources={"memory": "16Gi"})))
+    assert len(backups_made(run)) == applylib.BACKUP_ATTEMPTS == 3
+    assert len(run.warnings) == 1 and "agent assistant: files of /sandbox changed while they were archived" in run.warnings[0]
+    assert sorted(run.client.homes["assistant"]) == KEPT and result["changed"]
 
 
 def test_discard_replaces_without_a_backup(run):
