@@ -826,7 +826,7 @@ class Applier(object):
         for attempt in range(1, attempts + 1):
             rc, out, err = self.client.sandbox_exec(
                 agent["name"], ["sh", "-c", BACKUP_SCRIPT, "sh"] + relative_paths(bk["paths"]), workdir=AGENT_HOME,
-                timeout=self.exec_timeout, data="".join(p + "\n" for p in bk["exclude"]))
+                timeout=self._backup_timeout(agent), data="".join(p + "\n" for p in bk["exclude"]))
             tar_rc = None
             for line in (err or "").splitlines():
                 if line.startswith(_TAR_RC):
@@ -865,12 +865,13 @@ class Applier(object):
     def _restore(self, agent, archive_path, keep_existing=False):
         with open(archive_path, "rb") as fh:
             encoded = base64.b64encode(fh.read()).decode("ascii")
-        self._exec_ok(agent, ["sh", "-c", 'rm -f "$1"', "sh", RESTORE_TMP], "restore")
+        timeout = self._backup_timeout(agent)
+        self._exec_ok(agent, ["sh", "-c", 'rm -f "$1"', "sh", RESTORE_TMP], "restore", timeout=timeout)
         for start in range(0, max(len(encoded), 1), RESTORE_CHUNK):
             self._exec_ok(agent, ["sh", "-c", RESTORE_APPEND, "sh", RESTORE_TMP], "restore",
-                          data=encoded[start:start + RESTORE_CHUNK])
+                          data=encoded[start:start + RESTORE_CHUNK], timeout=timeout)
         script = RESTORE_MISSING_SCRIPT if keep_existing else RESTORE_SCRIPT
-        self._exec_ok(agent, ["sh", "-c", script, "sh", RESTORE_TMP], "restore")
+        self._exec_ok(agent, ["sh", "-c", script, "sh", RESTORE_TMP], "restore", timeout=timeout)
 
     def _compare_restore(self, agent, archive_path):
         expected = load_manifest(archive_path)
@@ -899,9 +900,14 @@ class Applier(object):
                       "backup has the restored version" % (name, len(differ), archive_path, ", ".join(differ[:5])))
         return {"files": len(expected), "verified": True, "changed_since_restore": differ[:20]}
 
-    def _exec_ok(self, agent, command, what, data=None):
-        rc, _out, err = self.client.sandbox_exec(agent["name"], command, workdir=AGENT_HOME, timeout=self.exec_timeout,
-                                                 data=data)
+    def _backup_timeout(self, agent):
+        """Seconds a backup or restore step may take: the agent's ``backup.timeout`` (plans that predate it: the
+        applier's own)."""
+        return (agent.get("backup") or {}).get("timeout") or self.exec_timeout
+
+    def _exec_ok(self, agent, command, what, data=None, timeout=None):
+        rc, _out, err = self.client.sandbox_exec(agent["name"], command, workdir=AGENT_HOME,
+                                                 timeout=timeout or self.exec_timeout, data=data)
         if rc != 0:
             raise ApplyError("agent %s: %s failed inside the sandbox (exit %s): %s"
                              % (agent["name"], what, rc, (err or "").strip()[-300:]))

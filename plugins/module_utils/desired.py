@@ -31,6 +31,8 @@ ON_REPLACE = ("preserve", "refuse", "discard")
 APPROVAL_MODES = ("manual", "auto")
 MAX_AGENTS = 32
 MAX_BACKUP_KEEP = 100
+DEFAULT_BACKUP_TIMEOUT = 600
+MAX_BACKUP_TIMEOUT = 86400
 
 AGENT_HOME = agentconfig.AGENT_HOME
 
@@ -96,6 +98,9 @@ SCHEMA = {
         "exclude": ("list", None, None, "Patterns left out of a backup. Default: SSH keys, .git-credentials, .env*, "
                                         "credential files (see DEFAULT_BACKUP_EXCLUDE)."),
         "keep": ("int", 3, None, "How many backups of this agent's replacements are kept on the host (a removal's backup is never pruned)."),
+        "timeout": ("int", DEFAULT_BACKUP_TIMEOUT, None,
+                    "Seconds each step of the backup and of the restore inside the sandbox may take (sandbox exec "
+                    "--timeout), 1 to 86400. A step that runs longer fails; a backup that fails deletes nothing."),
     }, "The backup made before a replacement or removal."),
     "health_check": ("bool", True, None, "Run the blueprint's health command after a change."),
     "config": ("dict", {}, None,
@@ -332,6 +337,8 @@ def _check_backup(backup, path):
         backup["exclude"] = [_text(x, "%s.exclude[%d]" % (path, i)) for i, x in enumerate(backup["exclude"])]
     if not 1 <= backup["keep"] <= MAX_BACKUP_KEEP:
         raise DesiredStateError(path + ".keep", "must be from 1 to %d, got %r" % (MAX_BACKUP_KEEP, backup["keep"]))
+    if not 1 <= backup["timeout"] <= MAX_BACKUP_TIMEOUT:
+        raise DesiredStateError(path + ".timeout", "must be from 1 to %d seconds, got %r" % (MAX_BACKUP_TIMEOUT, backup["timeout"]))
     return backup
 
 

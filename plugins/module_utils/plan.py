@@ -26,6 +26,7 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import (
     AGENT_HOME,
     DEFAULT_BACKUP_EXCLUDE,
+    DEFAULT_BACKUP_TIMEOUT,
     DesiredStateError,
     normalize,
     secret_problem,
@@ -235,10 +236,14 @@ def config_plan(entry, model, manifests):
 
 
 def backup_plan(backup):
-    """What a backup of the agent keeps: paths under the agent home, exclusions, how many kept."""
-    return {"paths": list(backup["paths"] or [AGENT_HOME]),
-            "exclude": list(DEFAULT_BACKUP_EXCLUDE if backup["exclude"] is None else backup["exclude"]),
-            "keep": backup["keep"]}
+    """What a backup of the agent keeps: paths under the agent home, exclusions, how many kept; the time a step may
+    take only when it is not the default (so that plans, and their digests, made before the option stay the same)."""
+    out = {"paths": list(backup["paths"] or [AGENT_HOME]),
+           "exclude": list(DEFAULT_BACKUP_EXCLUDE if backup["exclude"] is None else backup["exclude"]),
+           "keep": backup["keep"]}
+    if backup.get("timeout", DEFAULT_BACKUP_TIMEOUT) != DEFAULT_BACKUP_TIMEOUT:
+        out["timeout"] = backup["timeout"]
+    return out
 
 
 def _absent_plan(entry):

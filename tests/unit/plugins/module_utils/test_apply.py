@@ -115,6 +115,7 @@ class FakeClient(object):
         self.next_id = 1
         self.backup_rc = 0
         self.changing = 0  # backups that report tar's status 1 (a file changed as it was read) before a clean one
+        self.exec_timeouts = []  # (script, --timeout) of each sandbox exec
         self.deleting_polls = 0
         self.restore_buffers = {}
 
@@ -240,6 +241,7 @@ class FakeClient(object):
 
     def sandbox_exec(self, name, command, workdir=None, timeout=None, data=None, env=None):
         self._call("sandbox_exec", name, list(command))
+        self.exec_timeouts.append((command[2] if command[:2] == ["sh", "-c"] else command[0], timeout))
         assert self.sandboxes[name]["phase"] == "Ready", "exec in a sandbox that is not Ready"
         home = self.homes[name]
         if command[:3] == ["sh", "-c", applylib.BACKUP_SCRIPT]:
@@ -855,6 +857,19 @@ def test_a_backup_that_never_reads_still_files_is_kept_and_named(run):
     assert len(backups_made(run)) == applylib.BACKUP_ATTEMPTS == 3
     assert len(run.warnings) == 1 and "agent assistant: files of /sandbox changed while they were archived" in run.warnings[0]
     assert sorted(run.client.homes["assistant"]) == KEPT and result["changed"]
+
+
+@pytest.mark.parametrize("backup, expected", [({}, 600), ({"timeout": 3600}, 3600)])
+def test_backup_and_restore_steps_take_the_agents_timeout(run, backup, expected):
+    """``backup.timeout`` bounds each step inside the sandbox: a large home gets more time, not a discard."""
+    converged(run, make_plan(agent(resources={"memory": "8Gi"}, backup=backup)))
+    run.client.exec_timeouts = []
+    plan = make_plan(agent(resources={"memory": "16Gi"}, backup=backup))
+    assert ("timeout" in plan["agents"][0]["backup"]) == bool(backup)  # the default leaves plan digests as they were
+    run.apply(plan)
+    steps = dict((script, timeout) for script, timeout in run.client.exec_timeouts)
+    for script in (applylib.BACKUP_SCRIPT, applylib.RESTORE_APPEND, applylib.RESTORE_SCRIPT):
+        assert steps[script] == expected, script
 
 
 def test_discard_replaces_without_a_backup(run):

@@ -43,7 +43,7 @@ def test_minimal_entry_gets_every_default():
         "resources": {"cpu": None, "memory": None, "gpu": False, "profile": None},
         "env": {}, "labels": {}, "providers": [], "approval_mode": None, "restart_policy": None, "state": "running",
         "on_replace": "preserve", "recreate": False,
-        "backup": {"paths": None, "exclude": None, "keep": 3},
+        "backup": {"paths": None, "exclude": None, "keep": 3, "timeout": 600},
         "health_check": True, "path": "nemoclaw_agents[assistant]",
         "config": {}, "channels": [], "mcp_servers": [],
     }
@@ -84,7 +84,7 @@ def test_values_are_normalised():
     assert got["agent"] == "hermes" and got["recreate"] is True and got["health_check"] is False
     assert got["blueprint"] is None and got["tier"] is None
     assert got["blueprint_digest"] == "sha256:" + "ab" * 32
-    assert got["backup"] == {"paths": ["/sandbox/a", "/sandbox/b"], "exclude": None, "keep": 5}
+    assert got["backup"] == {"paths": ["/sandbox/a", "/sandbox/b"], "exclude": None, "keep": 5, "timeout": 600}
     assert got["env"] == {"N": "3"}
     assert got["resources"]["gpu"] == 2 and got["resources"]["cpu"] == "2"
 
@@ -165,6 +165,9 @@ def test_index_path_when_the_name_is_unusable():
     ({"backup": {"keep": "three"}}, "backup.keep", "expected an integer, got 'three'"),
     ({"backup": {"keep": True}}, "backup.keep", "expected an integer, got True"),
     ({"backup": {"keep": 2.5}}, "backup.keep", "expected an integer, got 2.5"),
+    ({"backup": {"timeout": 0}}, "backup.timeout", "must be from 1 to 86400 seconds, got 0"),
+    ({"backup": {"timeout": 86401}}, "backup.timeout", "must be from 1 to 86400 seconds, got 86401"),
+    ({"backup": {"timeout": "1h"}}, "backup.timeout", "expected an integer, got '1h'"),
     ({"presets": "github"}, "presets", "expected a list, got a string"),
     ({"providers": {"name": "x"}}, "providers", "expected a list, got a mapping"),
     ({"backup": {"paths": "/sandbox"}}, "backup.paths", "expected a list, got a string"),
