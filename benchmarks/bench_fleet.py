@@ -52,14 +52,14 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "integration"), os.path.join(ROOT, "tests", "simulator")]
 
-if os.path.exists("/usr/bin/python3") and "OPENSHELL_SIM_PYTHON" not in os.environ:
-    # The simulator's CLI and gateway without a pyenv shim in front (~90 ms per CLI start).
-    os.environ["OPENSHELL_SIM_PYTHON"] = "/usr/bin/python3"
-
-from harness import SimHost  # noqa: E402  pylint: disable=wrong-import-position
+from harness import SimHost, sim_python  # noqa: E402  pylint: disable=wrong-import-position
 from playrunner import ansible_playbook, command_words, is_read_only, read_calls  # noqa: E402  pylint: disable=wrong-import-position
 from simfleet_runner import write_vars  # noqa: E402  pylint: disable=wrong-import-position
 import nemoclaw_way  # noqa: E402  pylint: disable=wrong-import-position
+
+if sim_python():
+    # Every process of the run (simfleet, the fleet's SimHost views) starts the simulator on that interpreter.
+    os.environ["OPENSHELL_SIM_PYTHON"] = sim_python()
 
 SCENARIOS = ("fresh", "noop", "check", "drift", "agents")
 SIMFLEET = os.path.join(ROOT, "scripts", "simfleet")
@@ -219,7 +219,7 @@ class Fleet(object):
     def sim(self, name):
         """A tests/simulator SimHost view of one host (its CLI environment; the gateway is simfleet's)."""
         host = self.hosts[name]
-        return SimHost(host["root"], port=host["port"], python=os.environ.get("OPENSHELL_SIM_PYTHON"),
+        return SimHost(host["root"], port=host["port"],
                        extra_env={"OPENSHELL_SIM_VERSION": self.state["version"],
                                   "OPENSHELL_SIM_READY_DELAY": "%g" % self.state["ready_delay"]})
 

@@ -48,7 +48,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "simulator"))
 
-from harness import SIM_BIN, SimHost, free_port  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from harness import SIM_BIN, SimHost, free_port, sim_python  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 DEFAULT_VERSION = "0.0.111"
 PROFILES = {"fast": 0.2, "pull": 30.0}
@@ -59,13 +59,6 @@ FORMAT = 1
 
 class Failure(Exception):
     """A failure reported as one line and exit status 1."""
-
-
-def sim_python():
-    """Interpreter of the simulator's gateway and CLI: the system Python starts fastest (no pyenv shim)."""
-    if os.environ.get("OPENSHELL_SIM_PYTHON"):
-        return os.environ["OPENSHELL_SIM_PYTHON"]
-    return "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else None
 
 
 def site_vars(root, port, version):

@@ -56,6 +56,9 @@ _PLACEHOLDER_RE = re.compile(r"^(openshell:resolve:env:|[a-z]+-OPENSHELL-RESOLVE
 
 # The agent's home inside the sandbox (the sandbox user's HOME in OpenClaw and Hermes images).
 AGENT_HOME = "/sandbox"
+# Seconds each backup and restore step inside the sandbox may take unless the agent's backup.timeout says otherwise
+# (here, not in desired.py, because the apply on the host needs it and does not import the document's schema).
+DEFAULT_BACKUP_TIMEOUT = 600
 
 # The agent's configuration file, relative to its home (AGENT_HOME). Hermes' config.yaml is
 # written as JSON, which YAML parsers read as YAML (so the host needs no YAML library).

@@ -900,10 +900,11 @@ class Applier(object):
                       "backup has the restored version" % (name, len(differ), archive_path, ", ".join(differ[:5])))
         return {"files": len(expected), "verified": True, "changed_since_restore": differ[:20]}
 
-    def _backup_timeout(self, agent):
-        """Seconds a backup or restore step may take: the agent's ``backup.timeout`` (plans that predate it: the
-        applier's own)."""
-        return (agent.get("backup") or {}).get("timeout") or self.exec_timeout
+    @staticmethod
+    def _backup_timeout(agent):
+        """Seconds a backup or restore step may take: the agent's ``backup.timeout``; absent at its default (the plan
+        leaves the default out, see plan.backup_plan)."""
+        return (agent.get("backup") or {}).get("timeout") or agentconfig.DEFAULT_BACKUP_TIMEOUT
 
     def _exec_ok(self, agent, command, what, data=None, timeout=None):
         rc, _out, err = self.client.sandbox_exec(agent["name"], command, workdir=AGENT_HOME,

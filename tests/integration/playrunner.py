@@ -30,7 +30,6 @@ from harness import SIM_BIN, SimHost  # noqa: E402  pylint: disable=wrong-import
 
 # Interpreter of the simulator's CLI and gateway: the system Python starts without a pyenv shim
 # (~10 ms instead of ~70 ms per `openshell` call). None: python3 on PATH.
-SIM_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else None
 
 # Read-only command paths of the real CLI (contract §10). Kept here, apart
 # from the product's own list, so the tests judge the modules independently.
@@ -253,7 +252,7 @@ class Fleet(object):
         self._n = 0
         path = os.pathsep.join(p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) if p != SIM_BIN)
         for name in names or ["host%d" % (i + 1) for i in range(count)]:
-            host = SimHost(os.path.join(self.workdir, name), python=SIM_PYTHON)
+            host = SimHost(os.path.join(self.workdir, name))
             if gateway:
                 host.start()
                 host.register()

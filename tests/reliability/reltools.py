@@ -17,7 +17,7 @@ LEASE = os.path.join("home", ".local", "state", "agentfleet-nemoclaw", "site.loc
 
 
 def make_fleet(workdir, count):
-    """A Fleet of ``count`` simulated hosts (their CLI runs on playrunner.SIM_PYTHON)."""
+    """A Fleet of ``count`` simulated hosts (their CLI runs on harness.sim_python())."""
     return Fleet(workdir, count=count)
 
 

@@ -27,15 +27,20 @@ def free_port():
     return port
 
 
+def sim_python():
+    """Interpreter of the simulator's executables: OPENSHELL_SIM_PYTHON, else the system Python, which starts ten times
+    faster than a version manager's shim (pyenv's is a bash script, ~90 ms per CLI call); None: python3 on PATH."""
+    if os.environ.get("OPENSHELL_SIM_PYTHON"):
+        return os.environ["OPENSHELL_SIM_PYTHON"]
+    return "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else None
+
+
 class SimHost(object):
     def __init__(self, root_dir, port=None, call_log=None, extra_env=None, python=None):
         self.root = os.path.abspath(str(root_dir))
         self.port = port or free_port()
         self.proc = None
-        # Interpreter of the simulator's executables: OPENSHELL_SIM_PYTHON, else the system Python, which starts
-        # ten times faster than a pyenv shim (a bash script) would; else python3 on PATH.
-        self.python = python or os.environ.get("OPENSHELL_SIM_PYTHON") or (
-            "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else None)
+        self.python = python or sim_python()
         home = os.path.join(self.root, "home")
         for d in (home, os.path.join(self.root, "config"), os.path.join(self.root, "state")):
             os.makedirs(d, exist_ok=True)

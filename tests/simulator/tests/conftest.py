@@ -2,6 +2,8 @@ import os
 import sys
 import tempfile
 
+from harness import sim_python  # on sys.path through tests/simulator/conftest.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 # sim_host / sim_hosts come from tests/simulator/conftest.py
 
@@ -12,10 +14,9 @@ def pytest_configure(config):
     # One directory for the call logs of all xdist workers (workers inherit the environment).
     if not hasattr(config, "workerinput") and not os.environ.get("OPENSHELL_SIM_TEST_LOGDIR"):
         os.environ["OPENSHELL_SIM_TEST_LOGDIR"] = tempfile.mkdtemp(prefix="openshell-sim-calls-")
-    # Run CLI calls with a plain system interpreter when available (fast start-up, proves stdlib-only);
-    # version managers' shims (pyenv) add ~90 ms per call.
-    if not os.environ.get("OPENSHELL_SIM_PYTHON") and os.path.exists("/usr/bin/python3"):
-        os.environ["OPENSHELL_SIM_PYTHON"] = "/usr/bin/python3"
+    # CLI calls made without a SimHost too run on harness.sim_python() (fast start-up, proves stdlib-only).
+    if sim_python():
+        os.environ["OPENSHELL_SIM_PYTHON"] = sim_python()
 
 
 def collect_calls():

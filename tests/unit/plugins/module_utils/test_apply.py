@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import agentconfig
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import apply as applylib
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import blueprint as bplib
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
@@ -859,9 +860,12 @@ def test_a_backup_that_never_reads_still_files_is_kept_and_named(run):
     assert sorted(run.client.homes["assistant"]) == KEPT and result["changed"]
 
 
-@pytest.mark.parametrize("backup, expected", [({}, 600), ({"timeout": 3600}, 3600)])
-def test_backup_and_restore_steps_take_the_agents_timeout(run, backup, expected):
-    """``backup.timeout`` bounds each step inside the sandbox: a large home gets more time, not a discard."""
+@pytest.mark.parametrize("backup, expected", [({}, 599), ({"timeout": 3600}, 3600)])
+def test_backup_and_restore_steps_take_the_agents_timeout(run, monkeypatch, backup, expected):
+    """``backup.timeout`` bounds each step inside the sandbox: a large home gets more time, not a discard. At the
+    default the plan carries no timeout and the apply takes agentconfig's default (changed here so that it cannot be
+    mistaken for the applier's own exec timeout, also 600)."""
+    monkeypatch.setattr(agentconfig, "DEFAULT_BACKUP_TIMEOUT", 599)
     converged(run, make_plan(agent(resources={"memory": "8Gi"}, backup=backup)))
     run.client.exec_timeouts = []
     plan = make_plan(agent(resources={"memory": "16Gi"}, backup=backup))
