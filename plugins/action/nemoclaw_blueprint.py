@@ -20,7 +20,6 @@ import tempfile
 
 from ansible import constants as C
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
@@ -74,6 +73,16 @@ ARGUMENT_SPEC = dict(
 # Arguments that only shape how the artifact is obtained. Everything else in the task
 # (tier, versions, facts, ...) is per host and goes into the plan, never into the cache key.
 _ARTIFACT_ARGS = ("src", "validate_certs", "timeout")
+
+
+def open_url(url, **kwargs):
+    """``ansible.module_utils.urls.open_url``, imported on first use.
+
+    It loads the HTTP and TLS stack (about a tenth of a second per playbook run); a run whose
+    blueprints are all on the controller never needs it.
+    """
+    from ansible.module_utils.urls import open_url as _open_url  # pylint: disable=import-outside-toplevel
+    return _open_url(url, **kwargs)
 
 
 class ActionModule(ActionBase):

@@ -17,7 +17,6 @@ credentials come from, and :func:`secrets_for` picks exactly those for the apply
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import agentconfig
@@ -31,9 +30,9 @@ from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.desired import
     normalize,
     secret_problem,
 )
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.hostplan import PLAN_FORMAT, digest, host_providers, host_route
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.policy import PolicyError
 
-PLAN_FORMAT = 1
 SECRETS_VARIABLE = "nemoclaw_secrets"
 
 # Blueprint error paths that are options of the agent entry, and where they are in the entry.
@@ -66,10 +65,6 @@ def _entry_error(entry, exc, source):
         return DesiredStateError("%s.resources.profile" % entry["path"], "%s (%s)" % (exc.reason, path))
     where = "blueprint %s" % source
     return DesiredStateError("%s.blueprint" % entry["path"], "%s: %s%s" % (where, path + ": " if path else "", exc.reason))
-
-
-def digest(doc):
-    return "sha256:" + hashlib.sha256(compare.canonical_json(doc).encode("utf-8")).hexdigest()
 
 
 def _credentials_given(secrets):
@@ -249,45 +244,6 @@ def backup_plan(backup):
 def _absent_plan(entry):
     return {"name": entry["name"], "path": entry["path"], "agent": entry["agent"], "state": "absent",
             "on_replace": entry["on_replace"], "backup": backup_plan(entry["backup"])}
-
-
-def host_providers(agents):
-    """Providers of every present agent, once each; the same name must mean the same provider."""
-    out, owner = {}, {}
-    for agent in agents:
-        for prov in agent.get("providers") or ():
-            key = dict((k, prov[k]) for k in ("type", "config"))
-            key["credentials"] = [(c["key"], c["env"], c.get("default")) for c in prov["credentials"]]
-            if prov["name"] in out:
-                if out[prov["name"]][1] != key:
-                    raise DesiredStateError(
-                        "%s.providers" % agent["path"],
-                        "provider %r differs from the one of the same name that %s uses (%s); one gateway holds one "
-                        "provider of a name" % (prov["name"], owner[prov["name"]], prov["origin"]))
-                out[prov["name"]][0]["agents"].append(agent["name"])
-                continue
-            item = dict((k, prov[k]) for k in ("name", "type", "credentials", "config"))
-            item["agents"] = [agent["name"]]
-            out[prov["name"]] = (item, key)
-            owner[prov["name"]] = agent["path"]
-    return [out[name][0] for name in sorted(out)]
-
-
-def host_route(agents):
-    """The one ``inference.local`` route of the gateway; agents that need different ones are refused."""
-    route, first = None, None
-    for agent in agents:
-        if route is None:
-            route, first = agent["route"], agent
-        elif agent["route"] != route:
-            raise DesiredStateError(
-                "%s.profile" % agent["path"],
-                "needs inference route %s/%s but %s needs %s/%s; OpenShell has one inference.local route per gateway, "
-                "so agents on one host must share it (same profile and model)"
-                % (agent["route"]["provider"], agent["route"]["model"], first["path"], route["provider"], route["model"]))
-    if route is None:
-        return None
-    return dict(route, agents=[a["name"] for a in agents])
 
 
 def plan_host(agents, secrets, load_blueprint, host_facts=None):

@@ -138,26 +138,6 @@ def measure(module, p):
     }
 
 
-# The environment variables returned in ansible_facts.env: what the roles read, none that can hold a secret.
-ENV_FACT_KEYS = ("HOME", "USER", "LOGNAME", "SHELL", "PATH", "LANG", "XDG_CONFIG_HOME", "XDG_STATE_HOME",
-                 "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR")
-
-
-def host_facts(module, names):
-    """The setup facts ``names`` (env, service_mgr, user), from Ansible's own collectors."""
-    import platform  # pylint: disable=import-outside-toplevel
-    from ansible.module_utils.facts.system.env import EnvFactCollector  # pylint: disable=import-outside-toplevel
-    from ansible.module_utils.facts.system.service_mgr import ServiceMgrFactCollector  # pylint: disable=import-outside-toplevel
-    from ansible.module_utils.facts.system.user import UserFactCollector  # pylint: disable=import-outside-toplevel
-    collectors = {"env": EnvFactCollector, "service_mgr": ServiceMgrFactCollector, "user": UserFactCollector}
-    facts = {}
-    for name in names:
-        facts.update(collectors[name]().collect(module=module, collected_facts={"ansible_system": platform.system()}))
-    if "env" in facts:
-        facts["env"] = dict((k, v) for k, v in facts["env"].items() if k in ENV_FACT_KEYS)
-    return facts
-
-
 def executable(module, path):
     """``{path, executable}``: whether ``path`` (or the command of that name on PATH) is an executable file."""
     exe = find_binary(module, path)
@@ -221,8 +201,8 @@ def save_report(module, path, report):
 def run(module, p):
     """Measure and evaluate with the options ``p``; ``(report, measured, extra, warnings, failure)``.
 
-    ``extra``: ``changed``/``report_path``/``diff`` of the saved report, ``ansible_facts`` and ``gpu`` as the
-    module returns them. ``failure`` is the message the task fails with (None when it does not). Raises
+    ``extra``: ``changed``/``report_path``/``diff`` of the saved report, ``gpu`` and its ``ansible_facts`` as the
+    module returns them (the ``gather_facts`` facts are the module's own: ``hostfacts``). ``failure`` is the message the task fails with (None when it does not). Raises
     ``InputError`` on an invalid option, before anything is measured.
     """
     validate(p)
@@ -237,8 +217,6 @@ def run(module, p):
     extra = {"changed": False}
     if p["report_path"]:
         extra = save_report(module, p["report_path"], result)
-    if p["gather_facts"]:
-        extra["ansible_facts"] = host_facts(module, p["gather_facts"])
     if p["gpu"] is not None:
         g = p["gpu"]
         extra["gpu"] = gpu_facts.gather(module, pf.HostRoot(p["root"]), g["nvidia_smi_path"], g["cdi_spec_dirs"],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import compare
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.plan import PLAN_FORMAT, digest, host_providers, host_route
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.hostplan import PLAN_FORMAT, digest, host_providers, host_route
 
 GATE_CHECKS = ("health", "policy", "inference")
 LOADED_POLICY_STATUSES = ("effective", "loaded")

@@ -321,16 +321,15 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.common import InputError
+from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.hostfacts import ENV_FACT_KEYS, host_facts  # noqa: F401  pylint: disable=unused-import
 # The host side lives in module_utils (nemoclaw_apply runs the same checks in its own execution); the names
 # stay importable from here.
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.preflight_run import (  # noqa: F401  pylint: disable=unused-import
     ARGUMENT_SPEC,
-    ENV_FACT_KEYS,
     THRESHOLDS,
     engine_info,
     executable,
     find_binary,
-    host_facts,
     measure,
     openshell_version,
     resolve,
@@ -346,6 +345,8 @@ def main():
         report, measured, extra, warnings, failure = run(module, module.params)
     except InputError as exc:
         module.fail_json(msg=str(exc), error_kind="invalid_input", field=exc.field)
+    if module.params["gather_facts"]:
+        extra.setdefault("ansible_facts", {}).update(host_facts(module, module.params["gather_facts"]))
     for text in warnings:
         module.warn(text)
     if failure:
