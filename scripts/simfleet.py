@@ -48,7 +48,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "simulator"))
 
-from harness import SIM_BIN, SimHost, free_port, sim_python  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from harness import SIM_BIN, SimHost, free_port, host_python, sim_python  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 DEFAULT_VERSION = "0.0.111"
 PROFILES = {"fast": 0.2, "pull": 30.0}
@@ -219,7 +219,7 @@ def cmd_up(args):
         old_ports = {h["name"]: h.get("port") for h in old.get("hosts", [])}
     os.makedirs(directory, exist_ok=True)
     extra_env = {"OPENSHELL_SIM_VERSION": args.openshell_version, "OPENSHELL_SIM_READY_DELAY": "%g" % ready_delay}
-    python = args.python or sys.executable
+    python = args.python or host_python() or sys.executable
     names = ["sim-%d" % (i + 1) for i in range(args.hosts)]
     taken = set()
     hosts = []
@@ -349,7 +349,8 @@ def parser():
                               "(a realistic image pull)")
     latency.add_argument("--ready-delay", type=non_negative, metavar="SECONDS",
                          help="seconds a sandbox takes from Provisioning to Ready (OPENSHELL_SIM_READY_DELAY)")
-    up.add_argument("--python", metavar="PY", help="ansible_python_interpreter of the hosts (default: this Python)")
+    up.add_argument("--python", metavar="PY", help="ansible_python_interpreter of the hosts (default: the system "
+                    "Python, /usr/bin/python3, when it is 3.9 or newer, else this Python)")
     up.add_argument("--timeout", type=positive_int, default=60, metavar="S",
                     help="seconds to wait for all gateways to listen (default %(default)s)")
     up.set_defaults(func=cmd_up)

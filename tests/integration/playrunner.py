@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "simulator"))
 
-from harness import SIM_BIN, SimHost  # noqa: E402  pylint: disable=wrong-import-position
+from harness import SIM_BIN, SimHost, host_python  # noqa: E402  pylint: disable=wrong-import-position
 
 # Interpreter of the simulator's CLI and gateway: the system Python starts without a pyenv shim
 # (~10 ms instead of ~70 ms per `openshell` call). None: python3 on PATH.
@@ -49,6 +49,32 @@ def require_whole_modules(config):
     """
     if config.getoption("numprocesses", default=None) and config.getoption("dist", default="no") != "loadfile":
         raise pytest.UsageError("these suites chain steps within a module: run xdist with --dist loadfile")
+
+
+# Seconds each module takes on one worker of a 2-CPU machine (measured; only their order matters).
+# xdist's loadfile scheduler hands a worker its next module while the current one still runs, so a
+# long module handed out last keeps one worker busy while the other idles: the longest go first.
+# A module not listed weighs 0 and keeps its place after the listed ones.
+MODULE_SECONDS = {
+    "integration/test_versions.py": 200, "integration/test_canary.py": 140, "reliability/test_bad_input.py": 110,
+    "integration/test_canary_openshell.py": 110, "integration/test_sandbox.py": 100,
+    "integration/test_decommission.py": 100, "integration/test_agents.py": 100, "integration/test_site.py": 100,
+    "integration/test_openshell_role.py": 95, "reliability/test_kill_and_concurrency.py": 75,
+    "integration/test_gateway_inference_approval_info.py": 75, "reliability/test_faults.py": 70,
+    "integration/test_approvals.py": 60, "integration/test_agent_config.py": 55, "integration/test_drift.py": 55,
+    "integration/test_roles.py": 50, "integration/test_provider.py": 50, "reliability/test_trust_faults.py": 45,
+    "integration/test_policy_and_failures.py": 45, "reliability/test_orphaned_module.py": 40,
+    "integration/test_blueprint_plan.py": 35, "integration/test_installed.py": 25, "reliability/test_secret_audit.py": 20,
+    "integration/test_secrets.py": 20, "integration/test_host_checks.py": 15, "integration/test_nemoclaw_config_fleet.py": 15,
+}
+
+
+def longest_modules_first(items):
+    """Reorder ``items`` (in place) by ``MODULE_SECONDS`` of their module, longest first; stable otherwise."""
+    def weight(item):
+        path = item.nodeid.split("::")[0].replace(os.sep, "/")
+        return -max([w for name, w in MODULE_SECONDS.items() if path.endswith(name)] or [0])
+    items.sort(key=weight)
 
 
 def command_words(argv):
@@ -248,7 +274,7 @@ class Fleet(object):
     def __init__(self, workdir, count=1, python=None, names=None, gateway=True):
         self.workdir = str(workdir)
         self.hosts = {}
-        self.python = python or sys.executable
+        self.python = python or host_python() or sys.executable
         self._n = 0
         path = os.pathsep.join(p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) if p != SIM_BIN)
         for name in names or ["host%d" % (i + 1) for i in range(count)]:
