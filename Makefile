@@ -19,7 +19,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEMO_ROOT ?= $(ROOT)/.cache/demo
 
-.PHONY: help setup system-deps lock demo demo-clean test test-unit test-sim test-sanity lint test-integration test-reliability test-molecule \
+.PHONY: help setup system-deps lock demo demo-clean test test-unit test-sim test-sanity lint test-integration test-reliability test-simulated test-molecule \
         test-oldest bench build changelog clean
 
 help:  ## list targets
@@ -51,11 +51,12 @@ demo-clean:  ## stop the demo's simulated gateway and remove its files
 	  if [ -n "$$pid" ]; then kill $$pid 2>/dev/null || true; fi
 	rm -rf $(DEMO_ROOT)
 
-# ansible-test sanity keeps one CPU busy for most of its run: ansible-lint runs beside it.
+# ansible-test sanity keeps one CPU busy for most of its run: ansible-lint, then the simulator's suite, run beside it.
+# The integration and reliability suites run as one session (test-simulated): their modules share the two workers.
 test: setup  ## run every test suite
-	@$(MAKE) --no-print-directory test-unit test-sim
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sanity lint
-	@$(MAKE) --no-print-directory test-integration test-reliability test-molecule
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sanity lint test-sim
+	@$(MAKE) --no-print-directory test-simulated test-molecule
 	@echo "make test: all suites passed"
 
 # The xdist workers (and any Python the tests start) measure themselves through coverage's .pth hook.
@@ -81,11 +82,16 @@ lint: setup  ## ansible-lint, production profile
 	$(BIN)/ansible-lint --profile production --nocolor
 
 # --dist loadfile: the tests of a module chain steps on one fleet (the suites' conftest refuses other modes).
+# --no-loadscope-reorder: keep the conftest's order, longest modules first (playrunner.MODULE_SECONDS).
+PLAYTESTS := $(PYTEST) -q $(XDIST) --no-loadscope-reorder -p no:cacheprovider
 test-integration: setup  ## module and playbook integration tests against the simulator
-	$(PYTEST) -q $(XDIST) -p no:cacheprovider --durations=15 tests/integration
+	$(PLAYTESTS) --durations=15 tests/integration
 
 test-reliability: setup  ## faults, host lock, bad-input corpus and secret audit against the simulator (docs/reliability.md)
-	$(PYTEST) -q $(XDIST) -p no:cacheprovider --durations=10 tests/reliability
+	$(PLAYTESTS) --durations=10 tests/reliability
+
+test-simulated: setup  ## test-integration and test-reliability as one session (what `make test` runs)
+	$(PLAYTESTS) --durations=20 tests/integration tests/reliability
 
 test-molecule: setup system-deps  ## EE build context, then Molecule scenarios over real SSH hosts (molecule/README.md)
 	$(PYTEST) -q -p no:cacheprovider tests/ee

@@ -11,11 +11,15 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from playrunner import Fleet, require_whole_modules  # noqa: E402  pylint: disable=wrong-import-position
+from playrunner import Fleet, longest_modules_first, require_whole_modules  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def pytest_configure(config):
     require_whole_modules(config)
+
+
+def pytest_collection_modifyitems(items):
+    longest_modules_first(items)
 
 
 def _fleet(tmp_path, count):
@@ -31,6 +35,11 @@ def fleet(tmp_path):
 @pytest.fixture
 def fleet3(tmp_path):
     yield from _fleet(tmp_path, 3)
+
+
+@pytest.fixture
+def fleet4(tmp_path):
+    yield from _fleet(tmp_path, 4)
 
 
 @pytest.fixture

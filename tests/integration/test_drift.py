@@ -20,10 +20,6 @@ import json
 import os
 import time
 
-import pytest
-
-from conftest import _fleet
-
 CALLBACKS = "record_results,agentfleet.nemoclaw.drift_report"
 # The simulated gateway runs as python3, not openshell-gateway (preflight's port check).
 PROCESS_NAMES = ["openshell-gateway", "python3", "python3.11", "python"]
@@ -33,11 +29,6 @@ EXPECTED = {
     "host2": {"provider"},
     "host3": {"sandbox", "inference"},
 }
-
-
-@pytest.fixture
-def fleet4(tmp_path):
-    yield from _fleet(tmp_path, 4)
 
 
 def _run(fleet, label, playbook, check=False, extra_vars=None, count=True):

@@ -21,3 +21,9 @@ def pytest_configure(config):
     from playrunner import require_whole_modules  # pylint: disable=import-outside-toplevel
 
     require_whole_modules(config)
+
+
+def pytest_collection_modifyitems(items):
+    from playrunner import longest_modules_first  # pylint: disable=import-outside-toplevel
+
+    longest_modules_first(items)
