@@ -202,8 +202,9 @@ def run(module, p):
     """Measure and evaluate with the options ``p``; ``(report, measured, extra, warnings, failure)``.
 
     ``extra``: ``changed``/``report_path``/``diff`` of the saved report, ``gpu`` and its ``ansible_facts`` as the
-    module returns them (the ``gather_facts`` facts are the module's own: ``hostfacts``). ``failure`` is the message the task fails with (None when it does not). Raises
-    ``InputError`` on an invalid option, before anything is measured.
+    module returns them (the ``gather_facts`` facts are the module's own: ``hostfacts``). ``failure`` is the
+    message the task fails with (None when it does not). Raises ``InputError`` on an invalid option, before
+    anything is measured.
     """
     validate(p)
     measured = measure(module, p)
