@@ -56,7 +56,7 @@ def require_whole_modules(config):
 # long module handed out last keeps one worker busy while the other idles: the longest go first.
 # A module not listed weighs 0 and keeps its place after the listed ones.
 MODULE_SECONDS = {
-    "integration/test_versions.py": 200, "integration/test_canary.py": 140, "reliability/test_bad_input.py": 110,
+    "integration/test_versions.py": 135, "integration/test_canary.py": 140, "reliability/test_bad_input.py": 110,
     "integration/test_canary_openshell.py": 110, "integration/test_sandbox.py": 100,
     "integration/test_decommission.py": 100, "integration/test_agents.py": 100, "integration/test_site.py": 100,
     "integration/test_openshell_role.py": 95, "reliability/test_kill_and_concurrency.py": 75,

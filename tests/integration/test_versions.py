@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, agentfleet.nemoclaw contributors
 # Apache License 2.0 (see LICENSE)
-"""Rollout, drift and canary on ``scripts/simfleet`` fleets speaking each supported OpenShell version.
+"""Rollout, drift and canary on ``scripts/simfleet`` fleets speaking the other supported OpenShell versions.
 
-One two-host fleet per version of ``tests/contract`` (0.0.111, 0.0.116, 0.1.5), running the shipped
-blueprints: OpenClaw on both hosts, Hermes beside it on sim-2. Steps, in order, per version:
+The simulator's default, 0.0.111, is what every other module of this suite runs (and checks each call
+against). Here one two-host fleet per other version of ``tests/contract``: 0.0.116 (the version NemoClaw
+pins, the newest 0.0.x) and 0.1.5 (the 0.1 API), running the shipped blueprints: OpenClaw on both
+hosts, Hermes beside it on sim-2. Steps, in order, per version:
 
 1. site.yml rolls the agents out; on 0.1.5 sim-1's agent sets ``restart_policy``, and every
    ``sandbox create`` says ``--detach`` (0.1.x drivers that cannot attach refuse a create without it);
@@ -32,7 +34,7 @@ from playrunner import command_words  # noqa: E402  pylint: disable=wrong-import
 from simfleet_runner import SimFleet  # noqa: E402  pylint: disable=wrong-import-position
 from test_canary import make_blueprint  # noqa: E402  pylint: disable=wrong-import-position
 
-VERSIONS = ["0.0.111", "0.0.116", "0.1.5"]
+VERSIONS = ["0.0.116", "0.1.5"]
 FILE = ".openclaw/memory.md"
 OPENCLAW = {"name": "openclaw", "agent": "openclaw"}  # the shipped blueprints
 HERMES = {"name": "researcher", "agent": "hermes"}
