@@ -58,7 +58,7 @@ def require_whole_modules(config):
 MODULE_SECONDS = {
     "integration/test_versions.py": 135, "integration/test_canary.py": 140, "reliability/test_bad_input.py": 110,
     "integration/test_canary_openshell.py": 110, "integration/test_sandbox.py": 100,
-    "integration/test_decommission.py": 100, "integration/test_agents.py": 100, "integration/test_site.py": 100,
+    "integration/test_decommission.py": 75, "integration/test_agents.py": 100, "integration/test_site.py": 100,
     "integration/test_openshell_role.py": 95, "reliability/test_kill_and_concurrency.py": 75,
     "integration/test_gateway_inference_approval_info.py": 75, "reliability/test_faults.py": 70,
     "integration/test_approvals.py": 60, "integration/test_agent_config.py": 55, "integration/test_drift.py": 55,
