@@ -28,9 +28,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "simulator"))
 
 from harness import SIM_BIN, SimHost, host_python  # noqa: E402  pylint: disable=wrong-import-position
 
-# Interpreter of the simulator's CLI and gateway: the system Python starts without a pyenv shim
-# (~10 ms instead of ~70 ms per `openshell` call). None: python3 on PATH.
-
 # Read-only command paths of the real CLI (contract §10). Kept here, apart
 # from the product's own list, so the tests judge the modules independently.
 READ_ONLY = {

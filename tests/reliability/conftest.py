@@ -24,6 +24,7 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
+    # The integration conftest sorts too; in a session of both suites the second sort changes nothing.
     from playrunner import longest_modules_first  # pylint: disable=import-outside-toplevel
 
     longest_modules_first(items)

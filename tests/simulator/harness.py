@@ -28,15 +28,15 @@ def free_port():
     return port
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
 def sim_python():
     """Interpreter of the simulator's executables: OPENSHELL_SIM_PYTHON, else the system Python, which starts ten times
     faster than a version manager's shim (pyenv's is a bash script, ~90 ms per CLI call); None: python3 on PATH."""
     if os.environ.get("OPENSHELL_SIM_PYTHON"):
         return os.environ["OPENSHELL_SIM_PYTHON"]
-    return "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else None
-
-
-SYSTEM_PYTHON = "/usr/bin/python3"
+    return SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else None
 
 
 @functools.lru_cache(maxsize=None)
