@@ -84,9 +84,15 @@ import tempfile
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import drift
-
 REPORT_FORMAT = 1
+
+
+def _drift():
+    """``module_utils/drift.py``, imported on first use: the callback is enabled for every run, and a run
+    that collects nothing (no ``--check``, no scan, no failure) does not compile it and the policy module
+    it reads (the collection loader keeps no bytecode)."""
+    from ansible_collections.agentfleet.nemoclaw.plugins.module_utils import drift  # pylint: disable=import-outside-toplevel
+    return drift
 
 
 def _host_task_result(result):
@@ -217,7 +223,7 @@ class CallbackModule(CallbackBase):
         if module == "openshell_policy" and res.get("changed"):
             result_host = getattr(result, "host", None) or result._host
             provenance = self._provenance(host, result_host)
-        found = drift.finding_from_result(module, res, task.get_name(), provenance)
+        found = _drift().finding_from_result(module, res, task.get_name(), provenance)
         if found is not None:
             self._add(host, found)
 
@@ -242,12 +248,12 @@ class CallbackModule(CallbackBase):
             return
         if ignore_errors:
             return
-        self._errors.setdefault(host, []).append({"task": task.get_name(), "msg": drift.failure_message(res)})
+        self._errors.setdefault(host, []).append({"task": task.get_name(), "msg": _drift().failure_message(res)})
 
     def v2_runner_on_unreachable(self, result):
         host, task, res = _host_task_result(result)
         self._hosts.add(host)
-        self._errors.setdefault(host, []).append({"task": task.get_name(), "msg": "unreachable: %s" % drift.failure_message(res)})
+        self._errors.setdefault(host, []).append({"task": task.get_name(), "msg": "unreachable: %s" % _drift().failure_message(res)})
 
     def v2_runner_on_skipped(self, result):
         host, _task, _res = _host_task_result(result)
@@ -264,7 +270,7 @@ class CallbackModule(CallbackBase):
             for f in findings:
                 by_resource[f["resource"]] = by_resource.get(f["resource"], 0) + 1
             status = "failed" if errors else ("drift" if findings else "in_sync")
-            report_hosts[host] = {"status": status, "resources": drift.resources(findings),
+            report_hosts[host] = {"status": status, "resources": _drift().resources(findings),
                                   "findings": findings, "errors": errors}
         if self._check_mode():
             source = "%s --check" % (self._playbook or "playbook")

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -242,3 +244,19 @@ def test_a_markdown_cell_holds_no_line_break_pipe_or_tag():
     cell = drift_report._md("model: a -> b\r\n| injected | row |<img src=x onerror=alert(1)>\x1b[2J")  # pylint: disable=protected-access
     assert "\n" not in cell and "\r" not in cell and "\x1b" not in cell and "<img" not in cell
     assert cell.startswith("model: a -> b") and "\\| injected \\| row \\|" in cell
+
+
+def test_loading_the_callback_leaves_the_drift_rules_for_the_first_finding():
+    """The callback is enabled for every run: loading it compiles neither module_utils/drift.py nor the policy
+    module (the collection loader keeps no bytecode); the first finding or failure imports them."""
+    code = ("import json, sys\n"
+            "from ansible_collections.agentfleet.nemoclaw.plugins.callback import drift_report\n"
+            "rules = lambda: sorted(m.rsplit('.', 1)[1] for m in sys.modules\n"
+            "                       if m.rsplit('.', 1)[0].endswith('nemoclaw.plugins.module_utils'))\n"
+            "print(json.dumps(rules()))\n"
+            "drift_report._drift()\n"
+            "print(json.dumps(rules()))\n")
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, check=True).stdout.splitlines()
+    assert json.loads(out[0]) == [], out
+    assert {"drift", "policy"} <= set(json.loads(out[1])), out
