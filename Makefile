@@ -51,11 +51,11 @@ demo-clean:  ## stop the demo's simulated gateway and remove its files
 	  if [ -n "$$pid" ]; then kill $$pid 2>/dev/null || true; fi
 	rm -rf $(DEMO_ROOT)
 
-# ansible-test sanity keeps one CPU busy for most of its run: ansible-lint, then the simulator's suite, run beside it.
-# The integration and reliability suites run as one session (test-simulated): their modules share the two workers.
+# ansible-test sanity runs its tests one after another on one CPU (about two minutes): the unit tests,
+# ansible-lint and the simulator's suite run beside it and use the other. The integration and reliability
+# suites run as one session (test-simulated): their modules share the two workers.
 test: setup  ## run every test suite
-	@$(MAKE) --no-print-directory test-unit
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sanity lint test-sim
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-sanity test-unit lint test-sim
 	@$(MAKE) --no-print-directory test-simulated test-molecule
 	@echo "make test: all suites passed"
 
