@@ -38,11 +38,6 @@ def fleet3(tmp_path):
 
 
 @pytest.fixture
-def fleet4(tmp_path):
-    yield from _fleet(tmp_path, 4)
-
-
-@pytest.fixture
 def fleet5(tmp_path):
     with Fleet(tmp_path / "fleet", count=5).checked() as f:
         yield f

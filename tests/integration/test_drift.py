@@ -3,9 +3,9 @@
 # Apache License 2.0 (see LICENSE)
 """Drift detection on a simulated fleet: ``site.yml --check --diff`` and the fast scan agree.
 
-Four hosts are converged with site.yml, then changed behind Ansible's back on
-three of them (a network policy added, a provider credential rewritten, the
-sandbox stopped and the inference route moved); the fourth stays in sync. The
+Three hosts are converged with site.yml, then changed behind Ansible's back on
+two of them (host1: a network policy added and a provider credential rewritten;
+host2: the sandbox stopped and the inference route moved); the third stays in sync. The
 drift_report callback's JSON of ``site.yml --check --diff`` and of
 ``playbooks/drift.yml`` must list exactly those hosts and resources. Module
 executions per host are counted from the AnsiballZ payloads Ansible leaves
@@ -25,9 +25,8 @@ CALLBACKS = "record_results,agentfleet.nemoclaw.drift_report"
 PROCESS_NAMES = ["openshell-gateway", "python3", "python3.11", "python"]
 APPLY = "Converge the agents of the host"
 EXPECTED = {
-    "host1": {"sandbox"},
-    "host2": {"provider"},
-    "host3": {"sandbox", "inference"},
+    "host1": {"sandbox", "provider"},
+    "host2": {"sandbox", "inference"},
 }
 
 
@@ -60,25 +59,25 @@ def _findings(report, host, resource):
     return [f for f in report["hosts"][host]["findings"] if f["resource"] == resource]
 
 
-def test_check_run_and_fast_scan_find_the_same_drift(fleet4):
-    fleet = fleet4
+def test_check_run_and_fast_scan_find_the_same_drift(fleet3):
+    fleet = fleet3
     converge = _run(fleet, "converge", "site.yml", count=False)
     assert converge.rc == 0, converge.stdout[-3000:]
 
     # (d) an undrifted fleet: nothing found, exit 0, nothing changed
     clean = _run(fleet, "clean", "playbooks/drift.yml", extra_vars={"drift_fail_on_change": True})
     assert clean.rc == 0, clean.stdout[-3000:]
-    assert clean.report["summary"] == {"hosts": 4, "drifted": 0, "in_sync": 4, "failed": 0, "by_resource": {}}
+    assert clean.report["summary"] == {"hosts": 3, "drifted": 0, "in_sync": 3, "failed": 0, "by_resource": {}}
     assert clean.mutating == []
     assert "No drift." in clean.markdown
 
-    # drift behind Ansible's back, three hosts, four kinds
-    h1, h2, h3 = fleet.hosts["host1"], fleet.hosts["host2"], fleet.hosts["host3"]
+    # drift behind Ansible's back, two hosts, four kinds
+    h1, h2 = fleet.hosts["host1"], fleet.hosts["host2"]
     h1.ok("policy", "update", "openclaw", "--add-endpoint", "evil.example.com:443")
-    h2.ok("provider", "update", "nvidia-inference", "--credential", "NVIDIA_API_KEY",
+    h1.ok("provider", "update", "nvidia-inference", "--credential", "NVIDIA_API_KEY",
           env={"NVIDIA_API_KEY": "nvapi-ROTATED-BY-HAND"})
-    h3.ok("sandbox", "stop", "openclaw")
-    h3.ok("inference", "set", "--provider", "nvidia-inference", "--model", "other/model", "--no-verify")
+    h2.ok("sandbox", "stop", "openclaw")
+    h2.ok("inference", "set", "--provider", "nvidia-inference", "--model", "other/model", "--no-verify")
 
     # (a) site.yml --check --diff, reported by the callback; nothing but reads reach OpenShell
     check = _run(fleet, "check", "site.yml", check=True)
@@ -95,8 +94,8 @@ def test_check_run_and_fast_scan_find_the_same_drift(fleet4):
     assert _drift(scan.report) == EXPECTED, json.dumps(scan.report["hosts"], indent=1)
     assert scan.mutating == []
     assert scan.report["mode"] == "scan" and check.report["mode"] == "check"
-    assert sorted(r["host"] for r in scan.results if r["status"] == "failed") == ["host1", "host2", "host3"]
-    assert [r["status"] for r in scan.results if r["host"] == "host4"] == ["ok"]
+    assert sorted(r["host"] for r in scan.results if r["status"] == "failed") == ["host1", "host2"]
+    assert [r["status"] for r in scan.results if r["host"] == "host3"] == ["ok"]
 
     def lines(report):
         return dict(((h, f["resource"], f["name"]), f["differences"]) for h, e in report["hosts"].items()
@@ -104,11 +103,11 @@ def test_check_run_and_fast_scan_find_the_same_drift(fleet4):
     assert lines(scan.report) == lines(check.report)
     (policy,) = _findings(scan.report, "host1", "sandbox")
     assert any(d.startswith("policy.network_policies.allow_evil_example_com_443") for d in policy["differences"]), policy
-    (provider,) = _findings(scan.report, "host2", "provider")
+    (provider,) = _findings(scan.report, "host1", "provider")
     assert any("outside Ansible" in d for d in provider["differences"]), provider
-    (sandbox,) = _findings(scan.report, "host3", "sandbox")
+    (sandbox,) = _findings(scan.report, "host2", "sandbox")
     assert sandbox["action"] == "start" and any(d.startswith("phase: Stopped") for d in sandbox["differences"]), sandbox
-    (route,) = _findings(scan.report, "host3", "inference")
+    (route,) = _findings(scan.report, "host2", "inference")
     assert any("other/model" in d for d in route["differences"]), route
     assert "| host1 | sandbox | openclaw |" in scan.markdown, scan.markdown
     assert "nvapi-" not in json.dumps(scan.report) + json.dumps(check.report) + scan.stdout + check.stdout
@@ -121,7 +120,7 @@ def test_check_run_and_fast_scan_find_the_same_drift(fleet4):
     assert set(clean.executions.values()) == {0}, clean.executions
     print("\nmodule executions per host: playbooks/drift.yml %s, site.yml --check %s" % (
         sorted(set(scan.executions.values())), sorted(set(check.executions.values()))))
-    print("wall time, 4 hosts: playbooks/drift.yml %.1f s, site.yml --check --diff %.1f s, site.yml %.1f s" % (
+    print("wall time, 3 hosts: playbooks/drift.yml %.1f s, site.yml --check --diff %.1f s, site.yml %.1f s" % (
         scan.seconds, check.seconds, converge.seconds))
     # A budget, so a change that adds module executions to a check run is noticed (docs/performance.md):
     # 5 per host when this test was written (preflight, gpu facts, gateway files, registration, agents).
@@ -138,10 +137,10 @@ def test_check_run_and_fast_scan_find_the_same_drift(fleet4):
         failed[0]["result"]
     assert bad.calls == []
 
-    # the repair: site.yml converges the three hosts, and the scan after it is clean
+    # the repair: site.yml converges the two drifted hosts, and the scan after it is clean
     repair = _run(fleet, "repair", "site.yml", count=False)
     assert repair.rc == 0, repair.stdout[-3000:]
     assert sorted(r["host"] for r in repair.results if r["task"].endswith(APPLY) and r["result"].get("changed")) \
-        == ["host1", "host2", "host3"]
+        == ["host1", "host2"]
     after = _run(fleet, "after", "playbooks/drift.yml", count=False, extra_vars={"drift_fail_on_change": True})
     assert after.rc == 0 and after.report["summary"]["drifted"] == 0, after.stdout[-3000:]
