@@ -51,23 +51,25 @@ demo-clean:  ## stop the demo's simulated gateway and remove its files
 	  if [ -n "$$pid" ]; then kill $$pid 2>/dev/null || true; fi
 	rm -rf $(DEMO_ROOT)
 
-# ansible-test sanity runs its tests one after another on one CPU (about two minutes): the unit tests,
-# ansible-lint and the simulator's suite run beside it and use the other. The integration and reliability
+# ansible-test sanity runs its tests one after another on one CPU (about two minutes) and is the longest of
+# the first four suites: the unit tests, ansible-lint and the simulator's suite run beside it at a lower
+# priority (BESIDE), so that they use the other CPU and what sanity leaves. The integration and reliability
 # suites run as one session (test-simulated): their modules share the two workers.
+BESIDE ?=
 test: setup  ## run every test suite
-	@$(MAKE) --no-print-directory -j3 --output-sync=target test-sanity test-unit lint test-sim
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-sanity test-unit lint test-sim BESIDE="nice -n 10"
 	@$(MAKE) --no-print-directory test-simulated test-molecule
 	@echo "make test: all suites passed"
 
 # The xdist workers (and any Python the tests start) measure themselves through coverage's .pth hook.
 test-unit: setup  ## unit tests of plugins (pure logic) with line coverage of module_utils
 	rm -f .coverage .coverage.*
-	COVERAGE_PROCESS_START=$(ROOT)/.coveragerc PYTHONPATH=$(COLL) $(PY) -m coverage run -m pytest -q -p no:cacheprovider $(XDIST) tests/unit
+	COVERAGE_PROCESS_START=$(ROOT)/.coveragerc PYTHONPATH=$(COLL) $(BESIDE) $(PY) -m coverage run -m pytest -q -p no:cacheprovider $(XDIST) tests/unit
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report
 
 test-sim: setup  ## the OpenShell simulator's own test suite
-	$(PYTEST) -q $(XDIST) -p no:cacheprovider tests/simulator/tests
+	$(BESIDE) $(PYTEST) -q $(XDIST) -p no:cacheprovider tests/simulator/tests
 
 # Outside the checkout: inside it, git would report the copy as ignored and ansible-test would skip everything.
 # One directory per checkout (a checksum of its path), so that two checkouts' runs never share the copy.
@@ -79,7 +81,7 @@ test-sanity: setup  ## ansible-test sanity on a copy of the tracked tree (it nee
 	cd $(SANITY_DIR) && $(BIN)/ansible-test sanity --venv --python $(PYVER) --requirements --color no
 
 lint: setup  ## ansible-lint, production profile
-	$(BIN)/ansible-lint --profile production --nocolor
+	$(BESIDE) $(BIN)/ansible-lint --profile production --nocolor
 
 # --dist loadfile: the tests of a module chain steps on one fleet (the suites' conftest refuses other modes).
 # --no-loadscope-reorder: keep the conftest's order, longest modules first (playrunner.MODULE_SECONDS).
