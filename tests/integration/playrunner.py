@@ -3,10 +3,12 @@
 # Apache License 2.0 (see LICENSE)
 """Run small playbooks against simulated OpenShell hosts and look at what happened.
 
-Each step of an integration test is one ``ansible-playbook`` run. A step
-returns the task results (recorded by ``callback_plugins/record_results``),
-the whole output, and the ``openshell`` calls the simulator logged during the
-step, so a test can assert "zero mutating calls" from the simulator's own log,
+A step of an integration test is one play. ``Fleet.run`` runs one step as one
+``ansible-playbook`` run; ``Fleet.steps`` runs several steps, one play each, in
+one run (each run costs Ansible's start, about a CPU second, whatever it does).
+A step returns its task results (recorded by ``callback_plugins/record_results``),
+its output, and the ``openshell`` calls the simulator logged during the step, so
+a test can assert "zero mutating calls" from the simulator's own log,
 independently of what the modules say about themselves.
 """
 
@@ -122,8 +124,11 @@ def invalid_calls(call_log, version=None):
 
 
 def ansible_playbook(inventory, playbook, step_dir, ansible_home, check=False, diff=True, extra_vars=None, verbosity=0,
-                     env=None, limit=None, tags=None, timeout=600):
-    """Run ansible-playbook with the result recorder; return ``(rc, output, results)``."""
+                     env=None, limit=None, tags=None, timeout=600, call_logs=None):
+    """Run ansible-playbook with the result recorder; return ``(rc, output, results)``.
+
+    With ``call_logs`` (``{host: path}``), ``results`` also holds one ``{"play_start", "calls"}`` entry
+    per play: how many calls each host's log had when the play started (see ``Fleet.steps``)."""
     record = os.path.join(step_dir, "results.jsonl")
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook]
     if check:
@@ -149,6 +154,7 @@ def ansible_playbook(inventory, playbook, step_dir, ansible_home, check=False, d
         "ANSIBLE_LOCAL_TEMP": os.path.join(step_dir, "tmp"),
         "ANSIBLE_HOME": ansible_home,
         "RECORD_RESULTS_FILE": record,
+        "RECORD_CALL_LOGS": json.dumps(call_logs or {}),
     })
     run_env.update(env or {})
     proc = subprocess.run(cmd, env=run_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -157,6 +163,8 @@ def ansible_playbook(inventory, playbook, step_dir, ansible_home, check=False, d
     if os.path.exists(record):
         with open(record) as fh:
             results = [json.loads(line) for line in fh if line.strip()]
+    if not call_logs:
+        results = [r for r in results if "task" in r]
     return proc.returncode, proc.stdout, results
 
 
@@ -165,6 +173,19 @@ def read_calls(call_log):
         return []
     with open(call_log) as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+class Play(object):
+    """One step of ``Fleet.steps``: ``tasks`` as one play, in check mode (the play's ``check_mode``) or not.
+
+    The play keyword sets what a module and an action plugin see (``check_mode``, ``diff``) but not the
+    ``ansible_check_mode`` variable, which follows ``--check`` only: a step whose roles or playbooks read
+    that variable needs its own run (``Fleet.run(..., check=True)``)."""
+
+    def __init__(self, tasks, check=False, diff=True):
+        self.tasks = tasks
+        self.check = check
+        self.diff = diff
 
 
 class Step(object):
@@ -327,18 +348,71 @@ class Fleet(object):
         """Run a playbook of the repository (default site.yml) on every simulated host."""
         return self.run(playbook=os.path.join(ROOT, playbook), **kwargs)
 
-    def run(self, tasks=None, playbook=None, check=False, diff=True, extra_vars=None, verbosity=0, env=None,
-            host_vars=None, play_extra=None, limit=None, tags=None, timeout=600):
-        """Run ``tasks`` (a list of task dicts) as one play on every host, or a playbook file."""
+    def _step_dir(self, host_vars):
         self._n += 1
         step_dir = os.path.join(self.workdir, "step%03d" % self._n)
         os.makedirs(step_dir)
         inv = os.path.join(step_dir, "inventory.yml")
         with open(inv, "w") as fh:
             yaml.safe_dump(self.inventory(host_vars), fh)
+        return step_dir, inv
+
+    @staticmethod
+    def _play(name, tasks):
+        return {"name": name, "hosts": "all", "gather_facts": False, "environment": "{{ sim_env }}", "tasks": tasks}
+
+    def steps(self, *plays, extra_vars=None, host_vars=None, env=None, limit=None, verbosity=0, timeout=600):
+        """Run ``plays`` (each a ``Play`` or a list of tasks) as one playbook of one play each, in one
+        ``ansible-playbook`` run; return one ``Step`` per play.
+
+        Each step has its own results, output (from its ``PLAY [step N]`` header) and calls (from the
+        call counts at its play's start). A host that fails a play takes no part in the later ones, so
+        only the last step can be one that is meant to fail. A step's ``rc`` is the run's for the last
+        step; for the others, 2 if one of its tasks failed (not ignored) or a host was unreachable, else 0.
+        The other options are ``run``'s, for the whole run."""
+        plays = [p if isinstance(p, Play) else Play(p) for p in plays]
+        step_dir, inv = self._step_dir(host_vars)
+        doc = []
+        for i, spec in enumerate(plays):
+            play = self._play("step %d" % (i + 1), spec.tasks)
+            play.update(check_mode=spec.check, diff=spec.diff)
+            doc.append(play)
+        playbook = os.path.join(step_dir, "playbook.yml")
+        with open(playbook, "w") as fh:
+            yaml.safe_dump(doc, fh, sort_keys=False)
+        logs = dict((name, h.env["OPENSHELL_SIM_CALL_LOG"]) for name, h in self.hosts.items())
+        rc, stdout, entries = ansible_playbook(inv, playbook, step_dir, os.path.join(self.workdir, "ansible-home"),
+                                               diff=True, call_logs=logs, extra_vars=extra_vars, env=env,
+                                               limit=limit, verbosity=verbosity, timeout=timeout)
+        starts = [e for e in entries if "play_start" in e]
+        if [e["play_start"] for e in starts] != [p["name"] for p in doc]:
+            raise AssertionError("the run did not start every step's play: %s\n%s"
+                                 % ([e["play_start"] for e in starts], stdout[-4000:]))
+        calls = dict((name, h.calls()) for name, h in self.hosts.items())
+        heads = [stdout.find("PLAY [%s]" % p["name"]) for p in doc] + [len(stdout)]
+        out = []
+        for i, play in enumerate(doc):
+            results = [e for e in entries if e.get("play") == play["name"] and "task" in e]
+            end = starts[i + 1]["calls"] if i + 1 < len(starts) else None
+            step_calls = []
+            for name, host_calls in calls.items():
+                upto = len(host_calls) if end is None else end[name]
+                step_calls.extend(dict(c, host=name) for c in host_calls[starts[i]["calls"][name]:upto])
+            if i == len(doc) - 1:
+                step_rc = rc
+            else:
+                step_rc = 2 if any(r["status"] == "unreachable" or (r["status"] == "failed" and not r["ignored"])
+                                   for r in results) else 0
+            out.append(Step(step_rc, stdout[max(heads[i], 0):heads[i + 1]] if heads[i] >= 0 else stdout, results,
+                            step_calls))
+        return out
+
+    def run(self, tasks=None, playbook=None, check=False, diff=True, extra_vars=None, verbosity=0, env=None,
+            host_vars=None, play_extra=None, limit=None, tags=None, timeout=600):
+        """Run ``tasks`` (a list of task dicts) as one play on every host, or a playbook file."""
+        step_dir, inv = self._step_dir(host_vars)
         if playbook is None:
-            play = {"name": "step", "hosts": "all", "gather_facts": False, "environment": "{{ sim_env }}",
-                    "tasks": tasks}
+            play = self._play("step", tasks)
             play.update(play_extra or {})
             playbook = os.path.join(step_dir, "playbook.yml")
             with open(playbook, "w") as fh:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from playrunner import Play
+
 IMAGE = "ghcr.io/nvidia/openshell-community/sandboxes/base@sha256:" + "1" * 64
 IMAGE2 = "ghcr.io/nvidia/openshell-community/sandboxes/base@sha256:" + "2" * 64
 POLICY = {
@@ -33,11 +35,11 @@ def provider(name):
 
 def test_quartet_and_labels(fleet):
     sim = fleet.first
-    step = fleet.run([sandbox_task()], check=True)
-    assert step.rc == 0, step.stdout
-    assert step.result("s")["changed"] is True and step.result("s")["actions"] == ["create"]
-    assert step.mutating == []
-    step = fleet.run([sandbox_task()])
+    check, step, *again = fleet.steps(Play([sandbox_task()], check=True), [sandbox_task()],
+                                      [sandbox_task()], Play([sandbox_task()], check=True))
+    assert check.rc == 0, check.stdout
+    assert check.result("s")["changed"] is True and check.result("s")["actions"] == ["create"]
+    assert check.mutating == []
     assert step.rc == 0, step.stdout
     res = step.result("s")
     assert res["sandbox"]["phase"] == "Ready"
@@ -47,8 +49,7 @@ def test_quartet_and_labels(fleet):
     (create,) = step.mutating
     assert create["argv"][:2] == ["sandbox", "create"] and "--policy" in create["argv"]
     assert sim.json("sandbox", "get", "sb1", "-o", "json")["policy"]["network_policies"]["pypi"]
-    for check in (False, True):
-        step = fleet.run([sandbox_task()], check=check)
+    for step in again:
         assert step.rc == 0, step.stdout
         assert step.result("s")["changed"] is False, step.result("s")
         assert step.mutating == []
@@ -56,15 +57,14 @@ def test_quartet_and_labels(fleet):
 
 def test_stop_start_and_external_stop(fleet):
     sim = fleet.first
-    fleet.run([sandbox_task()])
-    step = fleet.run([sandbox_task(state="stopped")])
-    assert step.result("s")["actions"] == ["stop"]
+    _created, stop, again, present, check = fleet.steps(
+        [sandbox_task()], [sandbox_task(state="stopped")], [sandbox_task(state="stopped")],
+        [sandbox_task(state="present")], Play([sandbox_task()], check=True))
+    assert stop.result("s")["actions"] == ["stop"]
     assert sim.json("sandbox", "get", "sb1", "-o", "json")["phase"] == "Stopped"
-    assert fleet.run([sandbox_task(state="stopped")]).mutating == []
-    step = fleet.run([sandbox_task(state="present")])
-    assert step.result("s")["changed"] is False
-    step = fleet.run([sandbox_task()], check=True)
-    assert step.result("s")["actions"] == ["start"] and step.mutating == []
+    assert again.mutating == []
+    assert present.result("s")["changed"] is False
+    assert check.result("s")["actions"] == ["start"] and check.mutating == []
     step = fleet.run([sandbox_task()])
     assert [c["argv"][:2] for c in step.mutating] == [["sandbox", "start"]]
     assert step.result("s")["sandbox"]["phase"] == "Ready"
@@ -72,42 +72,43 @@ def test_stop_start_and_external_stop(fleet):
 
 def test_immutable_change_recreates_or_reports(fleet):
     sim = fleet.first
-    fleet.run([sandbox_task()])
-    step = fleet.run([sandbox_task(image=IMAGE2, recreate="never")])
-    res = step.result("s")
-    assert res["changed"] is False and res["needs_recreate"] is True
-    assert any("image" in r for r in res["recreate_reasons"]) and step.mutating == []
-    # The default is never: a replacement loses the sandbox's contents and this module backs nothing up.
-    step = fleet.run([sandbox_task(image=IMAGE2)])
-    assert step.result("s")["needs_recreate"] is True and step.mutating == []
-    step = fleet.run([sandbox_task(image=IMAGE2, recreate="on_change")], check=True)
-    assert step.result("s")["actions"] == ["delete", "create"] and step.mutating == []
-    step = fleet.run([sandbox_task(image=IMAGE2, recreate="on_change")])
-    assert [c["argv"][:2] for c in step.mutating] == [["sandbox", "delete"], ["sandbox", "create"]]
-    assert fleet.run([sandbox_task(image=IMAGE2, recreate="on_change")]).result("s")["changed"] is False
     static_change = dict(POLICY, landlock={"compatibility": "hard_requirement"})
-    step = fleet.run([sandbox_task(image=IMAGE2, policy=static_change, recreate="never")])
-    assert any("landlock" in r for r in step.result("s")["recreate_reasons"])
-    step = fleet.run([sandbox_task(labels={"team": "other"}, image=IMAGE2, recreate="never")])
-    assert "labels changed" in step.result("s")["recreate_reasons"]
+    _created, never, default, check, recreate, again, landlock, labels = fleet.steps(
+        [sandbox_task()],
+        [sandbox_task(image=IMAGE2, recreate="never")],
+        # The default is never: a replacement loses the sandbox's contents and this module backs nothing up.
+        [sandbox_task(image=IMAGE2)],
+        Play([sandbox_task(image=IMAGE2, recreate="on_change")], check=True),
+        [sandbox_task(image=IMAGE2, recreate="on_change")],
+        [sandbox_task(image=IMAGE2, recreate="on_change")],
+        [sandbox_task(image=IMAGE2, policy=static_change, recreate="never")],
+        [sandbox_task(labels={"team": "other"}, image=IMAGE2, recreate="never")])
+    res = never.result("s")
+    assert res["changed"] is False and res["needs_recreate"] is True
+    assert any("image" in r for r in res["recreate_reasons"]) and never.mutating == []
+    assert default.result("s")["needs_recreate"] is True and default.mutating == []
+    assert check.result("s")["actions"] == ["delete", "create"] and check.mutating == []
+    assert [c["argv"][:2] for c in recreate.mutating] == [["sandbox", "delete"], ["sandbox", "create"]]
+    assert again.result("s")["changed"] is False
+    assert any("landlock" in r for r in landlock.result("s")["recreate_reasons"])
+    assert "labels changed" in labels.result("s")["recreate_reasons"]
     assert sim.json("sandbox", "get", "sb1", "-o", "json")["labels"]["team"] == "research"
 
 
 def test_providers_attach_detach_in_place(fleet):
-    fleet.run([provider("alpha"), provider("beta"), sandbox_task(providers=["alpha"])])
-    step = fleet.run([sandbox_task(providers=["beta"])])
+    _created, step, again = fleet.steps([provider("alpha"), provider("beta"), sandbox_task(providers=["alpha"])],
+                                        [sandbox_task(providers=["beta"])], [sandbox_task(providers=["beta"])])
     res = step.result("s")
     assert res["actions"] == ["attach:beta", "detach:alpha"]
     assert [c["argv"][:3] for c in step.mutating] == [["sandbox", "provider", "attach"], ["sandbox", "provider", "detach"]]
-    step = fleet.run([sandbox_task(providers=["beta"])])
-    assert step.result("s")["changed"] is False and step.mutating == []
+    assert again.result("s")["changed"] is False and again.mutating == []
 
 
 def test_approval_mode_in_place(fleet):
-    fleet.run([sandbox_task()])
-    step = fleet.run([sandbox_task(approval_mode="auto")])
+    _created, step, again = fleet.steps([sandbox_task()], [sandbox_task(approval_mode="auto")],
+                                        [sandbox_task(approval_mode="auto")])
     assert step.result("s")["actions"] == ["approval_mode"]
-    assert fleet.run([sandbox_task(approval_mode="auto")]).mutating == []
+    assert again.mutating == []
 
 
 def test_sandbox_not_created_by_us_is_reported(fleet):
@@ -118,13 +119,11 @@ def test_sandbox_not_created_by_us_is_reported(fleet):
 
 
 def test_delete(fleet):
-    fleet.run([sandbox_task()])
-    step = fleet.run([sandbox_task(state="absent")], check=True)
-    assert step.result("s")["changed"] is True and step.mutating == []
-    step = fleet.run([sandbox_task(state="absent")])
+    _created, check, step, again = fleet.steps([sandbox_task()], Play([sandbox_task(state="absent")], check=True),
+                                               [sandbox_task(state="absent")], [sandbox_task(state="absent")])
+    assert check.result("s")["changed"] is True and check.mutating == []
     assert [c["argv"][:2] for c in step.mutating] == [["sandbox", "delete"]]
-    step = fleet.run([sandbox_task(state="absent")])
-    assert step.result("s")["changed"] is False and step.mutating == []
+    assert again.result("s")["changed"] is False and again.mutating == []
 
 
 def test_bad_input_fails_before_any_call(fleet):
