@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from playrunner import Play
+
 
 def gw(task="g", **params):
     return {"name": task, "agentfleet.nemoclaw.openshell_gateway": params}
@@ -15,28 +17,31 @@ def gw(task="g", **params):
 def test_gateway_registration(fleet):
     sim = fleet.first
     ep = sim.endpoint
-    step = fleet.run([gw(name="gw2", endpoint=ep)], check=True)
-    assert step.result("g")["changed"] is True and step.mutating == []
-    step = fleet.run([gw(name="gw2", endpoint=ep, wait=True)])
+    check, step, *again, select, moved, removed, removed_again = fleet.steps(
+        Play([gw(name="gw2", endpoint=ep)], check=True),
+        [gw(name="gw2", endpoint=ep, wait=True)],
+        [gw(name="gw2", endpoint=ep + "/")],
+        Play([gw(name="gw2", endpoint=ep + "/")], check=True),
+        # Another registration takes over "active"; ours selects itself back.
+        [gw(name="openshell", endpoint=ep)],
+        # An endpoint change replaces the registration.
+        [gw(name="gw2", endpoint="http://127.0.0.1:1")],
+        [gw(name="gw2", state="absent")],
+        [gw(name="gw2", state="absent")])
+    assert check.result("g")["changed"] is True and check.mutating == []
     res = step.result("g")
     assert res["changed"] is True and res["status"]["status"] == "connected"
     assert res["gateway"]["name"] == "gw2" and res["gateway"]["auth"] == "plaintext" and res["gateway"]["active"]
     assert [c["argv"][:2] for c in step.mutating] == [["gateway", "add"]]
-    for check in (False, True):
-        step = fleet.run([gw(name="gw2", endpoint=ep + "/")], check=check)
+    for step in again:
         assert step.result("g")["changed"] is False and step.mutating == []
-    # Another registration takes over "active"; ours selects itself back.
-    step = fleet.run([gw(name="openshell", endpoint=ep)])
-    assert step.result("g")["differences"] == ["active"]
-    assert [c["argv"][:2] for c in step.mutating] == [["gateway", "select"]]
-    # An endpoint change replaces the registration.
-    step = fleet.run([gw(name="gw2", endpoint="http://127.0.0.1:1")])
-    assert step.result("g")["differences"] == ["endpoint"]
-    assert [c["argv"][:2] for c in step.mutating] == [["gateway", "remove"], ["gateway", "add"]]
-    step = fleet.run([gw(name="gw2", state="absent")])
-    assert [c["argv"][:2] for c in step.mutating] == [["gateway", "remove"]]
+    assert select.result("g")["differences"] == ["active"]
+    assert [c["argv"][:2] for c in select.mutating] == [["gateway", "select"]]
+    assert moved.result("g")["differences"] == ["endpoint"]
+    assert [c["argv"][:2] for c in moved.mutating] == [["gateway", "remove"], ["gateway", "add"]]
+    assert [c["argv"][:2] for c in removed.mutating] == [["gateway", "remove"]]
     assert "gw2" not in [g["name"] for g in sim.json("gateway", "list", "-o", "json")]
-    assert fleet.run([gw(name="gw2", state="absent")]).result("g")["changed"] is False
+    assert removed_again.result("g")["changed"] is False
 
 
 def test_gateway_wait_on_a_down_gateway_fails_clearly(fleet):
@@ -69,27 +74,29 @@ def inf(task="i", **params):
 
 def test_inference_routes(fleet):
     sim = fleet.first
-    fleet.run([PROVIDER])
-    step = fleet.run([inf(provider="nv", model="m1")], check=True)
-    assert step.result("i")["changed"] is True and step.mutating == []
-    step = fleet.run([inf(provider="nv", model="m1", timeout_secs=90)])
+    _provider, check, step, *again, model, system = fleet.steps(
+        [PROVIDER],
+        Play([inf(provider="nv", model="m1")], check=True),
+        [inf(provider="nv", model="m1", timeout_secs=90)],
+        [inf(provider="nv", model="m1", timeout_secs=90)],
+        Play([inf(provider="nv", model="m1", timeout_secs=90)], check=True),
+        [inf(provider="nv", model="m2")],
+        [inf(provider="nv", model="sys", system=True)])
+    assert check.result("i")["changed"] is True and check.mutating == []
     res = step.result("i")
     assert res["inference"]["model"] == "m1" and res["inference"]["timeout"] == 90
-    for check in (False, True):
-        step = fleet.run([inf(provider="nv", model="m1", timeout_secs=90)], check=check)
+    for step in again:
         assert step.result("i")["changed"] is False and step.mutating == []
-    step = fleet.run([inf(provider="nv", model="m2")])
-    assert step.result("i")["differences"] == ["model"]
-    assert step.result("i")["diff"]["before"]["model"] == "m1"
-    step = fleet.run([inf(provider="nv", model="sys", system=True)])
-    assert step.result("i")["route"] == "sandbox-system"
+    assert model.result("i")["differences"] == ["model"]
+    assert model.result("i")["diff"]["before"]["model"] == "m1"
+    assert system.result("i")["route"] == "sandbox-system"
     text = sim.ok("inference", "get").stdout
     assert "sys" in text and "m2" in text
-    step = fleet.run([inf(system=True, state="absent")])
-    assert [c["argv"][:2] for c in step.mutating] == [["inference", "delete"]]
-    assert fleet.run([inf(system=True, state="absent")]).mutating == []
-    step = fleet.run([inf(provider="missing", model="m")])
-    assert step.rc != 0 and "missing" in step.result("i")["msg"]
+    removed, removed_again, missing = fleet.steps(
+        [inf(system=True, state="absent")], [inf(system=True, state="absent")], [inf(provider="missing", model="m")])
+    assert [c["argv"][:2] for c in removed.mutating] == [["inference", "delete"]]
+    assert removed_again.mutating == []
+    assert missing.rc != 0 and "missing" in missing.result("i")["msg"]
 
 
 def test_approvals(fleet):
@@ -112,22 +119,25 @@ def test_approvals(fleet):
     assert sorted(c["id"] for c in res["left"]) == ["c-npm", "c-ssh"]
     assert step.mutating == []
     version_before = sim.json("policy", "get", "sb1", "-o", "json")["version"]
-    step = fleet.run([{"name": "a", "agentfleet.nemoclaw.openshell_approval": dict(review, reject_unmatched=True)}])
+    step, again = fleet.steps(
+        [{"name": "a", "agentfleet.nemoclaw.openshell_approval": dict(review, reject_unmatched=True)}],
+        [{"name": "a", "agentfleet.nemoclaw.openshell_approval": review}])
     res = step.result("a")
     assert [c["id"] for c in res["approved"]] == ["c-git"]
     assert sorted(c["id"] for c in res["rejected"]) == ["c-npm", "c-pip", "c-ssh"]
     verbs = sorted(c["argv"][1] for c in step.mutating)
     assert verbs == ["approve", "reject", "reject", "reject"]
     assert sim.json("policy", "get", "sb1", "-o", "json")["version"] > version_before
-    step = fleet.run([{"name": "a", "agentfleet.nemoclaw.openshell_approval": review}])
-    assert step.result("a")["changed"] is False and step.mutating == [] and step.result("a")["pending"] == []
+    assert again.result("a")["changed"] is False and again.mutating == [] and again.result("a")["pending"] == []
 
 
 def test_info(fleet):
     sim = fleet.first
     fleet.run([PROVIDER])
     sim.ok("sandbox", "create", "--name", "sb1", "--no-tty")
-    step = fleet.run([{"name": "info", "agentfleet.nemoclaw.openshell_info": {"policy_bodies": True}}], check=True)
+    step, bad = fleet.steps(
+        Play([{"name": "info", "agentfleet.nemoclaw.openshell_info": {"policy_bodies": True}}], check=True),
+        [{"name": "info", "agentfleet.nemoclaw.openshell_info": {"gather_subset": ["nope"]}}])
     info = step.result("info")["openshell"]
     assert info["status"]["status"] == "connected"
     assert [s["name"] for s in info["sandboxes"]] == ["sb1"]
@@ -136,5 +146,4 @@ def test_info(fleet):
     assert info["approvals"] == {"sb1": []}
     assert "nvapi-CANARY" not in json.dumps(info)
     assert step.mutating == []
-    step = fleet.run([{"name": "info", "agentfleet.nemoclaw.openshell_info": {"gather_subset": ["nope"]}}])
-    assert step.rc != 0 and "gather_subset" in step.result("info")["msg"]
+    assert bad.rc != 0 and "gather_subset" in bad.result("info")["msg"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+from playrunner import Play
+
 SECRET = "nvapi-CANARY-7f3a9c1e5b2d"
 SECRET2 = "nvapi-CANARY-second-4e8d"
 
@@ -25,7 +27,7 @@ def test_quartet_check_apply_idempotent(fleet):
     assert step.mutating == []
     assert sim.json("provider", "list", "-o", "json") == []
 
-    step = fleet.run([provider_task()])
+    step, *again = fleet.steps([provider_task()], [provider_task()], Play([provider_task()], check=True))
     assert step.rc == 0, step.stdout
     res = step.result("p")
     assert res["changed"] is True and res["action"] == "create"
@@ -34,16 +36,18 @@ def test_quartet_check_apply_idempotent(fleet):
     listed = sim.json("provider", "list", "-o", "json")
     assert [(p["name"], p["type"], p["credential_keys"]) for p in listed] == [("nv", "nvidia", ["NVIDIA_API_KEY"])]
 
-    for check in (False, True):
-        step = fleet.run([provider_task()], check=check)
+    for step in again:
         assert step.rc == 0, step.stdout
         assert step.result("p")["changed"] is False
         assert step.mutating == [], step.mutating
 
 
 def test_update_value_removal_and_config(fleet):
-    fleet.run([provider_task(credentials={"NVIDIA_API_KEY": SECRET, "EXTRA_TOKEN": "x-token-1"})])
-    step = fleet.run([provider_task(credentials={"NVIDIA_API_KEY": SECRET2, "EXTRA_TOKEN": "x-token-1"})])
+    _created, step, removal, again = fleet.steps(
+        [provider_task(credentials={"NVIDIA_API_KEY": SECRET, "EXTRA_TOKEN": "x-token-1"})],
+        [provider_task(credentials={"NVIDIA_API_KEY": SECRET2, "EXTRA_TOKEN": "x-token-1"})],
+        [provider_task(credentials={"NVIDIA_API_KEY": SECRET2}, config={"BASE_URL": "http://x"})],
+        [provider_task(credentials={"NVIDIA_API_KEY": SECRET2}, config={"BASE_URL": "http://x"})])
     res = step.result("p")
     assert res["changed"] is True
     assert res["diff"]["after"]["credentials"] == {"EXTRA_TOKEN": "<unchanged>", "NVIDIA_API_KEY": "<changed>"}
@@ -51,39 +55,36 @@ def test_update_value_removal_and_config(fleet):
     assert update["argv"][:3] == ["provider", "update", "nv"]
     assert update["argv"].count("--credential") == 1 and "NVIDIA_API_KEY" in update["argv"]
 
-    step = fleet.run([provider_task(credentials={"NVIDIA_API_KEY": SECRET2}, config={"BASE_URL": "http://x"})])
-    (update,) = step.mutating
+    (update,) = removal.mutating
     assert "EXTRA_TOKEN=" in update["argv"] and "BASE_URL=http://x" in update["argv"]
     listed = fleet.first.json("provider", "list", "-o", "json")[0]
     assert listed["credential_keys"] == ["NVIDIA_API_KEY"] and listed.get("config_keys") == ["BASE_URL"]
-    step = fleet.run([provider_task(credentials={"NVIDIA_API_KEY": SECRET2}, config={"BASE_URL": "http://x"})])
-    assert step.result("p")["changed"] is False and step.mutating == []
+    assert again.result("p")["changed"] is False and again.mutating == []
 
 
 def test_change_behind_our_back_is_drift(fleet):
     fleet.run([provider_task()])
     fleet.first.ok("provider", "update", "nv", "--credential", "NVIDIA_API_KEY",
                    env={"NVIDIA_API_KEY": "someone-else"})
-    step = fleet.run([provider_task()], check=True)
-    res = step.result("p")
-    assert res["changed"] is True and step.mutating == []
+    check, step, again = fleet.steps(Play([provider_task()], check=True), [provider_task()], [provider_task()])
+    res = check.result("p")
+    assert res["changed"] is True and check.mutating == []
     assert any("outside Ansible" in r for r in res["reasons"])
-    step = fleet.run([provider_task()])
     assert step.result("p")["changed"] is True
-    assert fleet.run([provider_task()]).result("p")["changed"] is False
+    assert again.result("p")["changed"] is False
 
 
 def test_on_create_and_always(fleet):
-    fleet.run([provider_task(update_credentials="on_create")])
-    step = fleet.run([provider_task(credentials={"NVIDIA_API_KEY": SECRET2}, update_credentials="on_create")])
-    assert step.result("p")["changed"] is False and step.mutating == []
-    step = fleet.run([provider_task(update_credentials="always")])
-    assert step.result("p")["changed"] is True and len(step.mutating) == 1
+    _created, on_create, always = fleet.steps(
+        [provider_task(update_credentials="on_create")],
+        [provider_task(credentials={"NVIDIA_API_KEY": SECRET2}, update_credentials="on_create")],
+        [provider_task(update_credentials="always")])
+    assert on_create.result("p")["changed"] is False and on_create.mutating == []
+    assert always.result("p")["changed"] is True and len(always.mutating) == 1
 
 
 def test_type_change_fails_unless_recreate(fleet):
-    fleet.run([provider_task()])
-    step = fleet.run([provider_task(type="openai", credentials={"OPENAI_API_KEY": SECRET})])
+    _created, step = fleet.steps([provider_task()], [provider_task(type="openai", credentials={"OPENAI_API_KEY": SECRET})])
     assert step.rc != 0 and step.status("p") == "failed"
     res = step.result("p")
     assert "recreate_on_type_change" in res["msg"] and res["field"] == "type"
@@ -104,13 +105,12 @@ def test_delete_and_attached_refusal(fleet):
     assert res["error_kind"] == "precondition" and "sb1" in res["msg"]
     assert sim.json("provider", "list", "-o", "json") != []
     sim.ok("sandbox", "delete", "sb1")
-    step = fleet.run([provider_task(state="absent")], check=True)
-    assert step.result("p")["changed"] is True and step.mutating == []
-    step = fleet.run([provider_task(state="absent")])
+    check, step, again = fleet.steps(Play([provider_task(state="absent")], check=True), [provider_task(state="absent")],
+                                     [provider_task(state="absent")])
+    assert check.result("p")["changed"] is True and check.mutating == []
     assert step.result("p")["changed"] is True
     assert sim.json("provider", "list", "-o", "json") == []
-    step = fleet.run([provider_task(state="absent")])
-    assert step.result("p")["changed"] is False and step.mutating == []
+    assert again.result("p")["changed"] is False and again.mutating == []
 
 
 def test_bad_input_fails_before_any_call(fleet):
