@@ -176,16 +176,18 @@ def read_calls(call_log):
 
 
 class Play(object):
-    """One step of ``Fleet.steps``: ``tasks`` as one play, in check mode (the play's ``check_mode``) or not.
+    """One step of ``Fleet.steps``: ``tasks`` as one play, in check mode (the play's ``check_mode``) or not;
+    ``play_extra``: more play keywords (``roles``; ``vars``, which a step uses where ``run`` takes extra vars).
 
     The play keyword sets what a module and an action plugin see (``check_mode``, ``diff``) but not the
     ``ansible_check_mode`` variable, which follows ``--check`` only: a step whose roles or playbooks read
     that variable needs its own run (``Fleet.run(..., check=True)``)."""
 
-    def __init__(self, tasks, check=False, diff=True):
-        self.tasks = tasks
+    def __init__(self, tasks=(), check=False, diff=True, play_extra=None):
+        self.tasks = list(tasks)
         self.check = check
         self.diff = diff
+        self.play_extra = play_extra or {}
 
 
 class Step(object):
@@ -375,6 +377,7 @@ class Fleet(object):
         doc = []
         for i, spec in enumerate(plays):
             play = self._play("step %d" % (i + 1), spec.tasks)
+            play.update(spec.play_extra)
             play.update(check_mode=spec.check, diff=spec.diff)
             doc.append(play)
         playbook = os.path.join(step_dir, "playbook.yml")
@@ -390,6 +393,8 @@ class Fleet(object):
                                  % ([e["play_start"] for e in starts], stdout[-4000:]))
         calls = dict((name, h.calls()) for name, h in self.hosts.items())
         heads = [stdout.find("PLAY [%s]" % p["name"]) for p in doc] + [len(stdout)]
+        if -1 in heads or heads != sorted(heads):
+            raise AssertionError("the output does not show every step's play in order\n%s" % stdout[-4000:])
         out = []
         for i, play in enumerate(doc):
             results = [e for e in entries if e.get("play") == play["name"] and "task" in e]
@@ -403,8 +408,8 @@ class Fleet(object):
             else:
                 step_rc = 2 if any(r["status"] == "unreachable" or (r["status"] == "failed" and not r["ignored"])
                                    for r in results) else 0
-            out.append(Step(step_rc, stdout[max(heads[i], 0):heads[i + 1]] if heads[i] >= 0 else stdout, results,
-                            step_calls))
+            # The first step's output also has what came before any play (warnings about the inventory).
+            out.append(Step(step_rc, stdout[0 if i == 0 else heads[i]:heads[i + 1]], results, step_calls))
         return out
 
     def run(self, tasks=None, playbook=None, check=False, diff=True, extra_vars=None, verbosity=0, env=None,

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from playrunner import Play
+
 BASE = {
     "version": 1,
     "filesystem_policy": {"include_workdir": True, "read_only": ["/usr", "/etc"], "read_write": ["/sandbox", "/tmp"]},
@@ -36,13 +38,12 @@ def test_policy_quartet_and_diff(fleet):
     sim = fleet.first
     fleet.run([sandbox()])
     v1 = sim.json("policy", "get", "sb1", "-o", "json")["version"]
-    step = fleet.run([policy()], check=True)
-    res = step.result("pol")
-    assert res["changed"] is True and step.mutating == []
+    check, step, *again = fleet.steps(Play([policy()], check=True), [policy()], [policy()], Play([policy()], check=True))
+    res = check.result("pol")
+    assert res["changed"] is True and check.mutating == []
     assert res["policy_diff"]["network_policies"]["added"] == ["github"]
     assert "api.github.com" in res["diff"]["after"] and "api.github.com" not in res["diff"]["before"]
-    assert "+" in step.stdout and "api.github.com" in step.stdout  # --diff output shows the change
-    step = fleet.run([policy()])
+    assert "+" in check.stdout and "api.github.com" in check.stdout  # --diff output shows the change
     res = step.result("pol")
     assert res["changed"] is True and res["version"] == v1 + 1
     (call,) = step.mutating
@@ -50,20 +51,18 @@ def test_policy_quartet_and_diff(fleet):
     current = sim.json("policy", "get", "sb1", "--full", "-o", "json")
     assert "github" in current["policy"]["network_policies"]
     assert current["policy"]["landlock"] == {"compatibility": "best_effort"}
-    for check in (False, True):
-        step = fleet.run([policy()], check=check)
+    for step in again:
         assert step.result("pol")["changed"] is False and step.mutating == []
     # Someone replaces the policy behind our back: detected and repaired.
     sim.ok("policy", "update", "sb1", "--remove-endpoint", "api.github.com:443")
-    step = fleet.run([policy()], check=True)
-    assert step.result("pol")["changed"] is True and step.mutating == []
-    assert fleet.run([policy()]).result("pol")["changed"] is True
-    assert fleet.run([policy()]).result("pol")["changed"] is False
+    check, repair, again = fleet.steps(Play([policy()], check=True), [policy()], [policy()])
+    assert check.result("pol")["changed"] is True and check.mutating == []
+    assert repair.result("pol")["changed"] is True
+    assert again.result("pol")["changed"] is False
 
 
 def test_typed_failures(fleet):
     sim = fleet.first
-    fleet.run([sandbox()])
     tasks = [
         dict(policy("static", policy=dict(BASE, landlock={"compatibility": "hard_requirement"})), ignore_errors=True),
         dict(policy("missing", sandbox="nope"), ignore_errors=True),
@@ -73,7 +72,7 @@ def test_typed_failures(fleet):
         dict(policy("reserved", policy={"version": 1, "network_policies": {"_provider_x": GITHUB}}), ignore_errors=True),
         dict(policy("global_wait", **{"global": True, "sandbox": None}), ignore_errors=True),
     ]
-    step = fleet.run(tasks)
+    _created, step = fleet.steps([sandbox()], tasks)
     static = step.result("static")
     assert static["error_kind"] == "precondition" and "landlock" in static["msg"] and "openshell_sandbox" in static["msg"]
     assert step.result("missing")["error_kind"] == "not_found"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from playrunner import command_words
+from playrunner import Play, command_words
 
 ROLE = {"roles": [{"role": "agentfleet.nemoclaw.agents"}]}
 TASK = "Converge the agents of the host"
@@ -26,6 +26,11 @@ def agents(*entries):
     return dict(VARS, nemoclaw_agents=list(entries))
 
 
+def role_play(variables, check=False):
+    """A step of ``Fleet.steps``: the role with ``variables`` as the play's vars (what ``run`` gives as extra vars)."""
+    return Play(check=check, play_extra=dict(ROLE, vars=variables))
+
+
 def words(step):
     return [command_words(c["argv"])[:2] for c in step.mutating]
 
@@ -36,7 +41,7 @@ def exec_in(sim, name, script):
 
 def test_rollout_is_idempotent_and_labels_the_sandbox(fleet):
     sim = fleet.first
-    step = fleet.run([], play_extra=ROLE, extra_vars=VARS)
+    step, *again = fleet.steps(role_play(VARS), role_play(VARS), role_play(VARS, check=True))
     assert step.rc == 0, step.stdout[-3000:]
     res = step.result(TASK)
     assert res["changed"] is True and res["agents"]["openclaw"]["actions"] == ["create"]
@@ -51,8 +56,7 @@ def test_rollout_is_idempotent_and_labels_the_sandbox(fleet):
     assert sb["labels"]["agentfleet.nemoclaw/managed"] == "true"
     assert "nvidia/nemotron-3-super-120b-a12b" in sim.ok("inference", "get").stdout
     assert [p["name"] for p in sim.json("provider", "list", "-o", "json")] == ["nvidia-inference"]
-    for check in (False, True):
-        step = fleet.run([], play_extra=ROLE, extra_vars=VARS, check=check)
+    for step in again:
         assert step.rc == 0, step.stdout[-3000:]
         assert step.changed_count() == 0, step.result(TASK).get("summary")
         # Nothing changed, so no health probe either: a no-op makes no call but reads.
@@ -67,14 +71,17 @@ def test_env_change_replaces_the_sandbox_and_keeps_the_agent_home(fleet):
     old_id = sim.json("sandbox", "get", "openclaw", "-o", "json")["id"]
     changed = dict(OPENCLAW, env={"LOG_LEVEL": "debug"})
 
-    # check mode names the field and the replacement, and changes nothing
-    step = fleet.run([], play_extra=ROLE, extra_vars=agents(changed), check=True)
-    assert step.rc == 0, step.stdout[-3000:]
-    res = step.result(TASK)["agents"]["openclaw"]
-    assert res["replace"] is True and res["differences"] == [{"field": "env.LOG_LEVEL", "before": None, "after": "debug"}]
-    assert step.mutating == [] and "env.LOG_LEVEL: debug" in step.stdout
+    # on_replace: refuse fails naming the entry and the field, before any write
+    refused = dict(changed, env={"LOG_LEVEL": "info"}, on_replace="refuse")
+    check, step, refuse = fleet.steps(role_play(agents(changed), check=True), role_play(agents(changed)),
+                                      role_play(agents(refused)))
 
-    step = fleet.run([], play_extra=ROLE, extra_vars=agents(changed))
+    # check mode names the field and the replacement, and changes nothing
+    assert check.rc == 0, check.stdout[-3000:]
+    res = check.result(TASK)["agents"]["openclaw"]
+    assert res["replace"] is True and res["differences"] == [{"field": "env.LOG_LEVEL", "before": None, "after": "debug"}]
+    assert check.mutating == [] and "env.LOG_LEVEL: debug" in check.stdout
+
     assert step.rc == 0, step.stdout[-3000:]
     res = step.result(TASK)["agents"]["openclaw"]
     assert res["actions"] == ["backup", "delete", "create", "restore"], res
@@ -85,52 +92,46 @@ def test_env_change_replaces_the_sandbox_and_keeps_the_agent_home(fleet):
     assert sim.json("sandbox", "get", "openclaw", "-o", "json")["id"] != old_id
     assert exec_in(sim, "openclaw", "cat .openclaw/memory.md").strip() == "remembered"
 
-    # on_replace: refuse fails naming the entry and the field, before any write
-    refused = dict(changed, env={"LOG_LEVEL": "info"}, on_replace="refuse")
-    step = fleet.run([], play_extra=ROLE, extra_vars=agents(refused))
-    assert step.rc != 0
-    msg = step.result(TASK)["msg"]
+    assert refuse.rc != 0
+    msg = refuse.result(TASK)["msg"]
     assert "nemoclaw_agents[openclaw].on_replace is refuse" in msg and "env.LOG_LEVEL" in msg, msg
-    assert step.mutating == []
+    assert refuse.mutating == []
 
     # a label is replaced too; the next run is a no-op
     labelled = dict(changed, labels={"team": "research"})
-    step = fleet.run([], play_extra=ROLE, extra_vars=agents(labelled))
+    step, again = fleet.steps(role_play(agents(labelled)), role_play(agents(labelled)))
     assert step.rc == 0 and step.result(TASK)["agents"]["openclaw"]["replace"] is True, step.stdout[-3000:]
     assert sim.json("sandbox", "get", "openclaw", "-o", "json")["labels"]["team"] == "research"
-    step = fleet.run([], play_extra=ROLE, extra_vars=agents(labelled))
-    assert step.rc == 0 and step.changed_count() == 0 and step.mutating == []
+    assert again.rc == 0 and again.changed_count() == 0 and again.mutating == []
 
 
 def test_two_agents_stopped_then_absent(fleet):
     sim = fleet.first
     hermes = {"name": "hermes", "agent": "hermes"}
-    step = fleet.run([], play_extra=ROLE, extra_vars=agents(OPENCLAW, hermes))
+    step, stop = fleet.steps(role_play(agents(OPENCLAW, hermes)), role_play(agents(OPENCLAW, dict(hermes, state="stopped"))))
     assert step.rc == 0, step.stdout[-3000:]
     assert sorted(s["name"] for s in sim.json("sandbox", "list", "-o", "json")) == ["hermes", "openclaw"]
     # one inference.local route for both: the agents share it
     assert words(step).count(("inference", "set")) == 1
 
-    step = fleet.run([], play_extra=ROLE, extra_vars=agents(OPENCLAW, dict(hermes, state="stopped")))
-    assert step.rc == 0, step.stdout[-3000:]
-    assert words(step) == [("sandbox", "stop")]
+    assert stop.rc == 0, stop.stdout[-3000:]
+    assert words(stop) == [("sandbox", "stop")]
     assert sim.json("sandbox", "get", "hermes", "-o", "json")["phase"] == "Stopped"
 
     exec_in(sim, "openclaw", MEMORY)
-    step = fleet.run([], play_extra=ROLE, extra_vars=agents(dict(OPENCLAW, state="absent"), dict(hermes, state="stopped")))
+    removed = agents(dict(OPENCLAW, state="absent"), dict(hermes, state="stopped"))
+    step, again = fleet.steps(role_play(removed), role_play(removed))
     assert step.rc == 0, step.stdout[-3000:]
     res = step.result(TASK)["agents"]["openclaw"]
     assert res["actions"] == ["backup", "delete"] and res["backup"].endswith("-remove.tar.gz"), res
     assert [s["name"] for s in sim.json("sandbox", "list", "-o", "json")] == ["hermes"]
-    step = fleet.run([], play_extra=ROLE, extra_vars=agents(dict(OPENCLAW, state="absent"), dict(hermes, state="stopped")))
-    assert step.rc == 0 and step.changed_count() == 0 and step.mutating == []
+    assert again.rc == 0 and again.changed_count() == 0 and again.mutating == []
 
 
 def test_rotated_credential_updates_the_provider_only(fleet):
-    step = fleet.run([], play_extra=ROLE, extra_vars=VARS)
-    assert step.rc == 0, step.stdout[-3000:]
     rotated = dict(VARS, nemoclaw_secrets={"NVIDIA_INFERENCE_API_KEY": "nvapi-ROTATED-0f1e2d3c"})
-    step = fleet.run([], play_extra=ROLE, extra_vars=rotated)
+    first, step = fleet.steps(role_play(VARS), role_play(rotated))
+    assert first.rc == 0, first.stdout[-3000:]
     assert step.rc == 0, step.stdout[-3000:]
     assert words(step) == [("provider", "update")], words(step)
     assert step.result(TASK)["providers"]["nvidia-inference"]["credentials"] == {"NVIDIA_API_KEY": "<changed>"}
