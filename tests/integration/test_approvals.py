@@ -14,7 +14,7 @@ import time
 import pytest
 import yaml
 
-from playrunner import Fleet, command_words
+from playrunner import Fleet, Play, command_words
 
 PLAYBOOK = "playbooks/approvals.yml"
 REVIEW = "Review pending network requests"
@@ -201,9 +201,10 @@ def test_fleet_review_rules_sla_check_mode_and_overlay_round_trip(fleet5, tmp_pa
     # Round trip: host1's sandbox is recreated by the agents role, the overlay in the agent's policy_overlays.
     sim = fleet.hosts["host1"]
     sim.ok("sandbox", "delete", "openclaw")
-    step = fleet.run([], play_extra=AGENTS_ROLE, limit="host1",
-                     host_vars={"host1": {"nemoclaw_agents": [OPENCLAW_WITH_APPROVALS]}},
-                     extra_vars={"nemoclaw_approved_endpoints": doc["nemoclaw_approved_endpoints"]})
+    # The approved rules are part of the desired policy then: a second converge has nothing to do.
+    step, again = fleet.steps(Play(play_extra=AGENTS_ROLE), Play(play_extra=AGENTS_ROLE), limit="host1",
+                              host_vars={"host1": {"nemoclaw_agents": [OPENCLAW_WITH_APPROVALS]}},
+                              extra_vars={"nemoclaw_approved_endpoints": doc["nemoclaw_approved_endpoints"]})
     assert step.rc == 0, step.stdout[-4000:]
     applied = os.path.join(sim.root, "home", ".local", "state", "agentfleet-nemoclaw", "applied", "openshell.json")
     with open(applied) as fh:
@@ -214,10 +215,6 @@ def test_fleet_review_rules_sla_check_mode_and_overlay_round_trip(fleet5, tmp_pa
     assert ("api.github.com", 443) in endpoints_of({"k": policies["allow_api_github_com_443"]})
     assert ("docs.python.org", 443) in endpoints_of(policies)
     assert any(command_words(c["argv"])[:2] == ("sandbox", "create") for c in step.mutating)
-    # The approved rules are part of the desired policy now: a second converge has nothing to do.
-    again = fleet.run([], play_extra=AGENTS_ROLE, limit="host1",
-                      host_vars={"host1": {"nemoclaw_agents": [OPENCLAW_WITH_APPROVALS]}},
-                      extra_vars={"nemoclaw_approved_endpoints": doc["nemoclaw_approved_endpoints"]})
     assert again.rc == 0 and again.mutating == [], again.stdout[-3000:]
     # Without an overlay the same entry plans no approvals layer.
     bare = fleet.run([], play_extra=AGENTS_ROLE, limit="host1", check=True,

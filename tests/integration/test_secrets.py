@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 
+from playrunner import Play
+
 CANARY = "nvapi-SECRET-CANARY-0c9f8e7d6b5a"
 CANARY2 = "nvapi-SECRET-CANARY-rotated-1a2b"
 
@@ -47,10 +49,11 @@ def test_secret_never_leaves_the_environment(fleet, tmp_path):
         "name": "nv", "type": "nvidia",
         "credentials": {"NVIDIA_API_KEY": "{{ lookup('ansible.builtin.env', 'CANARY') }}"}}}
     outputs = []
-    for canary, check in ((CANARY, True), (CANARY, False), (CANARY, False), (CANARY2, True), (CANARY2, False)):
-        step = fleet.run([task], verbosity=3, check=check, env={"CANARY": canary})
-        assert step.rc == 0, step.stdout
-        outputs.append(step)
+    # One run per value (the lookup reads the run's environment): check, create, no-op; check, update.
+    for canary, checks in ((CANARY, (True, False, False)), (CANARY2, (True, False))):
+        for step in fleet.steps(*[Play([task], check=check) for check in checks], verbosity=3, env={"CANARY": canary}):
+            assert step.rc == 0, step.stdout
+            outputs.append(step)
     assert outputs[1].result("p")["changed"] and not outputs[2].result("p")["changed"]
     assert outputs[4].result("p")["diff"]["after"]["credentials"] == {"NVIDIA_API_KEY": "<changed>"}
     for step in outputs:
@@ -75,10 +78,11 @@ def test_agents_role_keeps_the_secret_out_of_everything(fleet, tmp_path):
     role = {"roles": [{"role": "agentfleet.nemoclaw.agents"}]}
     secrets = {"nemoclaw_secrets": {"NVIDIA_INFERENCE_API_KEY": "{{ lookup('ansible.builtin.env', 'CANARY') }}"}}
     steps = []
-    for canary, check in ((CANARY, False), (CANARY2, True), (CANARY2, False)):
-        step = fleet.run([], play_extra=role, extra_vars=secrets, verbosity=3, check=check, env={"CANARY": canary})
-        assert step.rc == 0, step.stdout[-3000:]
-        steps.append(step)
+    for canary, checks in ((CANARY, (False,)), (CANARY2, (True, False))):
+        for step in fleet.steps(*[Play(check=check, play_extra=role) for check in checks], extra_vars=secrets,
+                                verbosity=3, env={"CANARY": canary}):
+            assert step.rc == 0, step.stdout[-3000:]
+            steps.append(step)
     actions = [s.result("Converge the agents of the host")["providers"]["nvidia-inference"] for s in steps]
     assert [(a["action"], a["changed"]) for a in actions] == [("create", True), ("update", True), ("update", True)]
     assert actions[2]["credentials"] == {"NVIDIA_API_KEY": "<changed>"}
