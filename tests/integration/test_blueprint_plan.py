@@ -16,6 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, ".collections"))
 
 from ansible_collections.agentfleet.nemoclaw.plugins.module_utils.blueprint import artifact_digest  # noqa: E402
+from playrunner import Play  # noqa: E402  pylint: disable=wrong-import-position
 
 AGENTS = ("openclaw", "hermes")
 TIERS = ("restricted", "balanced", "open")
@@ -63,7 +64,7 @@ def version_calls(step):
 
 def test_shipped_blueprints_plan_create_and_apply(fleet):
     sim = fleet.first
-    step = fleet.run(all_tasks())
+    step, check = fleet.steps(all_tasks(), Play(all_tasks(transitions=("restricted",)), check=True))
     assert step.rc == 0, step.stdout[-4000:]
     # one read-only version probe per plan task, and one per sandbox created (its argv follows the version)
     assert len(version_calls(step)) == len(AGENTS) * len(TIERS) + len(AGENTS)
@@ -96,12 +97,11 @@ def test_shipped_blueprints_plan_create_and_apply(fleet):
     assert len(applied) == len(AGENTS) * len(TRANSITIONS)
 
     # Check mode: planning still probes the version (read-only), plans are identical, nothing would change.
-    step = fleet.run(all_tasks(transitions=("restricted",)), check=True)
-    assert step.rc == 0, step.stdout[-4000:]
-    assert step.mutating == [] and step.changed_count() == 0
-    assert len(version_calls(step)) == len(AGENTS) * len(TIERS)
+    assert check.rc == 0, check.stdout[-4000:]
+    assert check.mutating == [] and check.changed_count() == 0
+    assert len(version_calls(check)) == len(AGENTS) * len(TIERS)
     for (agent, tier), plan in plans.items():
-        assert step.result("plan-%s-%s" % (agent, tier))["plan"]["plan_digest"] == plan["plan_digest"]
+        assert check.result("plan-%s-%s" % (agent, tier))["plan"]["plan_digest"] == plan["plan_digest"]
 
 
 def test_gate_pin_and_archive_before_any_host_change(fleet, tmp_path):

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from playrunner import ROOT
+from playrunner import ROOT, Play
 from reltools import close_fleet, make_fleet
 
 sys.path.insert(0, os.path.join(ROOT, ".collections"))
@@ -125,7 +125,8 @@ def test_module_waits_fails_naming_the_holder_and_check_mode_reports(fleet):
         {"name": "B cannot release it", mod: {"state": "released", "owner": "me:1:y"}},
         {"name": "B with takeover", mod: {"owner": "me:1:y", "timeout": 0, "takeover": ["elsewhere:4242:x"]}},
     ]
-    step = fleet.run(tasks)
+    # --check never takes the lock; it reports the holder (C).
+    step, check = fleet.steps(tasks, Play([{"name": "C in check mode", mod: {"owner": "c:3:z"}}], check=True))
     assert step.status("B waits 1 s") == "failed"
     msg = step.result("B waits 1 s")["msg"]
     assert "held by run elsewhere:4242:x" in msg and "pid 4242" in msg and "nemoclaw_lock_break" in msg, msg
@@ -134,11 +135,9 @@ def test_module_waits_fails_naming_the_holder_and_check_mode_reports(fleet):
     assert step.result("B with takeover")["previous"]["owner"] == "elsewhere:4242:x"
     with open(path) as fh:
         assert json.load(fh)["owner"] == "me:1:y"
-    # --check never takes the lock; it reports the holder.
-    step = fleet.run([{"name": "C in check mode", mod: {"owner": "c:3:z"}}], check=True)
-    result = step.result("C in check mode")
+    result = check.result("C in check mode")
     assert result["acquired"] is False and result["held_by"]["owner"] == "me:1:y"
     assert any("held by" in w for w in result.get("warnings", []))
     with open(path) as fh:
         assert json.load(fh)["owner"] == "me:1:y"
-    assert step.calls == []
+    assert check.calls == []
