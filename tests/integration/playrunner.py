@@ -154,8 +154,10 @@ def ansible_playbook(inventory, playbook, step_dir, ansible_home, check=False, d
         "ANSIBLE_LOCAL_TEMP": os.path.join(step_dir, "tmp"),
         "ANSIBLE_HOME": ansible_home,
         "RECORD_RESULTS_FILE": record,
-        "RECORD_CALL_LOGS": json.dumps(call_logs or {}),
     })
+    run_env.pop("RECORD_CALL_LOGS", None)
+    if call_logs:
+        run_env["RECORD_CALL_LOGS"] = json.dumps(call_logs)
     run_env.update(env or {})
     proc = subprocess.run(cmd, env=run_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=timeout, check=False)
@@ -163,8 +165,6 @@ def ansible_playbook(inventory, playbook, step_dir, ansible_home, check=False, d
     if os.path.exists(record):
         with open(record) as fh:
             results = [json.loads(line) for line in fh if line.strip()]
-    if not call_logs:
-        results = [r for r in results if "task" in r]
     return proc.returncode, proc.stdout, results
 
 

@@ -16,7 +16,8 @@ short_description: Record task results as JSON lines (integration tests only)
 description:
   - Appends C({"play", "host", "task", "status", "ignored", "result"}) for every task result to the file named by
     C(RECORD_RESULTS_FILE).
-  - At each play's start, appends C({"play_start", "calls"}): the line count of each call log named in C(RECORD_CALL_LOGS).
+  - With C(RECORD_CALL_LOGS) set, appends C({"play_start", "calls"}) at each play's start, the line count of each call
+    log it names.
 requirements:
   - RECORD_RESULTS_FILE in the environment
 """
@@ -48,8 +49,11 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         # Plays run one after another: every call of the plays before this one is in the logs by now.
         self._play = play.get_name()
+        logs = os.environ.get("RECORD_CALL_LOGS")
+        if not logs:
+            return
         counts = {}
-        for host, path in json.loads(os.environ.get("RECORD_CALL_LOGS") or "{}").items():
+        for host, path in json.loads(logs).items():
             try:
                 with open(path, "rb") as fh:
                     counts[host] = sum(1 for line in fh if line.strip())
