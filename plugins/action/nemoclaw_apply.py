@@ -315,8 +315,11 @@ class ActionModule(ActionBase):
         return template(agents_args), out
 
     def _role_tasks(self, relative):
-        """A task file of the collection, as the playbook loader reads it (its strings trusted as templates)."""
-        return self._loader.load_from_file(os.path.join(COLLECTION, relative), trusted_as_template=True)
+        """A task file of the collection, as the playbook loader reads it (its strings trusted as templates).
+
+        The loader's cached data itself (``unsafe``), not a deep copy of it per host: the playbook's own load
+        filled the cache before the workers were forked, and ``quickpath.role_options`` only reads it."""
+        return self._loader.load_from_file(os.path.join(COLLECTION, relative), trusted_as_template=True, unsafe=True)
 
     def _previous(self, target, args, task_vars):
         """The host's plan before ``target`` (read on the host, no OpenShell call); ``(None, failed result)`` if none."""

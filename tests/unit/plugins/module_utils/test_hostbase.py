@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -52,6 +53,23 @@ def test_the_quick_path_reads_each_roles_task(read):
     assert parts["lock"][1] == "nemoclaw_lock | default(true) | bool" and "timeout" not in parts["lock"][0]
     assert "gathered" not in parts["gpu"][0] and "host_base" not in parts["agents"][0]
     assert import_vars == _task(_load("playbooks/tasks/host_base.yml"), "Check the host")["vars"]
+
+
+def test_reading_the_options_leaves_the_loaded_task_files_as_they_were():
+    # The action gives role_options the loader's cached data, not a copy (nemoclaw_apply._role_tasks).
+    loaded = {}
+
+    def load(path):
+        loaded[path] = _load(path)
+        return loaded[path]
+    parts, import_vars = quickpath.role_options(load)
+    before = copy.deepcopy(loaded)
+    for part_args, _when in parts.values():
+        part_args["enabled"] = False
+        part_args.pop(next(iter(part_args)), None)
+    import_vars.clear()
+    assert loaded == before
+    assert loaded == dict((path, _load(path)) for path in loaded)
 
 
 def test_every_option_the_quick_path_gives_is_one_the_host_checks_take(read):
