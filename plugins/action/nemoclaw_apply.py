@@ -164,6 +164,9 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         self._task_vars = task_vars
         host = task_vars.get("inventory_hostname")
+        limited = self._quick_path_limited(task_vars)
+        if limited:
+            return {"changed": False, "host_base_needed": True, "host_base_reasons": [limited]}
         args = self._arguments(task_vars)
         result = {"changed": False}
         for warning in validate.unknown_variables(task_vars, extra=[task_vars.get("approvals_overlay_var")]):
@@ -275,6 +278,13 @@ class ActionModule(ActionBase):
             except (AnsibleError, TypeError, AttributeError, KeyError) as exc:
                 raise readback.Fallback("the host's Python is not known here (%s)" % exc)
         raise readback.Fallback("the host's Python is not known here")
+
+    def _quick_path_limited(self, task_vars):
+        """With ``host_base: true``: why this run's tags leave part of site.yml out (``quickpath.tag_limit``), or None."""
+        host_base = self._task.args.get("host_base")
+        if host_base is None or isinstance(host_base, dict) or not boolean(host_base, strict=False):
+            return None
+        return quickpath.tag_limit(task_vars.get("ansible_run_tags"), task_vars.get("ansible_skip_tags"))
 
     def _arguments(self, task_vars):
         """The task's options, validated; with ``host_base: true`` (site.yml's quick path) those of the roles' tasks

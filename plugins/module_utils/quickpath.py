@@ -54,6 +54,14 @@ OPENSHELL_VARS = (
     ("gateway_local_tls", "openshell_gateway_local_tls"),
 )
 
+# Every tag that site.yml's tasks carry, their roles' and imported task files' included (a unit test reads
+# them from the files). A --skip-tags naming one of these leaves part of the play out; any other skip tag
+# (Molecule's notest, say) selects nothing of it.
+PLAY_TAGS = frozenset(("agents", "always", "gpu", "openshell", "openshell_config", "openshell_install", "openshell_service",
+                       "preflight"))
+# Ansible's own selectors: they select by whether a task has tags at all.
+SPECIAL_TAGS = frozenset(("all", "tagged", "untagged"))
+
 _BARE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 
 
@@ -102,6 +110,20 @@ def role_options(load):
     if not imported:
         raise QuickPathError("%s: no task named %r (site.yml's quick path reads its vars there)" % (path, name))
     return out, dict(imported[0].get("vars") or {})
+
+
+def tag_limit(run_tags, skip_tags):
+    """Why the run's tag selection leaves part of site.yml out (the quick path does all of it in one
+    execution, so such a run takes the play's tasks), or None when it selects the whole play.
+
+    ``run_tags``/``skip_tags``: ``ansible_run_tags``/``ansible_skip_tags`` (``--tags``/``--skip-tags``)."""
+    run = sorted(set(run_tags or ("all",)))
+    if run != ["all"]:
+        return "--tags %s selects part of site.yml: its tasks run" % ",".join(run)
+    limiting = sorted(set(skip_tags or ()) & (PLAY_TAGS | SPECIAL_TAGS))
+    if limiting:
+        return "--skip-tags %s leaves part of site.yml out: its tasks run" % ",".join(limiting)
+    return None
 
 
 def conditions(when):

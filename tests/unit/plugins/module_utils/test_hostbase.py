@@ -72,6 +72,52 @@ def test_reading_the_options_leaves_the_loaded_task_files_as_they_were():
     assert loaded == dict((path, _load(path)) for path in loaded)
 
 
+def _tags_in(node):
+    """Every tag named in a parsed playbook or task file (``tags:`` at any depth)."""
+    found = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "tags":
+                found.update([value] if isinstance(value, str) else value)
+            else:
+                found |= _tags_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _tags_in(item)
+    return found
+
+
+def test_the_play_tags_are_the_tags_of_site_yml_and_what_it_runs():
+    files = ["playbooks/site.yml"] + sorted(
+        os.path.relpath(os.path.join(base, name), ROOT)
+        for top in ("roles", os.path.join("playbooks", "tasks"))
+        for base, _dirs, names in os.walk(os.path.join(ROOT, top))
+        for name in names if name.endswith(".yml") and (top != "roles" or os.sep + "tasks" in base))
+    found = set()
+    for path in files:
+        found |= _tags_in(_load(path))
+    assert found == quickpath.PLAY_TAGS
+
+
+@pytest.mark.parametrize("run_tags, skip_tags, limited", [
+    (["all"], [], None),
+    (None, None, None),
+    (["all"], ["molecule-notest", "notest"], None),
+    (["agents"], [], "--tags agents selects part of site.yml"),
+    (["all", "agents"], [], "--tags agents,all selects part of site.yml"),
+    (["all"], ["openshell_service"], "--skip-tags openshell_service leaves part of site.yml out"),
+    (["all"], ["notest", "gpu", "preflight"], "--skip-tags gpu,preflight leaves part of site.yml out"),
+    (["all"], ["untagged"], "--skip-tags untagged leaves part of site.yml out"),
+    (["all"], ["tagged"], "--skip-tags tagged leaves part of site.yml out"),
+])
+def test_a_run_takes_the_quick_path_only_when_its_tags_select_the_whole_play(run_tags, skip_tags, limited):
+    reason = quickpath.tag_limit(run_tags, skip_tags)
+    if limited is None:
+        assert reason is None
+    else:
+        assert reason.startswith(limited) and reason.endswith(": its tasks run")
+
+
 def test_every_option_the_quick_path_gives_is_one_the_host_checks_take(read):
     parts, _import_vars = read
     spec = hostbase.ARGUMENT_SPEC
