@@ -279,10 +279,14 @@ class ActionModule(ActionBase):
                 raise readback.Fallback("the host's Python is not known here (%s)" % exc)
         raise readback.Fallback("the host's Python is not known here")
 
-    def _quick_path_limited(self, task_vars):
-        """With ``host_base: true``: why this run's tags leave part of site.yml out (``quickpath.tag_limit``), or None."""
+    def _is_quick_path(self):
+        """``host_base: true`` (site.yml's quick path), as against a ``host_base`` dict given in full or none."""
         host_base = self._task.args.get("host_base")
-        if host_base is None or isinstance(host_base, dict) or not boolean(host_base, strict=False):
+        return host_base is not None and not isinstance(host_base, dict) and boolean(host_base, strict=False)
+
+    def _quick_path_limited(self, task_vars):
+        """On the quick path: why this run's tags leave part of site.yml out (``quickpath.tag_limit``), or None."""
+        if not self._is_quick_path():
             return None
         return quickpath.tag_limit(task_vars.get("ansible_run_tags"), task_vars.get("ansible_skip_tags"))
 
@@ -291,9 +295,9 @@ class ActionModule(ActionBase):
         (``module_utils/quickpath.py``) under the task's own, and ``host_base`` made from them."""
         given = dict(self._task.args)
         host_base = given.pop("host_base", None)
-        if host_base is not None and not isinstance(host_base, dict):
+        if not isinstance(host_base, dict):
             host_base = None
-            if boolean(self._task.args["host_base"], strict=False):
+            if self._is_quick_path():
                 role_args, host_base = self._quick_path(task_vars)
                 role_args.update(given)
                 given = role_args
